@@ -1,0 +1,84 @@
+/**
+ * The authorizer's own errors: one closed set of codes, one JSON envelope, one `onError`.
+ *
+ * Envelope (docs/errors.md, DESIGN §3):
+ *   { "error": { "type": "...", "code": "...", "message": "...", "request_id": "..." } }
+ * served with `Content-Type: application/json`. Nothing the authorizer returns is a bare 500.
+ */
+import type { Context } from "hono";
+
+/** Every error code the authorizer can answer with, mapped to its HTTP status and error type. */
+export const ERROR_CODES = {
+  missing_api_key: { status: 401, type: "authentication_error" },
+  missing_api_secret: { status: 401, type: "authentication_error" },
+  invalid_credentials: { status: 401, type: "authentication_error" },
+  malformed_api_key: { status: 400, type: "invalid_request_error" },
+  malformed_api_secret: { status: 400, type: "invalid_request_error" },
+  duplicate_header: { status: 400, type: "invalid_request_error" },
+  invalid_api_version: { status: 400, type: "invalid_request_error" },
+  unsupported_api_version: { status: 400, type: "invalid_request_error" },
+  invalid_path: { status: 400, type: "invalid_request_error" },
+  not_found: { status: 404, type: "invalid_request_error" },
+  upstream_unavailable: { status: 502, type: "upstream_error" },
+  upstream_timeout: { status: 504, type: "upstream_error" },
+  authorizer_unavailable: { status: 503, type: "api_error" },
+  internal_error: { status: 503, type: "api_error" },
+} as const satisfies Record<string, { status: 400 | 401 | 403 | 404 | 429 | 502 | 503 | 504; type: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+export type ErrorType = (typeof ERROR_CODES)[ErrorCode]["type"];
+
+/** Value of `WWW-Authenticate` on every 401: names the header scheme the API expects (RFC 9110 §11.6.1). */
+export const WWW_AUTHENTICATE = 'SpotApiKey realm="api.spot-thought.com", key_header="X-Spot-Api-Key", secret_header="X-Spot-Api-Secret"';
+
+/**
+ * An error the authorizer answers with. Throw it anywhere in the request path; `onError` turns it
+ * into the JSON envelope with the status of its code.
+ *
+ * @param code     one of {@link ERROR_CODES}
+ * @param message  a human sentence for the integrator; never contains a secret
+ * @param headers  extra response headers (e.g. `Retry-After`)
+ */
+export class ApiError extends Error {
+  readonly code: ErrorCode;
+  readonly headers: Record<string, string>;
+  constructor(code: ErrorCode, message: string, headers: Record<string, string> = {}) {
+    super(message);
+    this.name = "ApiError";
+    this.code = code;
+    this.headers = headers;
+  }
+  get status(): number {
+    return ERROR_CODES[this.code].status;
+  }
+}
+
+/** The JSON body of an error response. */
+export interface ErrorBody {
+  error: { type: ErrorType; code: ErrorCode; message: string; request_id: string };
+}
+
+/** Builds the envelope for `code`; pure, used by {@link errorResponse} and by tests. */
+export function errorBody(code: ErrorCode, message: string, requestId: string): ErrorBody {
+  return { error: { type: ERROR_CODES[code].type, code, message, request_id: requestId } };
+}
+
+/**
+ * Renders an {@link ApiError} (or anything else, as 503 `internal_error`) as the JSON envelope.
+ * Adds `WWW-Authenticate` on 401 and `Cache-Control: no-store` on every error.
+ */
+export function errorResponse(c: Context, err: unknown): Response {
+  const apiError =
+    err instanceof ApiError
+      ? err
+      : new ApiError(
+          "internal_error",
+          "The authorizer could not process this request. Retry later; if it persists, contact support with the request id.",
+        );
+  const requestId = (c.get("requestId") as string | undefined) ?? "";
+  const res = c.json(errorBody(apiError.code, apiError.message, requestId), apiError.status as 400);
+  res.headers.set("Cache-Control", "no-store");
+  if (apiError.status === 401) res.headers.set("WWW-Authenticate", WWW_AUTHENTICATE);
+  for (const [name, value] of Object.entries(apiError.headers)) res.headers.set(name, value);
+  return res;
+}

@@ -1,0 +1,45 @@
+import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
+import { defineConfig } from "vitest/config";
+
+// Every test file runs inside workerd with the bindings of wrangler.toml (KV, Queue, D1), each
+// test file with its own isolated storage. Secrets and the version table are fixed here so tests
+// never depend on a developer's .dev.vars.
+export default defineConfig(async () => {
+  const migrations = await readD1Migrations("./migrations");
+  return {
+    plugins: [
+      cloudflareTest({
+        wrangler: { configPath: "./wrangler.toml" },
+        miniflare: {
+          bindings: {
+            TEST_MIGRATIONS: migrations,
+            SECRET_HASH_KEY: "dGVzdC1vbmx5LWhtYWMta2V5LWZvci1zZWNyZXQtaGFzaGVzLTAxMjM0NTY3ODk=",
+            SECRET_HASH_KEY_ID: "hk-test",
+            API_VERSIONS: JSON.stringify([
+              {
+                version: "2023-08-01",
+                status: "deprecated",
+                origin: "https://v2023-08-01.origin.test",
+                deprecated_on: "2024-06-01",
+                sunset: "2099-12-31",
+              },
+              {
+                version: "2023-01-01",
+                status: "deprecated",
+                origin: "https://v2023-01-01.origin.test",
+                deprecated_on: "2023-08-01",
+                sunset: "2024-01-01",
+              },
+              { version: "2024-06-01", status: "stable", origin: "https://v2024-06-01.origin.test" },
+              { version: "2024-11-15", status: "stable", origin: "https://v2024-11-15.origin.test" },
+              { version: "2025-03-01", status: "preview", origin: "https://preview.origin.test" },
+            ]),
+          },
+        },
+      }),
+    ],
+    test: {
+      setupFiles: ["./test/setup/apply-migrations.ts"],
+    },
+  };
+});
