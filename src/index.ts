@@ -1,5 +1,15 @@
+/**
+ * The Worker's entry point: `fetch` runs the authorizer (src/app.ts); `queue` stores audit events
+ * (src/audit/consumer.ts).
+ */
+import { createApp } from "./app";
+import { consumeAuditBatch } from "./audit/consumer";
+
+const app = createApp();
+
 export default {
-  async fetch(): Promise<Response> {
-    return new Response("ok");
+  fetch: app.fetch,
+  async queue(batch, env) {
+    await consumeAuditBatch(batch, env);
   },
 } satisfies ExportedHandler<Env>;

@@ -1,0 +1,42 @@
+/**
+ * createApp(): the middleware order and the routes (README "How a request flows").
+ *
+ *   requestId → audit (stamps + audit event on the way out) → clientIp
+ *     → credentials (duplicates, presence, format: no KV) → apiVersion (no KV)
+ *     → authenticate (HMAC → isolate cache → KV) → forward (upstream origin)
+ */
+import { Hono } from "hono";
+import { requestId } from "hono/request-id";
+import type { AppEnv } from "./env";
+import { ApiError, errorResponse } from "./errors";
+import { forward } from "./forwarding/forward";
+import { apiVersion } from "./middleware/api-version";
+import { audit } from "./middleware/audit";
+import { authenticate } from "./middleware/authenticate";
+import { clientIp } from "./middleware/client-ip";
+import { credentials } from "./middleware/credentials";
+
+export function createApp(): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+
+  // Always a fresh id: a client-sent X-Request-Id is not trusted (it keys the audit trail).
+  app.use(requestId({ headerName: "" }));
+  app.use(audit);
+  app.use(clientIp);
+
+  app.all("*", credentials, apiVersion, authenticate, forward);
+
+  app.notFound((c) => errorResponse(c, new ApiError("not_found", "No such route.")));
+  app.onError((err, c) => {
+    if (err instanceof ApiError) {
+      c.set("errorCode", err.code);
+    } else {
+      c.set("errorCode", "internal_error");
+      console.error(
+        JSON.stringify({ level: "error", msg: "unhandled_error", request_id: c.var.requestId, error: err instanceof Error ? err.message : String(err) }),
+      );
+    }
+    return errorResponse(c, err);
+  });
+  return app;
+}

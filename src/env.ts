@@ -1,0 +1,116 @@
+/**
+ * The Worker's environment: Hono's `AppEnv` (bindings + per-request variables) and the
+ * configuration parsed from `Env` once per isolate.
+ */
+import type { ClientIp } from "./client-ip/resolve";
+import { ApiError, type ErrorCode } from "./errors";
+import type { KeyMode } from "./keys/format";
+import { parseVersionTable, type VersionEntry, type VersionTable } from "./versioning/table";
+
+/** What the authenticate middleware established about the caller. */
+export interface Caller {
+  /** Account id from `X-Spot-Api-Key` (well-formed, possibly not verified yet). */
+  accountId: string;
+  /** Mode named by the secret's prefix. */
+  mode: KeyMode;
+  /** Key id of the record that matched; null until verified. */
+  keyId: string | null;
+  /** True once the secret was found in KV and the record matched the account, mode and expiry. */
+  verified: boolean;
+}
+
+/** The API version the request is served with. */
+export interface ResolvedVersion {
+  /** The header as sent (trimmed), or null when omitted. */
+  requested: string | null;
+  entry: VersionEntry;
+}
+
+/** Per-request variables set by middleware (Hono `c.var`). */
+export interface Variables {
+  requestId: string;
+  /** Epoch milliseconds when the request entered the Worker. */
+  startedAtMs: number;
+  clientIp: ClientIp;
+  /** The version header as sent, kept for the audit event even when it fails to resolve. */
+  requestedVersion: string | null;
+  caller: Caller | undefined;
+  version: ResolvedVersion | undefined;
+  /** Origin the request was (or would have been) forwarded to. */
+  upstreamOrigin: string | undefined;
+  /** Internal reason a found-or-not key did not authorize (audit only; the client always sees the same 401). */
+  authRejection: string | undefined;
+  /** Error code of the authorizer's own answer, when it answered with an error. */
+  errorCode: ErrorCode | undefined;
+}
+
+export type AppEnv = { Bindings: Env; Variables: Variables };
+
+/** Configuration derived from `Env`; see wrangler.toml for each setting. */
+export interface Config {
+  versions: VersionTable;
+  hashKeyId: string;
+  /** Milliseconds a found key record is cached in the isolate. */
+  keyCacheTtlMs: number;
+  /** Milliseconds a key miss is cached in the isolate. */
+  keyNegativeCacheTtlMs: number;
+  /** Milliseconds the origin has to send response headers before a 504. */
+  upstreamTimeoutMs: number;
+}
+
+/** Thrown when the configuration cannot be used; the request path answers 503 (fail closed). */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+function seconds(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined || value === "") return fallback * 1000;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0 || n > 3600) throw new ConfigError(`${name} must be a number of seconds from 0 to 3600`);
+  return Math.round(n * 1000);
+}
+
+function milliseconds(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined || value === "") return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 100 || n > 600_000) throw new ConfigError(`${name} must be whole milliseconds from 100 to 600000`);
+  return n;
+}
+
+let cached: { sources: readonly unknown[]; config: Config } | null = null;
+
+/**
+ * Parses and validates the configuration, once per isolate (re-parsed only when a source value changes).
+ * @throws ConfigError or VersionTableError with a message naming the bad setting
+ */
+export function getConfig(env: Env): Config {
+  const sources = [env.API_VERSIONS, env.SECRET_HASH_KEY_ID, env.KEY_CACHE_TTL_SECONDS, env.KEY_CACHE_NEGATIVE_TTL_SECONDS, env.UPSTREAM_TIMEOUT_MS];
+  if (cached?.sources.every((value, i) => value === sources[i])) return cached.config;
+  if (!env.SECRET_HASH_KEY_ID) throw new ConfigError("SECRET_HASH_KEY_ID is not set");
+  const config: Config = {
+    versions: parseVersionTable(env.API_VERSIONS),
+    hashKeyId: env.SECRET_HASH_KEY_ID,
+    keyCacheTtlMs: seconds("KEY_CACHE_TTL_SECONDS", env.KEY_CACHE_TTL_SECONDS, 30),
+    keyNegativeCacheTtlMs: seconds("KEY_CACHE_NEGATIVE_TTL_SECONDS", env.KEY_CACHE_NEGATIVE_TTL_SECONDS, 5),
+    upstreamTimeoutMs: milliseconds("UPSTREAM_TIMEOUT_MS", env.UPSTREAM_TIMEOUT_MS, 30_000),
+  };
+  cached = { sources, config };
+  return config;
+}
+
+/**
+ * {@link getConfig} for the request path: a configuration that cannot be used is logged and answered
+ * with 503 `authorizer_unavailable`, so no request is let through unchecked.
+ * @throws ApiError `authorizer_unavailable`
+ */
+export function requireConfig(env: Env, requestId: string): Config {
+  try {
+    return getConfig(env);
+  } catch (err) {
+    console.error(JSON.stringify({ level: "error", msg: "config_invalid", request_id: requestId, error: err instanceof Error ? err.message : String(err) }));
+    throw new ApiError("authorizer_unavailable", UNAVAILABLE_MESSAGE, { "Retry-After": "30" });
+  }
+}
+
+/** The sentence of every 503 `authorizer_unavailable`. */
+export const UNAVAILABLE_MESSAGE = "The authorizer cannot check credentials right now, so the request was not let through. Retry shortly.";

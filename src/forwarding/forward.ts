@@ -1,0 +1,89 @@
+/**
+ * Forwards an authorized request to its upstream origin (DESIGN §6): same method, path and query,
+ * body streamed, `redirect: "manual"`, secret and hop-by-hop headers removed, the authorizer's
+ * identity headers added. HTTP goes through `hono/proxy`; a WebSocket handshake is fetched directly
+ * because `hono/proxy` drops `Upgrade` and rebuilds the response without its `webSocket`.
+ */
+import type { Context } from "hono";
+import { proxy } from "hono/proxy";
+import { upstreamForwardedFor } from "../client-ip/resolve";
+import { type AppEnv, requireConfig } from "../env";
+import { ApiError } from "../errors";
+import { buildUpstreamHeaders, isWebSocketUpgrade, UPSTREAM_HEADERS } from "./headers";
+import { buildUpstreamUrl, UpstreamUrlError } from "./url";
+
+/**
+ * The route handler behind every authenticated request.
+ * @returns the origin's response as is (status, headers and streamed body), or
+ *          400 `invalid_path`, 502 `upstream_unavailable`, 504 `upstream_timeout` (after
+ *          `UPSTREAM_TIMEOUT_MS` milliseconds without response headers)
+ */
+export async function forward(c: Context<AppEnv>): Promise<Response> {
+  const { caller, version, clientIp, requestId } = c.var;
+  if (!caller?.verified || !caller.keyId || !version) {
+    // Unreachable when the middleware order is right; fail closed if it is not.
+    throw new ApiError("authorizer_unavailable", "The request was not authenticated.");
+  }
+  const { upstreamTimeoutMs } = requireConfig(c.env, requestId);
+  const raw = c.req.raw;
+
+  let url: URL;
+  try {
+    url = buildUpstreamUrl(version.entry.origin, raw.url);
+  } catch (err) {
+    if (err instanceof UpstreamUrlError) throw new ApiError("invalid_path", "The request path cannot be forwarded.");
+    throw err;
+  }
+
+  const added: Record<string, string> = {
+    [UPSTREAM_HEADERS.accountId]: caller.accountId,
+    [UPSTREAM_HEADERS.keyId]: caller.keyId,
+    [UPSTREAM_HEADERS.keyMode]: caller.mode,
+    [UPSTREAM_HEADERS.apiVersion]: version.entry.version,
+    [UPSTREAM_HEADERS.forwardedProto]: new URL(raw.url).protocol.replace(":", ""),
+    [UPSTREAM_HEADERS.forwardedHost]: new URL(raw.url).host,
+    [UPSTREAM_HEADERS.requestId]: requestId,
+  };
+  const forwardedFor = upstreamForwardedFor(c.req.header("x-forwarded-for"), clientIp.connectingIp);
+  if (forwardedFor) added[UPSTREAM_HEADERS.forwardedFor] = forwardedFor;
+  // Seam for the signed identity assertion (issue: upstream trust): added here, after hygiene.
+  const { headers } = buildUpstreamHeaders(raw.headers, added);
+
+  if (isWebSocketUpgrade(raw.headers)) {
+    return await fetchUpstream((signal) => fetch(url, { method: raw.method, headers, signal }), upstreamTimeoutMs);
+  }
+  const hasBody = raw.method !== "GET" && raw.method !== "HEAD";
+  return await fetchUpstream(
+    (signal) =>
+      proxy(url, {
+        method: raw.method,
+        headers,
+        body: hasBody ? raw.body : null,
+        redirect: "manual",
+        signal,
+      }),
+    upstreamTimeoutMs,
+  );
+}
+
+/**
+ * Runs an upstream fetch with a deadline for the response headers; the body then streams without one.
+ * @param timeoutMs milliseconds
+ * @throws ApiError `upstream_timeout` (504) or `upstream_unavailable` (502)
+ */
+async function fetchUpstream(send: (signal: AbortSignal) => Promise<Response>, timeoutMs: number): Promise<Response> {
+  const controller = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    controller.abort();
+  }, timeoutMs);
+  try {
+    return await send(controller.signal);
+  } catch {
+    if (timedOut) throw new ApiError("upstream_timeout", `The upstream origin did not answer within ${timeoutMs} ms.`);
+    throw new ApiError("upstream_unavailable", "The upstream origin could not be reached.");
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,68 @@
+/**
+ * The KV adapter for key records: one KV read per secret hash, behind the isolate cache.
+ * Fails closed: a KV error or a record that does not validate is a {@link KeyStoreUnavailableError},
+ * which the request path answers with 503 `authorizer_unavailable`, never by letting the request through.
+ */
+import { TtlCache } from "./cache";
+import { secretKvKey } from "./hash";
+import { type KeyRecord, KeyRecordSchema } from "./record";
+
+/** Entries the isolate cache keeps at most (hits and misses together). */
+export const KEY_CACHE_MAX_ENTRIES = 10_000;
+
+/** KV could not be read, or held a record that does not match {@link KeyRecordSchema}. */
+export class KeyStoreUnavailableError extends Error {
+  override name = "KeyStoreUnavailableError";
+}
+
+export interface KeyStoreOptions {
+  /** Milliseconds a found record is served from the isolate cache. */
+  cacheTtlMs: number;
+  /** Milliseconds a miss (no record) is served from the isolate cache. */
+  negativeCacheTtlMs: number;
+}
+
+/** One per isolate; shared by every request the isolate serves. */
+const recordCache = new TtlCache<KeyRecord | null>(KEY_CACHE_MAX_ENTRIES);
+
+/** Empties the isolate cache (tests, and after an admin write in this isolate). */
+export function clearKeyCache(): void {
+  recordCache.clear();
+}
+
+/**
+ * Finds the key record for a secret hash.
+ * @param kv         the KEYS namespace
+ * @param secretHash 64 lowercase hex characters from `hashSecret`
+ * @param nowMs      current time, epoch milliseconds
+ * @returns the record, or null when KV has none
+ * @throws KeyStoreUnavailableError when KV fails or the stored value is not a valid record
+ */
+export async function findKeyBySecretHash(
+  kv: KVNamespace,
+  secretHash: string,
+  options: KeyStoreOptions,
+  nowMs: number,
+): Promise<KeyRecord | null> {
+  const hit = recordCache.get(secretHash, nowMs);
+  if (hit) return hit.value;
+
+  let stored: string | null;
+  try {
+    stored = await kv.get(secretKvKey(secretHash), "text");
+  } catch (err) {
+    throw new KeyStoreUnavailableError(`KV read failed: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  if (stored === null) {
+    recordCache.set(secretHash, null, options.negativeCacheTtlMs, nowMs);
+    return null;
+  }
+  let record: KeyRecord;
+  try {
+    record = KeyRecordSchema.parse(JSON.parse(stored));
+  } catch {
+    throw new KeyStoreUnavailableError("KV holds a key record that does not match the schema");
+  }
+  recordCache.set(secretHash, record, options.cacheTtlMs, nowMs);
+  return record;
+}

@@ -1,0 +1,91 @@
+/**
+ * The outermost middleware after the request id: on the way out it stamps every response with
+ * `X-Request-Id`, the resolved `X-Spot-Api-Version` and deprecation headers, then builds the audit
+ * event and hands its sending to `ctx.waitUntil`, so the audit trail never delays or changes the
+ * response (DESIGN §8).
+ */
+import type { Context } from "hono";
+import { createMiddleware } from "hono/factory";
+import { buildAuditEvent, type AuditOutcome } from "../audit/event";
+import { sendAuditEvent } from "../audit/producer";
+import type { AppEnv } from "../env";
+import { API_VERSION_HEADER } from "../keys/credentials";
+import { deprecationHeaders } from "../versioning/resolve";
+
+export const audit = createMiddleware<AppEnv>(async (c, next) => {
+  c.set("startedAtMs", Date.now());
+  await next();
+  stampResponse(c);
+  try {
+    const event = buildAuditEvent(auditInput(c));
+    c.executionCtx.waitUntil(sendAuditEvent(c.env.AUDIT_QUEUE, event));
+  } catch (err) {
+    // Building the event must never change the response; say so in the log with the request id.
+    console.error(
+      JSON.stringify({ level: "error", msg: "audit_build_failed", request_id: c.var.requestId, error: err instanceof Error ? err.message : String(err) }),
+    );
+  }
+});
+
+/** Adds the response headers every answer carries; copes with an origin response whose headers are immutable. */
+function stampResponse(c: Context<AppEnv>): void {
+  const stamps: Record<string, string> = { "X-Request-Id": c.var.requestId };
+  const version = c.var.version;
+  if (version) {
+    stamps[API_VERSION_HEADER] = version.entry.version;
+    Object.assign(stamps, deprecationHeaders(version.entry));
+  }
+  let res = c.res;
+  try {
+    for (const [name, value] of Object.entries(stamps)) res.headers.set(name, value);
+  } catch {
+    // A WebSocket handshake (101) keeps its socket; anything else is copied into a mutable response.
+    const headers = new Headers(res.headers);
+    for (const [name, value] of Object.entries(stamps)) headers.set(name, value);
+    res = new Response(res.body, { status: res.status, statusText: res.statusText, headers, webSocket: res.webSocket });
+    c.res = undefined;
+    c.res = res;
+  }
+}
+
+function outcomeOf(c: Context<AppEnv>): AuditOutcome {
+  if (c.var.errorCode) {
+    const status = c.res.status;
+    return status >= 500 ? "error" : "denied";
+  }
+  return "allowed";
+}
+
+function auditInput(c: Context<AppEnv>) {
+  const url = new URL(c.req.url);
+  const caller = c.var.caller;
+  const clientIp = c.var.clientIp;
+  const cf = c.req.raw.cf as { country?: string; colo?: string } | undefined;
+  return {
+    eventId: crypto.randomUUID(),
+    timeMs: c.var.startedAtMs,
+    requestId: c.var.requestId,
+    rayId: c.req.header("cf-ray") ?? null,
+    outcome: outcomeOf(c),
+    reason: c.var.errorCode ?? "ok",
+    accountId: caller?.accountId ?? null,
+    accountVerified: caller?.verified ?? false,
+    keyId: caller?.keyId ?? null,
+    mode: caller?.mode ?? null,
+    requestedVersion: c.var.requestedVersion ?? null,
+    resolvedVersion: c.var.version?.entry.version ?? null,
+    origin: c.var.upstreamOrigin ?? null,
+    method: c.req.method,
+    host: url.host,
+    path: url.pathname,
+    status: c.res.status,
+    durationMs: Date.now() - c.var.startedAtMs,
+    connectingIp: clientIp?.connectingIp ?? null,
+    sourceIp: clientIp?.sourceIp ?? null,
+    sourceIpFrom: clientIp?.sourceIpFrom ?? "none",
+    forwarded: clientIp?.forwarded ?? { raw: null, rawLength: 0, entries: [], count: 0 },
+    userAgent: c.req.header("user-agent") ?? null,
+    country: cf?.country ?? null,
+    colo: cf?.colo ?? null,
+  };
+}

@@ -1,0 +1,49 @@
+/**
+ * Verifies the presented secret (DESIGN §7): HMAC-SHA-256 of the secret → one KV read (isolate
+ * cache first) → the record must match the account, the secret's mode, be active and unexpired.
+ * Every mismatch answers the same 401 `invalid_credentials`; KV or hash key trouble answers 503
+ * `authorizer_unavailable` (fail closed).
+ */
+import { createMiddleware } from "hono/factory";
+import { type AppEnv, requireConfig, UNAVAILABLE_MESSAGE } from "../env";
+import { ApiError } from "../errors";
+import { readCredentials } from "../keys/credentials";
+import { hashSecret, importHashKey } from "../keys/hash";
+import { checkKeyRecord } from "../keys/record";
+import { findKeyBySecretHash } from "../keys/store";
+
+/** The one sentence of every 401 `invalid_credentials`, whatever the reason. */
+export const INVALID_CREDENTIALS_MESSAGE = "The API key and secret do not match an active key.";
+
+export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
+  // Read again rather than carried in c.var, so the secret never sits in the request context.
+  const presented = readCredentials(c.req.raw.headers);
+  if ("code" in presented) throw new ApiError(presented.code, presented.message);
+  const caller = { accountId: presented.accountId, mode: presented.secret.mode };
+  const secret = presented.secret.secret;
+  const config = requireConfig(c.env, c.var.requestId);
+
+  let record: Awaited<ReturnType<typeof findKeyBySecretHash>>;
+  try {
+    const hash = await hashSecret(await importHashKey(c.env.SECRET_HASH_KEY), secret);
+    record = await findKeyBySecretHash(
+      c.env.KEYS,
+      hash,
+      { cacheTtlMs: config.keyCacheTtlMs, negativeCacheTtlMs: config.keyNegativeCacheTtlMs },
+      Date.now(),
+    );
+  } catch (err) {
+    console.error(
+      JSON.stringify({ level: "error", msg: "key_lookup_failed", request_id: c.var.requestId, error: err instanceof Error ? err.message : String(err) }),
+    );
+    throw new ApiError("authorizer_unavailable", UNAVAILABLE_MESSAGE, { "Retry-After": "5" });
+  }
+
+  const rejection = record ? checkKeyRecord(record, caller.accountId, caller.mode, Date.now()) : "unknown_secret";
+  if (!record || rejection) {
+    c.set("authRejection", rejection ?? "unknown_secret");
+    throw new ApiError("invalid_credentials", INVALID_CREDENTIALS_MESSAGE);
+  }
+  c.set("caller", { ...caller, keyId: record.key_id, verified: true });
+  await next();
+});
