@@ -1,0 +1,96 @@
+import { describe, expect, it } from "vitest";
+import { buildUpstreamHeaders, canonicalHeaderName, isReservedHeader } from "../../../src/forwarding/headers";
+import { buildUpstreamUrl } from "../../../src/forwarding/url";
+
+describe("buildUpstreamHeaders", () => {
+  const ours = { "X-Spot-Account-Id": "acct_1", "X-Spot-Key-Id": "key_1", "X-Forwarded-For": "198.51.100.23" };
+
+  it("drops hop-by-hop headers and every header named in Connection", () => {
+    const incoming = new Headers({
+      Connection: "keep-alive, X-Debug-Trace, x-other",
+      "Keep-Alive": "timeout=5",
+      "X-Debug-Trace": "1",
+      "X-Other": "2",
+      "Proxy-Authorization": "Basic abc",
+      "Proxy-Connection": "keep-alive",
+      TE: "trailers",
+      Trailer: "Expires",
+      Upgrade: "h2c",
+      Accept: "application/json",
+    });
+    const { headers } = buildUpstreamHeaders(incoming, {});
+    expect([...headers.keys()]).toEqual(["accept"]);
+  });
+
+  it("keeps Upgrade for a WebSocket handshake only", () => {
+    const { headers } = buildUpstreamHeaders(new Headers({ Upgrade: "websocket", Connection: "Upgrade" }), {});
+    expect(headers.get("upgrade")).toBe("websocket");
+    expect(headers.has("connection")).toBe(false);
+  });
+
+  it.each([
+    "X-Spot-Api-Secret",
+    "x-spot-api-secret",
+    "X_Spot_Api_Secret",
+    "X-Spot-Account-Id",
+    "X_SPOT_ACCOUNT_ID",
+    "x-spot_key-id",
+    "X-Spot-Assertion",
+    "X-Forwarded-For",
+    "Forwarded",
+    "X-Real-IP",
+    "True-Client-IP",
+    "X-Request-Id",
+  ])("drops the client's %s under any spelling", (name) => {
+    const { headers } = buildUpstreamHeaders(new Headers([[name, "forged"]]), {});
+    expect([...headers.values()]).not.toContain("forged");
+  });
+
+  it("adds ours after every removal, so Connection cannot remove them", () => {
+    const incoming = new Headers({ Connection: "X-Spot-Account-Id, X-Spot-Key-Id, X-Forwarded-For", "X-Spot-Account-Id": "acct_forged" });
+    const { headers, strippedReserved } = buildUpstreamHeaders(incoming, ours);
+    expect(headers.get("x-spot-account-id")).toBe("acct_1");
+    expect(headers.get("x-spot-key-id")).toBe("key_1");
+    expect(headers.get("x-forwarded-for")).toBe("198.51.100.23");
+    expect(strippedReserved).toEqual([]);
+  });
+
+  it("reports forged identity headers but not the client's credentials", () => {
+    const incoming = new Headers({ "X-Spot-Api-Key": "acct_1", "X-Spot-Api-Secret": "sk_live_abcd", "X_Spot_Key_Id": "key_forged" });
+    expect(buildUpstreamHeaders(incoming, {}).strippedReserved).toEqual(["x-spot-key-id"]);
+  });
+
+  it("keeps ordinary headers, values with non-ASCII bytes included", () => {
+    const incoming = new Headers({ "User-Agent": "B\u00c3\u00bcro-Sync/2.1", "X-Custom": "a\u00ffb", "Content-Type": "application/json" });
+    const { headers } = buildUpstreamHeaders(incoming, {});
+    expect(headers.get("user-agent")).toBe("B\u00c3\u00bcro-Sync/2.1");
+    expect(headers.get("x-custom")).toBe("a\u00ffb");
+  });
+
+  it("helpers", () => {
+    expect(canonicalHeaderName("X_Spot_Key_Id")).toBe("x-spot-key-id");
+    expect(isReservedHeader("Accept")).toBe(false);
+    expect(isReservedHeader("host")).toBe(true);
+  });
+});
+
+describe("buildUpstreamUrl", () => {
+  it.each([
+    ["https://o.example", "https://api.example/v1/charges?x=1", "https://o.example/v1/charges?x=1"],
+    ["https://o.example", "https://api.example//evil.example/v1", "https://o.example//evil.example/v1"],
+    ["https://o.example", "https://api.example/%5Cevil.example/v1", "https://o.example/%5Cevil.example/v1"],
+    ["https://o.example", "https://api.example/\\evil.example/v1", "https://o.example//evil.example/v1"],
+    ["https://o.example/base", "https://api.example/v1", "https://o.example/base/v1"],
+    ["https://o.example/base", "https://api.example//x", "https://o.example/base//x"],
+    ["http://127.0.0.1:8702", "http://127.0.0.1:8787/graphql?query=%7B%7D", "http://127.0.0.1:8702/graphql?query=%7B%7D"],
+    ["https://o.example", "https://api.example/a/../../b", "https://o.example/b"],
+  ])("%s + %s → %s", (origin, requestUrl, expected) => {
+    expect(buildUpstreamUrl(origin, requestUrl).href).toBe(expected);
+  });
+
+  it("the host is always the origin's", () => {
+    for (const path of ["//evil.example", "/@evil.example", "/%2F%2Fevil.example", "/..%2F..%2Fevil"]) {
+      expect(buildUpstreamUrl("https://o.example", `https://api.example${path}`).host).toBe("o.example");
+    }
+  });
+});
