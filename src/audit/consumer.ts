@@ -1,0 +1,307 @@
+/**
+ * Audit consumer: queue batches → D1 (DESIGN §8, docs/audit.md).
+ *
+ * - `spot-audit-events`: each message body is validated (AuditMessageSchema). The events of all
+ *   valid messages go to `audit_events` in one `AUDIT_DB.batch()` with INSERT OR IGNORE, so a
+ *   redelivered message never duplicates a row (event_id is the primary key). Success acks each
+ *   message; a failing batch retries each one with exponential backoff. A body that fails
+ *   validation (poison) is stored in `audit_dead_letters` at once and acked, so it never blocks
+ *   the others.
+ * - `spot-audit-events-dlq`: what exhausted its retries is stored in `audit_dead_letters`.
+ * - Any other queue: logged and acked (nothing here could store it).
+ */
+import type { z } from "zod";
+import { type AuditEvent, cleanText } from "./event";
+import { AuditMessageSchema } from "./producer";
+
+export const AUDIT_QUEUE_NAME = "spot-audit-events";
+export const AUDIT_DLQ_NAME = "spot-audit-events-dlq";
+/** Reason stored for every message that arrives on the dead-letter queue. */
+export const DLQ_REASON = "dead_letter: delivery retries exhausted";
+/** Largest body kept in audit_dead_letters, in UTF-8 bytes (body_length keeps the full size). */
+export const DEAD_LETTER_BODY_MAX_BYTES = 64 * 1024;
+/** Largest reason kept in audit_dead_letters. */
+export const DEAD_LETTER_REASON_MAX_CHARS = 512;
+export const RETRY_BASE_SECONDS = 5;
+export const RETRY_MAX_SECONDS = 300;
+/** max_retries of both consumers in wrangler.toml; from here on a DLQ write failure logs the body. */
+export const MAX_RETRIES = 10;
+
+/** Delay before the next delivery: 5 s, 10 s, 20 s, … capped at 300 s (attempts starts at 1). */
+export function retryDelaySeconds(attempts: number): number {
+  const n = Number.isFinite(attempts) && attempts >= 1 ? Math.floor(attempts) : 1;
+  return Math.min(RETRY_BASE_SECONDS * 2 ** Math.min(n - 1, 30), RETRY_MAX_SECONDS);
+}
+
+const EVENT_COLUMNS = [
+  "event_id",
+  "v",
+  "time",
+  "time_ms",
+  "request_id",
+  "ray_id",
+  "outcome",
+  "reason",
+  "account_id",
+  "account_verified",
+  "key_id",
+  "mode",
+  "requested_version",
+  "resolved_version",
+  "origin",
+  "method",
+  "host",
+  "path",
+  "path_length",
+  "status",
+  "duration_ms",
+  "connecting_ip",
+  "source_ip",
+  "source_ip_from",
+  "source_ip_asserted",
+  "forwarded_for",
+  "forwarded_for_length",
+  "forwarded_chain",
+  "forwarded_count",
+  "user_agent",
+  "user_agent_length",
+  "country",
+  "colo",
+  "truncated",
+] as const;
+
+const INSERT_EVENT_SQL = `INSERT OR IGNORE INTO audit_events (${EVENT_COLUMNS.join(", ")}) VALUES (${EVENT_COLUMNS.map(() => "?").join(", ")})`;
+
+const INSERT_DEAD_LETTER_SQL =
+  "INSERT OR IGNORE INTO audit_dead_letters (queue, message_id, received_at, enqueued_at, attempts, reason, body, body_length) VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
+
+/** Column values of one event, in EVENT_COLUMNS order (booleans as 0/1, the chain as JSON). */
+function eventRow(e: AuditEvent): (string | number | null)[] {
+  const row: Record<(typeof EVENT_COLUMNS)[number], string | number | null> = {
+    event_id: e.event_id,
+    v: e.v,
+    time: e.time,
+    time_ms: Date.parse(e.time),
+    request_id: e.request_id,
+    ray_id: e.ray_id,
+    outcome: e.outcome,
+    reason: e.reason,
+    account_id: e.account_id,
+    account_verified: e.account_verified ? 1 : 0,
+    key_id: e.key_id,
+    mode: e.mode,
+    requested_version: e.requested_version,
+    resolved_version: e.resolved_version,
+    origin: e.origin,
+    method: e.method,
+    host: e.host,
+    path: e.path,
+    path_length: e.path_length,
+    status: e.status,
+    duration_ms: e.duration_ms,
+    connecting_ip: e.connecting_ip,
+    source_ip: e.source_ip,
+    source_ip_from: e.source_ip_from,
+    source_ip_asserted: e.source_ip_asserted ? 1 : 0,
+    forwarded_for: e.forwarded_for,
+    forwarded_for_length: e.forwarded_for_length,
+    forwarded_chain: JSON.stringify(e.forwarded_chain),
+    forwarded_count: e.forwarded_count,
+    user_agent: e.user_agent,
+    user_agent_length: e.user_agent_length,
+    country: e.country,
+    colo: e.colo,
+    truncated: e.truncated ? 1 : 0,
+  };
+  return EVENT_COLUMNS.map((c) => row[c]);
+}
+
+/** The body as text: strings as they are, bytes decoded as UTF-8, anything else as JSON. */
+function bodyText(body: unknown): string {
+  if (typeof body === "string") return body;
+  if (body instanceof ArrayBuffer || ArrayBuffer.isView(body)) return new TextDecoder().decode(body);
+  try {
+    const json = JSON.stringify(body);
+    if (json !== undefined) return json;
+  } catch {
+    // Not JSON-serialisable (for example a cycle or a BigInt): fall through.
+  }
+  try {
+    return String(body);
+  } catch {
+    return "[unprintable body]";
+  }
+}
+
+/**
+ * Cuts `value` to at most `maxBytes` UTF-8 bytes on a character boundary (lone surrogates
+ * become U+FFFD) and returns it with the full UTF-8 length of the original.
+ */
+export function capUtf8(value: string, maxBytes: number): { text: string; bytes: number } {
+  let out = "";
+  let runStart = 0;
+  let bytes = 0;
+  let cutAt = -1;
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    let width: number;
+    let units = 1;
+    let lone = false;
+    if (c < 0x80) width = 1;
+    else if (c < 0x800) width = 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < value.length && (value.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      width = 4;
+      units = 2;
+    } else {
+      width = 3;
+      lone = c >= 0xd800 && c <= 0xdfff;
+    }
+    if (cutAt === -1 && bytes + width > maxBytes) cutAt = i;
+    if (cutAt === -1 && lone) {
+      out += `${value.slice(runStart, i)}\uFFFD`;
+      runStart = i + 1;
+    }
+    bytes += width;
+    i += units - 1;
+  }
+  out += value.slice(runStart, cutAt === -1 ? value.length : cutAt);
+  return { text: out, bytes };
+}
+
+function errorMessage(err: unknown): string {
+  try {
+    return err instanceof Error ? err.message : String(err);
+  } catch {
+    return "unprintable error";
+  }
+}
+
+function isoOrNull(date: unknown): string | null {
+  return date instanceof Date && !Number.isNaN(date.getTime()) ? date.toISOString() : null;
+}
+
+function poisonReason(error: z.ZodError): string {
+  const issues = error.issues.slice(0, 5).map((i) => `${i.path.map(String).join(".") || "(body)"}: ${i.message}`);
+  const more = error.issues.length > 5 ? `; +${error.issues.length - 5} more` : "";
+  return `poison: ${issues.join("; ")}${more}`;
+}
+
+interface DeadLetter {
+  msg: Message<unknown>;
+  reason: string;
+}
+
+function deadLetterStatement(db: D1Database, queue: string, receivedAt: string, d: DeadLetter): D1PreparedStatement {
+  const body = capUtf8(bodyText(d.msg.body), DEAD_LETTER_BODY_MAX_BYTES);
+  return db
+    .prepare(INSERT_DEAD_LETTER_SQL)
+    .bind(
+      cleanText(queue, 256),
+      cleanText(String(d.msg.id), 256),
+      receivedAt,
+      isoOrNull(d.msg.timestamp),
+      Number.isFinite(d.msg.attempts) ? d.msg.attempts : 0,
+      cleanText(d.reason, DEAD_LETTER_REASON_MAX_CHARS),
+      body.text,
+      body.bytes,
+    );
+}
+
+function log(level: "error" | "warn", msg: string, fields: Record<string, unknown>): void {
+  console.error(JSON.stringify({ level, msg, ...fields }));
+}
+
+/** Retries each message with backoff from its own attempt count. */
+function retryAll(messages: readonly Message<unknown>[]): number[] {
+  return messages.map((m) => {
+    const delaySeconds = retryDelaySeconds(m.attempts);
+    m.retry({ delaySeconds });
+    return delaySeconds;
+  });
+}
+
+/** Stores dead letters in one D1 batch; acks them on success, retries them with backoff on failure. */
+async function storeDeadLetters(env: Env, queue: string, letters: DeadLetter[]): Promise<void> {
+  if (letters.length === 0) return;
+  const receivedAt = new Date().toISOString();
+  try {
+    await env.AUDIT_DB.batch(letters.map((d) => deadLetterStatement(env.AUDIT_DB, queue, receivedAt, d)));
+  } catch (err) {
+    const delays = retryAll(letters.map((d) => d.msg));
+    log("error", "audit_dead_letter_write_failed", {
+      queue,
+      message_ids: letters.map((d) => d.msg.id),
+      retry_delay_seconds: delays,
+      error: errorMessage(err),
+    });
+    for (const d of letters) {
+      // On the DLQ's last deliveries the log is the only copy left: write the body there.
+      if (queue === AUDIT_DLQ_NAME && d.msg.attempts >= MAX_RETRIES) {
+        log("error", "audit_dead_letter_final_attempt_failed", {
+          queue,
+          message_id: d.msg.id,
+          attempts: d.msg.attempts,
+          reason: d.reason,
+          body: capUtf8(bodyText(d.msg.body), DEAD_LETTER_BODY_MAX_BYTES).text,
+        });
+      }
+    }
+    return;
+  }
+  for (const d of letters) d.msg.ack();
+}
+
+async function consumeEvents(batch: MessageBatch<unknown>, env: Env): Promise<void> {
+  const valid: { msg: Message<unknown>; events: AuditEvent[] }[] = [];
+  const poison: DeadLetter[] = [];
+  for (const msg of batch.messages) {
+    const parsed = AuditMessageSchema.safeParse(msg.body);
+    if (parsed.success) valid.push({ msg, events: parsed.data.events });
+    else poison.push({ msg, reason: poisonReason(parsed.error) });
+  }
+
+  if (poison.length > 0) {
+    log("warn", "audit_poison_message", {
+      queue: batch.queue,
+      message_ids: poison.map((p) => p.msg.id),
+      reasons: poison.map((p) => p.reason),
+    });
+    await storeDeadLetters(env, batch.queue, poison);
+  }
+
+  if (valid.length === 0) return;
+  try {
+    const statements = valid.flatMap((v) => v.events.map((e) => env.AUDIT_DB.prepare(INSERT_EVENT_SQL).bind(...eventRow(e))));
+    await env.AUDIT_DB.batch(statements);
+  } catch (err) {
+    const delays = retryAll(valid.map((v) => v.msg));
+    log("error", "audit_d1_write_failed", {
+      queue: batch.queue,
+      message_ids: valid.map((v) => v.msg.id),
+      events: valid.reduce((n, v) => n + v.events.length, 0),
+      retry_delay_seconds: delays,
+      error: errorMessage(err),
+    });
+    return;
+  }
+  for (const v of valid) v.msg.ack();
+}
+
+/** The Worker's `queue` handler delegates here. */
+export async function consumeAuditBatch(batch: MessageBatch<unknown>, env: Env): Promise<void> {
+  switch (batch.queue) {
+    case AUDIT_QUEUE_NAME:
+      await consumeEvents(batch, env);
+      return;
+    case AUDIT_DLQ_NAME:
+      await storeDeadLetters(
+        env,
+        batch.queue,
+        batch.messages.map((msg) => ({ msg, reason: DLQ_REASON })),
+      );
+      return;
+    default:
+      log("error", "audit_unknown_queue", { queue: cleanText(String(batch.queue), 256), message_ids: batch.messages.map((m) => m.id) });
+      for (const msg of batch.messages) msg.ack();
+  }
+}

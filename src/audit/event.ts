@@ -1,0 +1,315 @@
+/**
+ * The audit event: one per request, allowed or denied (DESIGN §8, docs/audit.md).
+ *
+ * Pure: turns what the request path knows (`AuditInput`) into a JSON-safe, size-capped
+ * `AuditEvent`. Every string is cut to its cap without splitting a surrogate pair, and every
+ * lone surrogate or control character becomes U+FFFD, so the event serialises to valid UTF-8
+ * and fits far below the Queues message limit whatever the client sent.
+ *
+ * What never goes in: the API secret, a query string, a body, or any header other than
+ * User-Agent and X-Forwarded-For (both capped).
+ */
+import { z } from "zod";
+
+export const AUDIT_SCHEMA_VERSION = 1;
+/** Cloudflare Queues per-message limit. */
+export const QUEUE_MESSAGE_LIMIT_BYTES = 128_000;
+/** Our own cap per serialised event (checked by the producer before sending). */
+export const MAX_EVENT_BYTES = 64_000;
+
+// Per-field caps, in UTF-16 code units (JavaScript string length) unless said otherwise.
+export const USER_AGENT_MAX_CHARS = 1024;
+export const PATH_MAX_CHARS = 2048;
+export const FORWARDED_FOR_MAX_CHARS = 2048;
+export const FORWARDED_CHAIN_MAX_ENTRIES = 20;
+export const FORWARDED_ENTRY_MAX_CHARS = 64;
+/** account id and key id (also used for event id, request id and ray id). */
+export const ID_MAX_CHARS = 128;
+export const METHOD_MAX_CHARS = 16;
+export const HOST_MAX_CHARS = 255;
+export const VERSION_MAX_CHARS = 32;
+export const ORIGIN_MAX_CHARS = 512;
+export const REASON_MAX_CHARS = 64;
+/** country and colo. */
+export const GEO_MAX_CHARS = 8;
+/** connecting_ip, source_ip and each chain entry's ip (an IPv6 text form is at most 45). */
+export const IP_MAX_CHARS = 64;
+/** Largest time accepted: 9999-12-31T23:59:59.999Z (a later one would not be a plain ISO 8601 string). */
+const MAX_TIME_MS = 253_402_300_799_999;
+
+export type AuditOutcome = "allowed" | "denied" | "error";
+export type SourceIpFrom = "x-forwarded-for" | "cf-connecting-ip" | "none";
+
+export interface ForwardedEntryInput {
+  raw: string;
+  ip: string | null;
+  port: number | null;
+  valid: boolean;
+}
+
+/** What the request path knows. Any string may be huge or contain any character. */
+export interface AuditInput {
+  eventId: string;
+  timeMs: number;
+  requestId: string;
+  rayId: string | null;
+  outcome: AuditOutcome;
+  /** Error code, or "ok". */
+  reason: string;
+  accountId: string | null;
+  accountVerified: boolean;
+  keyId: string | null;
+  mode: "live" | "test" | null;
+  requestedVersion: string | null;
+  resolvedVersion: string | null;
+  origin: string | null;
+  method: string;
+  host: string;
+  /** Raw path, never the query string (anything from `?` is dropped here too). */
+  path: string;
+  status: number;
+  durationMs: number;
+  connectingIp: string | null;
+  sourceIp: string | null;
+  sourceIpFrom: SourceIpFrom;
+  forwarded: { raw: string | null; rawLength: number; entries: ForwardedEntryInput[]; count: number };
+  userAgent: string | null;
+  country: string | null;
+  colo: string | null;
+}
+
+/** One parsed X-Forwarded-For entry as stored (asserted by the client's infrastructure, never trusted). */
+export interface ForwardedEntry {
+  raw: string;
+  ip: string | null;
+  port: number | null;
+  valid: boolean;
+}
+
+/** The event as queued and stored: snake_case, JSON-safe, every field capped. See docs/audit.md. */
+export interface AuditEvent {
+  v: 1;
+  event_id: string;
+  /** ISO 8601 with milliseconds, UTC. */
+  time: string;
+  request_id: string;
+  ray_id: string | null;
+  outcome: AuditOutcome;
+  reason: string;
+  account_id: string | null;
+  account_verified: boolean;
+  key_id: string | null;
+  mode: "live" | "test" | null;
+  requested_version: string | null;
+  resolved_version: string | null;
+  origin: string | null;
+  method: string;
+  host: string;
+  path: string;
+  path_length: number;
+  status: number;
+  duration_ms: number;
+  connecting_ip: string | null;
+  source_ip: string | null;
+  source_ip_from: SourceIpFrom;
+  /** True when source_ip comes from X-Forwarded-For: what the customer asserts, not what we saw. */
+  source_ip_asserted: boolean;
+  forwarded_for: string | null;
+  forwarded_for_length: number;
+  forwarded_chain: ForwardedEntry[];
+  forwarded_count: number;
+  user_agent: string | null;
+  user_agent_length: number;
+  country: string | null;
+  colo: string | null;
+  /** True when any value in this event was shortened (a field cap, or the producer's size check). */
+  truncated: boolean;
+}
+
+const text = (max: number) => z.string().max(max);
+const nullableText = (max: number) => z.string().max(max).nullable();
+const count = () => z.number().int().nonnegative();
+
+export const ForwardedEntrySchema = z.strictObject({
+  raw: text(FORWARDED_ENTRY_MAX_CHARS),
+  ip: nullableText(IP_MAX_CHARS),
+  port: z.number().int().min(0).max(65_535).nullable(),
+  valid: z.boolean(),
+});
+
+/** Validates an event as the consumer receives it; unknown keys are refused, not stripped. */
+export const AuditEventSchema = z.strictObject({
+  v: z.literal(AUDIT_SCHEMA_VERSION),
+  event_id: z.string().min(1).max(ID_MAX_CHARS),
+  time: z.iso.datetime({ precision: 3 }),
+  request_id: text(ID_MAX_CHARS),
+  ray_id: nullableText(ID_MAX_CHARS),
+  outcome: z.enum(["allowed", "denied", "error"]),
+  reason: text(REASON_MAX_CHARS),
+  account_id: nullableText(ID_MAX_CHARS),
+  account_verified: z.boolean(),
+  key_id: nullableText(ID_MAX_CHARS),
+  mode: z.enum(["live", "test"]).nullable(),
+  requested_version: nullableText(VERSION_MAX_CHARS),
+  resolved_version: nullableText(VERSION_MAX_CHARS),
+  origin: nullableText(ORIGIN_MAX_CHARS),
+  method: text(METHOD_MAX_CHARS),
+  host: text(HOST_MAX_CHARS),
+  path: text(PATH_MAX_CHARS),
+  path_length: count(),
+  status: z.number().int().min(0).max(999),
+  duration_ms: count(),
+  connecting_ip: nullableText(IP_MAX_CHARS),
+  source_ip: nullableText(IP_MAX_CHARS),
+  source_ip_from: z.enum(["x-forwarded-for", "cf-connecting-ip", "none"]),
+  source_ip_asserted: z.boolean(),
+  forwarded_for: nullableText(FORWARDED_FOR_MAX_CHARS),
+  forwarded_for_length: count(),
+  forwarded_chain: z.array(ForwardedEntrySchema).max(FORWARDED_CHAIN_MAX_ENTRIES),
+  forwarded_count: count(),
+  user_agent: nullableText(USER_AGENT_MAX_CHARS),
+  user_agent_length: count(),
+  country: nullableText(GEO_MAX_CHARS),
+  colo: nullableText(GEO_MAX_CHARS),
+  truncated: z.boolean(),
+});
+
+// Compile-time check that the schema and the interface describe the same shape, both ways.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const schemaMatchesInterface: Same<z.infer<typeof AuditEventSchema>, AuditEvent> = true;
+void schemaMatchesInterface;
+
+const isHighSurrogate = (c: number) => c >= 0xd800 && c <= 0xdbff;
+const isLowSurrogate = (c: number) => c >= 0xdc00 && c <= 0xdfff;
+/** C0 controls, DEL and C1 controls. */
+const isControl = (c: number) => c < 0x20 || (c >= 0x7f && c <= 0x9f);
+
+/** Index at which to cut `value` to at most `maxChars` code units without splitting a surrogate pair. */
+function cutIndex(value: string, maxChars: number): number {
+  if (value.length <= maxChars) return value.length;
+  let end = Math.max(0, maxChars);
+  if (end > 0 && isHighSurrogate(value.charCodeAt(end - 1)) && isLowSurrogate(value.charCodeAt(end))) end -= 1;
+  return end;
+}
+
+/**
+ * Cuts `value` to at most `maxChars` UTF-16 code units without splitting a surrogate pair, and
+ * replaces every lone surrogate and control character with U+FFFD, so the result always encodes
+ * to valid UTF-8 (for JSON, Queues and D1). U+00FF and every other valid character are kept.
+ */
+export function cleanText(value: string, maxChars: number): string {
+  const end = cutIndex(value, maxChars);
+  let out = "";
+  let runStart = 0;
+  for (let i = 0; i < end; i++) {
+    const c = value.charCodeAt(i);
+    if (isHighSurrogate(c) && i + 1 < end && isLowSurrogate(value.charCodeAt(i + 1))) {
+      i++;
+      continue;
+    }
+    if (isControl(c) || isHighSurrogate(c) || isLowSurrogate(c)) {
+      out += `${value.slice(runStart, i)}\uFFFD`;
+      runStart = i + 1;
+    }
+  }
+  return out + value.slice(runStart, end);
+}
+
+/** UTF-8 byte length of JSON.stringify(event), the size that the queue and D1 see. */
+export function eventSize(event: AuditEvent): number {
+  return utf8Length(JSON.stringify(event));
+}
+
+/** UTF-8 byte length of a string (a lone surrogate counts as the 3 bytes of U+FFFD). */
+export function utf8Length(value: string): number {
+  return new TextEncoder().encode(value).byteLength;
+}
+
+function nonNegativeInt(value: unknown): number | null {
+  return typeof value === "number" && Number.isFinite(value) && value >= 0 ? Math.min(Math.floor(value), Number.MAX_SAFE_INTEGER) : null;
+}
+
+/** The path without anything from the first `?` (query) or `#` (fragment). */
+function withoutQuery(path: string): string {
+  const q = path.indexOf("?");
+  const h = path.indexOf("#");
+  const end = Math.min(q === -1 ? path.length : q, h === -1 ? path.length : h);
+  return path.slice(0, end);
+}
+
+/** Builds the capped, JSON-safe event. Never throws on any string content or size. */
+export function buildAuditEvent(input: AuditInput): AuditEvent {
+  let truncated = false;
+  const str = (value: unknown, max: number): string => {
+    const s = typeof value === "string" ? value : "";
+    if (s.length > max) truncated = true;
+    return cleanText(s, max);
+  };
+  const optStr = (value: unknown, max: number): string | null => (typeof value === "string" ? str(value, max) : null);
+
+  const time = Number.isFinite(input.timeMs) && input.timeMs >= 0 && input.timeMs <= MAX_TIME_MS ? Math.floor(input.timeMs) : 0;
+  const path = withoutQuery(typeof input.path === "string" ? input.path : "");
+  const userAgent = typeof input.userAgent === "string" ? input.userAgent : null;
+
+  const fwd = input.forwarded ?? { raw: null, rawLength: 0, entries: [], count: 0 };
+  const entries = Array.isArray(fwd.entries) ? fwd.entries : [];
+  const fwdRaw = typeof fwd.raw === "string" ? fwd.raw : null;
+  const fwdCount = Math.max(nonNegativeInt(fwd.count) ?? 0, entries.length);
+  if (entries.length > FORWARDED_CHAIN_MAX_ENTRIES) truncated = true;
+  const chain: ForwardedEntry[] = entries.slice(0, FORWARDED_CHAIN_MAX_ENTRIES).map((e) => {
+    const port = nonNegativeInt(e?.port);
+    return {
+      raw: str(e?.raw, FORWARDED_ENTRY_MAX_CHARS),
+      ip: optStr(e?.ip, IP_MAX_CHARS),
+      port: port !== null && port <= 65_535 ? port : null,
+      valid: e?.valid === true,
+    };
+  });
+
+  const eventId = str(input.eventId, ID_MAX_CHARS);
+  const outcome: AuditOutcome = input.outcome === "allowed" || input.outcome === "denied" ? input.outcome : "error";
+  const mode = input.mode === "live" || input.mode === "test" ? input.mode : null;
+  const sourceIpFrom: SourceIpFrom =
+    input.sourceIpFrom === "x-forwarded-for" || input.sourceIpFrom === "cf-connecting-ip" ? input.sourceIpFrom : "none";
+  const status = nonNegativeInt(input.status);
+
+  const event: AuditEvent = {
+    v: AUDIT_SCHEMA_VERSION,
+    // The primary key downstream: never empty.
+    event_id: eventId === "" ? crypto.randomUUID() : eventId,
+    time: new Date(time).toISOString(),
+    request_id: str(input.requestId, ID_MAX_CHARS),
+    ray_id: optStr(input.rayId, ID_MAX_CHARS),
+    outcome,
+    reason: str(input.reason, REASON_MAX_CHARS),
+    account_id: optStr(input.accountId, ID_MAX_CHARS),
+    account_verified: input.accountVerified === true,
+    key_id: optStr(input.keyId, ID_MAX_CHARS),
+    mode,
+    requested_version: optStr(input.requestedVersion, VERSION_MAX_CHARS),
+    resolved_version: optStr(input.resolvedVersion, VERSION_MAX_CHARS),
+    origin: optStr(input.origin, ORIGIN_MAX_CHARS),
+    method: str(input.method, METHOD_MAX_CHARS),
+    host: str(input.host, HOST_MAX_CHARS),
+    path: str(path, PATH_MAX_CHARS),
+    path_length: path.length,
+    status: status !== null && status <= 999 ? status : 0,
+    duration_ms:
+      Number.isFinite(input.durationMs) && input.durationMs > 0 ? Math.min(Math.round(input.durationMs), Number.MAX_SAFE_INTEGER) : 0,
+    connecting_ip: optStr(input.connectingIp, IP_MAX_CHARS),
+    source_ip: optStr(input.sourceIp, IP_MAX_CHARS),
+    source_ip_from: sourceIpFrom,
+    source_ip_asserted: sourceIpFrom === "x-forwarded-for",
+    forwarded_for: fwdRaw === null ? null : str(fwdRaw, FORWARDED_FOR_MAX_CHARS),
+    forwarded_for_length: Math.max(nonNegativeInt(fwd.rawLength) ?? 0, fwdRaw?.length ?? 0),
+    forwarded_chain: chain,
+    forwarded_count: fwdCount,
+    user_agent: userAgent === null ? null : str(userAgent, USER_AGENT_MAX_CHARS),
+    user_agent_length: userAgent?.length ?? 0,
+    country: optStr(input.country, GEO_MAX_CHARS),
+    colo: optStr(input.colo, GEO_MAX_CHARS),
+    truncated: false,
+  };
+  event.truncated = truncated;
+  return event;
+}

@@ -1,0 +1,180 @@
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { type AuditEvent, type AuditInput, buildAuditEvent, MAX_EVENT_BYTES } from "../../../src/audit/event";
+import { AuditMessageSchema, messageSize, SHRUNK_TEXT_MAX_CHARS, sendAuditEvent, shrinkAuditEvent } from "../../../src/audit/producer";
+
+interface SendCall {
+  body: unknown;
+  options: QueueSendOptions | undefined;
+}
+
+function recordingQueue(): { queue: Queue; calls: SendCall[] } {
+  const calls: SendCall[] = [];
+  const queue = {
+    async send(body: unknown, options?: QueueSendOptions) {
+      calls.push({ body, options });
+      return { metadata: { metrics: { backlogCount: 0, backlogBytes: 0 } } };
+    },
+  } as unknown as Queue;
+  return { queue, calls };
+}
+
+function event(overrides: Partial<AuditInput> = {}): AuditEvent {
+  return buildAuditEvent({
+    eventId: "evt_p1",
+    timeMs: Date.UTC(2025, 4, 6, 7, 8, 9, 10),
+    requestId: "req_p1",
+    rayId: null,
+    outcome: "allowed",
+    reason: "ok",
+    accountId: "acct_123",
+    accountVerified: true,
+    keyId: "key_1",
+    mode: "live",
+    requestedVersion: null,
+    resolvedVersion: "2024-11-15",
+    origin: "https://v2024-11-15.origin.test",
+    method: "POST",
+    host: "api.spot-thought.com",
+    path: "/v1/charges",
+    status: 200,
+    durationMs: 40,
+    connectingIp: "198.51.100.23",
+    sourceIp: "198.51.100.23",
+    sourceIpFrom: "cf-connecting-ip",
+    forwarded: { raw: null, rawLength: 0, entries: [], count: 0 },
+    userAgent: "Büro-Sync/2.1",
+    country: "DE",
+    colo: "FRA",
+    ...overrides,
+  });
+}
+
+/** The first event of the first message sent. */
+function sentEvent(calls: SendCall[]): AuditEvent {
+  const body = calls[0]?.body as { events?: AuditEvent[] } | undefined;
+  const first = body?.events?.[0];
+  if (first === undefined) throw new Error("nothing was sent");
+  return first;
+}
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+describe("sendAuditEvent", () => {
+  it("sends one JSON message { v: 1, events: [event] }", async () => {
+    const { queue, calls } = recordingQueue();
+    const errors = vi.spyOn(console, "error").mockImplementation(() => {});
+    const e = event();
+    await sendAuditEvent(queue, e);
+    expect(calls).toHaveLength(1);
+    expect(calls[0]?.body).toEqual({ v: 1, events: [e] });
+    expect(calls[0]?.options).toEqual({ contentType: "json" });
+    expect(AuditMessageSchema.safeParse(calls[0]?.body).success).toBe(true);
+    expect(errors).not.toHaveBeenCalled();
+  });
+
+  it("sends the C8 event (100 KB user agent, 500 forwarded entries) without further shrinking", async () => {
+    const entries = Array.from({ length: 500 }, (_, i) => ({ raw: `10.1.1.${i % 256}`, ip: `10.1.1.${i % 256}`, port: null, valid: true }));
+    const raw = entries.map((x) => x.raw).join(", ");
+    const e = event({
+      userAgent: "U".repeat(100_000),
+      sourceIp: "10.1.1.0",
+      sourceIpFrom: "x-forwarded-for",
+      forwarded: { raw, rawLength: raw.length, entries, count: 500 },
+    });
+    const { queue, calls } = recordingQueue();
+    await sendAuditEvent(queue, e);
+    expect(calls).toHaveLength(1);
+    const sent = sentEvent(calls);
+    expect(sent?.user_agent?.length).toBe(1024);
+    expect(sent?.user_agent_length).toBe(100_000);
+    expect(sent?.forwarded_chain).toHaveLength(20);
+    expect(sent?.forwarded_count).toBe(500);
+    expect(messageSize(calls[0]?.body as { v: 1; events: AuditEvent[] })).toBeLessThan(MAX_EVENT_BYTES);
+  });
+
+  it("resolves and logs once with the request id when send throws", async () => {
+    const errors = vi.spyOn(console, "error").mockImplementation(() => {});
+    const queue = {
+      send() {
+        throw new Error("queue unavailable");
+      },
+    } as unknown as Queue;
+    const e = event();
+    await expect(sendAuditEvent(queue, e)).resolves.toBeUndefined();
+    expect(errors).toHaveBeenCalledTimes(1);
+    const line = JSON.parse(String(errors.mock.calls[0]?.[0]));
+    expect(line).toEqual({
+      level: "error",
+      msg: "audit_send_failed",
+      request_id: "req_p1",
+      event_id: "evt_p1",
+      error: "queue unavailable",
+      event: e,
+    });
+  });
+
+  it("resolves and logs once when send rejects", async () => {
+    const errors = vi.spyOn(console, "error").mockImplementation(() => {});
+    const queue = { send: () => Promise.reject(new Error("rejected")) } as unknown as Queue;
+    await expect(sendAuditEvent(queue, event({ requestId: "req_reject" }))).resolves.toBeUndefined();
+    expect(errors).toHaveBeenCalledTimes(1);
+    expect(String(errors.mock.calls[0]?.[0])).toContain('"request_id":"req_reject"');
+    expect(String(errors.mock.calls[0]?.[0])).toContain('"error":"rejected"');
+  });
+
+  it("shrinks an event over MAX_EVENT_BYTES, marks it truncated and sends it", async () => {
+    const errors = vi.spyOn(console, "error").mockImplementation(() => {});
+    const big: AuditEvent = {
+      ...event(),
+      // Bypasses buildAuditEvent's caps on purpose: the producer must not trust its input's size.
+      user_agent: "U".repeat(100_000),
+      path: `/${"p".repeat(100_000)}`,
+      forwarded_chain: Array.from({ length: 20 }, () => ({ raw: "203.0.113.1", ip: "203.0.113.1", port: null, valid: true })),
+      forwarded_count: 20,
+    };
+    expect(messageSize({ v: 1, events: [big] })).toBeGreaterThan(MAX_EVENT_BYTES);
+    const { queue, calls } = recordingQueue();
+    await sendAuditEvent(queue, big);
+    expect(calls).toHaveLength(1);
+    const sent = sentEvent(calls);
+    expect(sent?.truncated).toBe(true);
+    expect(sent?.user_agent).toBe("U".repeat(SHRUNK_TEXT_MAX_CHARS));
+    expect(sent?.path.length).toBe(SHRUNK_TEXT_MAX_CHARS);
+    expect(sent?.forwarded_chain).toEqual([]);
+    expect(sent?.forwarded_count).toBe(20);
+    expect(sent?.event_id).toBe("evt_p1");
+    expect(messageSize(calls[0]?.body as { v: 1; events: AuditEvent[] })).toBeLessThanOrEqual(MAX_EVENT_BYTES);
+    expect(errors).not.toHaveBeenCalled();
+  });
+
+  it("does not send what is still too big after shrinking, and logs it with the request id", async () => {
+    const errors = vi.spyOn(console, "error").mockImplementation(() => {});
+    const tooBig: AuditEvent = { ...event({ requestId: "req_huge" }), origin: "o".repeat(100_000) };
+    const { queue, calls } = recordingQueue();
+    await expect(sendAuditEvent(queue, tooBig)).resolves.toBeUndefined();
+    expect(calls).toHaveLength(0);
+    expect(errors).toHaveBeenCalledTimes(1);
+    const raw = String(errors.mock.calls[0]?.[0]);
+    const line = JSON.parse(raw);
+    expect(line.msg).toBe("audit_event_too_large");
+    expect(line.request_id).toBe("req_huge");
+    expect(line.size_bytes).toBeGreaterThan(MAX_EVENT_BYTES);
+    expect(line.event.origin.length).toBe(256);
+    expect(raw.length).toBeLessThan(20_000);
+  });
+});
+
+describe("shrinkAuditEvent", () => {
+  it("keeps the original lengths and ids", () => {
+    const e = event({ userAgent: "x".repeat(5000) });
+    const s = shrinkAuditEvent(e);
+    expect(s.user_agent_length).toBe(5000);
+    expect(s.user_agent?.length).toBe(SHRUNK_TEXT_MAX_CHARS);
+    expect(s.request_id).toBe(e.request_id);
+    expect(s.truncated).toBe(true);
+    expect(e.truncated).toBe(true);
+    expect(e.user_agent?.length).toBe(1024);
+  });
+});
