@@ -33,7 +33,12 @@ export function createApp(): Hono<AppEnv> {
     } else {
       c.set("errorCode", "internal_error");
       console.error(
-        JSON.stringify({ level: "error", msg: "unhandled_error", request_id: c.var.requestId, error: err instanceof Error ? err.message : String(err) }),
+        JSON.stringify({
+          level: "error",
+          msg: "unhandled_error",
+          request_id: c.var.requestId,
+          error: err instanceof Error ? err.message : String(err),
+        }),
       );
     }
     return errorResponse(c, err);

@@ -84,7 +84,13 @@ let cached: { sources: readonly unknown[]; config: Config } | null = null;
  * @throws ConfigError or VersionTableError with a message naming the bad setting
  */
 export function getConfig(env: Env): Config {
-  const sources = [env.API_VERSIONS, env.SECRET_HASH_KEY_ID, env.KEY_CACHE_TTL_SECONDS, env.KEY_CACHE_NEGATIVE_TTL_SECONDS, env.UPSTREAM_TIMEOUT_MS];
+  const sources = [
+    env.API_VERSIONS,
+    env.SECRET_HASH_KEY_ID,
+    env.KEY_CACHE_TTL_SECONDS,
+    env.KEY_CACHE_NEGATIVE_TTL_SECONDS,
+    env.UPSTREAM_TIMEOUT_MS,
+  ];
   if (cached?.sources.every((value, i) => value === sources[i])) return cached.config;
   if (!env.SECRET_HASH_KEY_ID) throw new ConfigError("SECRET_HASH_KEY_ID is not set");
   const config: Config = {
@@ -107,7 +113,14 @@ export function requireConfig(env: Env, requestId: string): Config {
   try {
     return getConfig(env);
   } catch (err) {
-    console.error(JSON.stringify({ level: "error", msg: "config_invalid", request_id: requestId, error: err instanceof Error ? err.message : String(err) }));
+    console.error(
+      JSON.stringify({
+        level: "error",
+        msg: "config_invalid",
+        request_id: requestId,
+        error: err instanceof Error ? err.message : String(err),
+      }),
+    );
     throw new ApiError("authorizer_unavailable", UNAVAILABLE_MESSAGE, { "Retry-After": "30" });
   }
 }

@@ -26,7 +26,16 @@ export const HOP_BY_HOP_HEADERS = [
  * Every `x-spot-*` header is in the authorizer's namespace: the credentials, the requested version
  * and the identity headers; the origin gets the authorizer's own values instead.
  */
-const SPOOFABLE_HEADERS = new Set(["x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-request-id", "x-real-ip", "true-client-ip", "forwarded", "host"]);
+const SPOOFABLE_HEADERS = new Set([
+  "x-forwarded-for",
+  "x-forwarded-proto",
+  "x-forwarded-host",
+  "x-request-id",
+  "x-real-ip",
+  "true-client-ip",
+  "forwarded",
+  "host",
+]);
 const NAMESPACE_PREFIX = "x-spot-";
 
 /** Header names the authorizer sets on the upstream request. */

@@ -46,7 +46,8 @@ export function readCredentials(headers: Headers): PresentedCredentials | Header
   if (!isApiKey(accountId)) {
     return { code: "malformed_api_key", message: `${API_KEY_HEADER} must be acct_ followed by 1 to 64 ASCII letters or digits.` };
   }
-  if (!secretValue) return { code: "missing_api_secret", message: `Send your secret in the ${API_SECRET_HEADER} header (sk_live_… or sk_test_…).` };
+  if (!secretValue)
+    return { code: "missing_api_secret", message: `Send your secret in the ${API_SECRET_HEADER} header (sk_live_… or sk_test_…).` };
   const secret = parseSecret(secretValue);
   if (!secret) {
     return {

@@ -6,8 +6,8 @@ import { createMiddleware } from "hono/factory";
 import { type AppEnv, requireConfig } from "../env";
 import { ApiError } from "../errors";
 import { API_VERSION_HEADER } from "../keys/credentials";
-import { resolveVersion } from "../versioning/resolve";
 import { todayUtc } from "../versioning/date";
+import { resolveVersion } from "../versioning/resolve";
 
 export const apiVersion = createMiddleware<AppEnv>(async (c, next) => {
   const { versions } = requireConfig(c.env, c.var.requestId);

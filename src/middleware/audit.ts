@@ -6,7 +6,7 @@
  */
 import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
-import { buildAuditEvent, type AuditOutcome } from "../audit/event";
+import { type AuditOutcome, buildAuditEvent } from "../audit/event";
 import { sendAuditEvent } from "../audit/producer";
 import type { AppEnv } from "../env";
 import { API_VERSION_HEADER } from "../keys/credentials";
@@ -22,7 +22,12 @@ export const audit = createMiddleware<AppEnv>(async (c, next) => {
   } catch (err) {
     // Building the event must never change the response; say so in the log with the request id.
     console.error(
-      JSON.stringify({ level: "error", msg: "audit_build_failed", request_id: c.var.requestId, error: err instanceof Error ? err.message : String(err) }),
+      JSON.stringify({
+        level: "error",
+        msg: "audit_build_failed",
+        request_id: c.var.requestId,
+        error: err instanceof Error ? err.message : String(err),
+      }),
     );
   }
 });

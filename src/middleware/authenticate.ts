@@ -34,7 +34,12 @@ export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
     );
   } catch (err) {
     console.error(
-      JSON.stringify({ level: "error", msg: "key_lookup_failed", request_id: c.var.requestId, error: err instanceof Error ? err.message : String(err) }),
+      JSON.stringify({
+        level: "error",
+        msg: "key_lookup_failed",
+        request_id: c.var.requestId,
+        error: err instanceof Error ? err.message : String(err),
+      }),
     );
     throw new ApiError("authorizer_unavailable", UNAVAILABLE_MESSAGE, { "Retry-After": "5" });
   }

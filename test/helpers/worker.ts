@@ -34,12 +34,14 @@ export async function call(path: string, init: RequestInit = {}, options: CallOp
       return (realKv.get as (k: string, t?: unknown) => Promise<unknown>)(key, type);
     },
   } as unknown as KVNamespace;
-  const queue = options.bindings?.AUDIT_QUEUE ?? ({
-    send: async (body: AuditMessage) => {
-      events.push(...body.events);
-    },
-    sendBatch: async () => {},
-  } as unknown as Queue);
+  const queue =
+    options.bindings?.AUDIT_QUEUE ??
+    ({
+      send: async (body: AuditMessage) => {
+        events.push(...body.events);
+      },
+      sendBatch: async () => {},
+    } as unknown as Queue);
   const testEnv = { ...env, ...options.bindings, KEYS: kv, AUDIT_QUEUE: queue } as Env;
   const ctx = createExecutionContext();
   const res = await worker.fetch(new Request(`${API}${path}`, init), testEnv, ctx);

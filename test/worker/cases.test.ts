@@ -107,16 +107,19 @@ describe("C3 secrets of another length or with non-ASCII characters", () => {
 });
 
 describe("C4 the same credential header twice", () => {
-  it.each(["X-Spot-Api-Key", "X-Spot-Api-Secret", "X-Spot-Api-Version"])("two %s lines → 400 duplicate_header, no KV read, no upstream", async (name) => {
-    const headers = new Headers(authHeaders({ "X-Spot-Api-Version": "2024-11-15" }));
-    headers.append(name, name === "X-Spot-Api-Key" ? "acct_999" : name === "X-Spot-Api-Secret" ? SECRET : "2024-06-01");
-    const { res, body, kvReads } = await call("/v1/charges", { headers });
-    expect(res.status).toBe(400);
-    expect(errorOf(body).code).toBe("duplicate_header");
-    expect(errorOf(body).message).toContain(name);
-    expect(kvReads).toEqual([]);
-    expect(origin.received).toHaveLength(0);
-  });
+  it.each(["X-Spot-Api-Key", "X-Spot-Api-Secret", "X-Spot-Api-Version"])(
+    "two %s lines → 400 duplicate_header, no KV read, no upstream",
+    async (name) => {
+      const headers = new Headers(authHeaders({ "X-Spot-Api-Version": "2024-11-15" }));
+      headers.append(name, name === "X-Spot-Api-Key" ? "acct_999" : name === "X-Spot-Api-Secret" ? SECRET : "2024-06-01");
+      const { res, body, kvReads } = await call("/v1/charges", { headers });
+      expect(res.status).toBe(400);
+      expect(errorOf(body).code).toBe("duplicate_header");
+      expect(errorOf(body).message).toContain(name);
+      expect(kvReads).toEqual([]);
+      expect(origin.received).toHaveLength(0);
+    },
+  );
 });
 
 describe("C5 dates that do not exist", () => {
@@ -176,7 +179,10 @@ describe("C6 hop-by-hop headers and headers named in Connection", () => {
 
   it("naming the authorizer's own headers in Connection does not remove them", async () => {
     const headers = new Headers(
-      authHeaders({ Connection: "X-Spot-Account-Id, X-Spot-Key-Id, X-Spot-Api-Version, X-Forwarded-For, X-Request-Id", "X-Forwarded-For": "203.0.113.1" }),
+      authHeaders({
+        Connection: "X-Spot-Account-Id, X-Spot-Key-Id, X-Spot-Api-Version, X-Forwarded-For, X-Request-Id",
+        "X-Forwarded-For": "203.0.113.1",
+      }),
     );
     const { res } = await call("/v1/charges", { headers });
     expect(res.status).toBe(200);
@@ -215,7 +221,9 @@ describe("C7 bytes that are not ASCII in ordinary headers", () => {
 describe("C8 an audit event that would be too big", () => {
   it("answers 200 and sends a capped event", async () => {
     const xff = Array.from({ length: 500 }, (_, i) => `203.0.${Math.floor(i / 250)}.${i % 250}`).join(", ");
-    const { res, events } = await call("/v1/charges", { headers: authHeaders({ "User-Agent": "u".repeat(100_000), "X-Forwarded-For": xff }) });
+    const { res, events } = await call("/v1/charges", {
+      headers: authHeaders({ "User-Agent": "u".repeat(100_000), "X-Forwarded-For": xff }),
+    });
     expect(res.status).toBe(200);
     expect(events).toHaveLength(1);
     const event = events[0];

@@ -193,7 +193,10 @@ describe("fail closed", () => {
     ["no hash key", { SECRET_HASH_KEY: "" }],
     ["a hash key too short", { SECRET_HASH_KEY: "c2hvcnQ=" }],
     ["a version table that is not JSON", { API_VERSIONS: "[{" }],
-    ["a version table without a stable version", { API_VERSIONS: '[{"version":"2025-03-01","status":"preview","origin":"https://p.example"}]' }],
+    [
+      "a version table without a stable version",
+      { API_VERSIONS: '[{"version":"2025-03-01","status":"preview","origin":"https://p.example"}]' },
+    ],
   ])("%s → 503 authorizer_unavailable", async (_name, bindings) => {
     vi.spyOn(console, "error").mockImplementation(() => {});
     const { res, body } = await call("/v1/charges", { headers: authHeaders() }, { bindings: bindings as Partial<Env> });
@@ -272,7 +275,9 @@ describe("versions", () => {
   });
 
   it("an error after the version resolved still carries X-Spot-Api-Version", async () => {
-    const { res } = await call("/v1/charges", { headers: authHeaders({ "X-Spot-Api-Version": "2024-06-01", "X-Spot-Api-Secret": "sk_live_wrongwrong" }) });
+    const { res } = await call("/v1/charges", {
+      headers: authHeaders({ "X-Spot-Api-Version": "2024-06-01", "X-Spot-Api-Secret": "sk_live_wrongwrong" }),
+    });
     expect(res.status).toBe(401);
     expect(res.headers.get("x-spot-api-version")).toBe("2024-06-01");
   });

@@ -56,7 +56,7 @@ describe("buildUpstreamHeaders", () => {
   });
 
   it("reports forged identity headers but not the client's credentials", () => {
-    const incoming = new Headers({ "X-Spot-Api-Key": "acct_1", "X-Spot-Api-Secret": "sk_live_abcd", "X_Spot_Key_Id": "key_forged" });
+    const incoming = new Headers({ "X-Spot-Api-Key": "acct_1", "X-Spot-Api-Secret": "sk_live_abcd", X_Spot_Key_Id: "key_forged" });
     expect(buildUpstreamHeaders(incoming, {}).strippedReserved).toEqual(["x-spot-key-id"]);
   });
 

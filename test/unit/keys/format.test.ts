@@ -29,12 +29,19 @@ describe("parseSecret", () => {
     expect(parseSecret(value)).toEqual({ secret: value, mode });
   });
 
-  it.each(["sk_live_abc", `sk_live_${"a".repeat(129)}`, "sk_live_abcé", "sk_prod_abcd", "sk_live_ab_cd", "pk_live_abcd", "", "sk_live_", "sk_live_abcd\u0000"])(
-    "%j → null",
-    (value) => {
-      expect(parseSecret(value)).toBeNull();
-    },
-  );
+  it.each([
+    "sk_live_abc",
+    `sk_live_${"a".repeat(129)}`,
+    "sk_live_abcé",
+    "sk_prod_abcd",
+    "sk_live_ab_cd",
+    "pk_live_abcd",
+    "",
+    "sk_live_",
+    "sk_live_abcd\u0000",
+  ])("%j → null", (value) => {
+    expect(parseSecret(value)).toBeNull();
+  });
 });
 
 describe("readCredentials", () => {

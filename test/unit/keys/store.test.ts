@@ -78,7 +78,12 @@ describe("findKeyBySecretHash", () => {
     const hash = "1".repeat(64);
     await env.KEYS.put(secretKvKey(hash), JSON.stringify(keyRecord()));
     let reads = 0;
-    const kv = { get: (k: string, t: "text") => (reads++, env.KEYS.get(k, t)) } as unknown as KVNamespace;
+    const kv = {
+      get: (k: string, t: "text") => {
+        reads++;
+        return env.KEYS.get(k, t);
+      },
+    } as unknown as KVNamespace;
     expect(await findKeyBySecretHash(kv, hash, options, 0)).toEqual(keyRecord());
     expect(await findKeyBySecretHash(kv, hash, options, 29_999)).toEqual(keyRecord());
     expect(reads).toBe(1);
