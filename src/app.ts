@@ -10,6 +10,7 @@ import { requestId } from "hono/request-id";
 import type { AppEnv } from "./env";
 import { ApiError, errorResponse } from "./errors";
 import { forward } from "./forwarding/forward";
+import { errorMessage, log } from "./log";
 import { apiVersion } from "./middleware/api-version";
 import { audit } from "./middleware/audit";
 import { authenticate } from "./middleware/authenticate";
@@ -32,14 +33,7 @@ export function createApp(): Hono<AppEnv> {
       c.set("errorCode", err.code);
     } else {
       c.set("errorCode", "internal_error");
-      console.error(
-        JSON.stringify({
-          level: "error",
-          msg: "unhandled_error",
-          request_id: c.var.requestId,
-          error: err instanceof Error ? err.message : String(err),
-        }),
-      );
+      log("error", "unhandled_error", { request_id: c.var.requestId, error: errorMessage(err) });
     }
     return errorResponse(c, err);
   });

@@ -5,6 +5,7 @@
 import type { ClientIp } from "./client-ip/resolve";
 import { ApiError, type ErrorCode } from "./errors";
 import type { KeyMode } from "./keys/format";
+import { errorMessage, log } from "./log";
 import { parseVersionTable, type VersionEntry, type VersionTable } from "./versioning/table";
 
 /** What the authenticate middleware established about the caller. */
@@ -38,8 +39,6 @@ export interface Variables {
   version: ResolvedVersion | undefined;
   /** Origin the request was (or would have been) forwarded to. */
   upstreamOrigin: string | undefined;
-  /** Internal reason a found-or-not key did not authorize (audit only; the client always sees the same 401). */
-  authRejection: string | undefined;
   /** Error code of the authorizer's own answer, when it answered with an error. */
   errorCode: ErrorCode | undefined;
 }
@@ -113,14 +112,7 @@ export function requireConfig(env: Env, requestId: string): Config {
   try {
     return getConfig(env);
   } catch (err) {
-    console.error(
-      JSON.stringify({
-        level: "error",
-        msg: "config_invalid",
-        request_id: requestId,
-        error: err instanceof Error ? err.message : String(err),
-      }),
-    );
+    log("error", "config_invalid", { request_id: requestId, error: errorMessage(err) });
     throw new ApiError("authorizer_unavailable", UNAVAILABLE_MESSAGE, { "Retry-After": "30" });
   }
 }

@@ -11,6 +11,7 @@
  * - Any other queue: logged and acked (nothing here could store it).
  */
 import type { z } from "zod";
+import { errorMessage, log } from "../log";
 import { type AuditEvent, cleanText } from "./event";
 import { AuditMessageSchema } from "./producer";
 
@@ -168,14 +169,6 @@ export function capUtf8(value: string, maxBytes: number): { text: string; bytes:
   return { text: out, bytes };
 }
 
-function errorMessage(err: unknown): string {
-  try {
-    return err instanceof Error ? err.message : String(err);
-  } catch {
-    return "unprintable error";
-  }
-}
-
 function isoOrNull(date: unknown): string | null {
   return date instanceof Date && !Number.isNaN(date.getTime()) ? date.toISOString() : null;
 }
@@ -205,10 +198,6 @@ function deadLetterStatement(db: D1Database, queue: string, receivedAt: string, 
       body.text,
       body.bytes,
     );
-}
-
-function log(level: "error" | "warn", msg: string, fields: Record<string, unknown>): void {
-  console.error(JSON.stringify({ level, msg, ...fields }));
 }
 
 /** Retries each message with backoff from its own attempt count. */

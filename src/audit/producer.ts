@@ -7,6 +7,7 @@
  * disappears without a trace.
  */
 import { z } from "zod";
+import { errorMessage, log } from "../log";
 import {
   type AuditEvent,
   AuditEventSchema,
@@ -70,14 +71,6 @@ function clippedForLog(event: AuditEvent): Record<string, unknown> {
   return out;
 }
 
-function errorMessage(err: unknown): string {
-  try {
-    return err instanceof Error ? err.message : String(err);
-  } catch {
-    return "unprintable error";
-  }
-}
-
 function idsOf(event: AuditEvent): { request_id: string; event_id: string } {
   const id = (value: unknown) => (typeof value === "string" ? cleanText(value, ID_MAX_CHARS) : "");
   const e = event as Partial<AuditEvent> | null | undefined;
@@ -100,33 +93,16 @@ export async function sendAuditEvent(queue: Queue, event: AuditEvent): Promise<v
       size = messageSize(message);
     }
     if (size > MAX_EVENT_BYTES || size > QUEUE_MESSAGE_LIMIT_BYTES) {
-      console.error(
-        JSON.stringify({
-          level: "error",
-          msg: "audit_event_too_large",
-          ...idsOf(event),
-          size_bytes: size,
-          limit_bytes: MAX_EVENT_BYTES,
-          event: clippedForLog(event),
-        }),
-      );
+      log("error", "audit_event_too_large", {
+        ...idsOf(event),
+        size_bytes: size,
+        limit_bytes: MAX_EVENT_BYTES,
+        event: clippedForLog(event),
+      });
       return;
     }
     await queue.send(message, { contentType: "json" });
   } catch (err) {
-    try {
-      console.error(
-        JSON.stringify({
-          level: "error",
-          msg: "audit_send_failed",
-          ...idsOf(toSend),
-          error: errorMessage(err),
-          event: toSend,
-        }),
-      );
-    } catch {
-      // The event itself would not serialise: log what can be logged, never throw.
-      console.error(JSON.stringify({ level: "error", msg: "audit_send_failed", ...idsOf(toSend), error: errorMessage(err) }));
-    }
+    log("error", "audit_send_failed", { ...idsOf(toSend), error: errorMessage(err), event: toSend });
   }
 }

@@ -10,6 +10,7 @@ import { type AuditOutcome, buildAuditEvent } from "../audit/event";
 import { sendAuditEvent } from "../audit/producer";
 import type { AppEnv } from "../env";
 import { API_VERSION_HEADER } from "../keys/credentials";
+import { errorMessage, log } from "../log";
 import { deprecationHeaders } from "../versioning/resolve";
 
 export const audit = createMiddleware<AppEnv>(async (c, next) => {
@@ -21,14 +22,7 @@ export const audit = createMiddleware<AppEnv>(async (c, next) => {
     c.executionCtx.waitUntil(sendAuditEvent(c.env.AUDIT_QUEUE, event));
   } catch (err) {
     // Building the event must never change the response; say so in the log with the request id.
-    console.error(
-      JSON.stringify({
-        level: "error",
-        msg: "audit_build_failed",
-        request_id: c.var.requestId,
-        error: err instanceof Error ? err.message : String(err),
-      }),
-    );
+    log("error", "audit_build_failed", { request_id: c.var.requestId, error: errorMessage(err) });
   }
 });
 

@@ -11,6 +11,7 @@ import { readCredentials } from "../keys/credentials";
 import { hashSecret, importHashKey } from "../keys/hash";
 import { checkKeyRecord } from "../keys/record";
 import { findKeyBySecretHash } from "../keys/store";
+import { errorMessage, log } from "../log";
 
 /** The one sentence of every 401 `invalid_credentials`, whatever the reason. */
 export const INVALID_CREDENTIALS_MESSAGE = "The API key and secret do not match an active key.";
@@ -33,20 +34,11 @@ export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
       Date.now(),
     );
   } catch (err) {
-    console.error(
-      JSON.stringify({
-        level: "error",
-        msg: "key_lookup_failed",
-        request_id: c.var.requestId,
-        error: err instanceof Error ? err.message : String(err),
-      }),
-    );
+    log("error", "key_lookup_failed", { request_id: c.var.requestId, error: errorMessage(err) });
     throw new ApiError("authorizer_unavailable", UNAVAILABLE_MESSAGE, { "Retry-After": "5" });
   }
 
-  const rejection = record ? checkKeyRecord(record, caller.accountId, caller.mode, Date.now()) : "unknown_secret";
-  if (!record || rejection) {
-    c.set("authRejection", rejection ?? "unknown_secret");
+  if (!record || checkKeyRecord(record, caller.accountId, caller.mode, Date.now()) !== null) {
     throw new ApiError("invalid_credentials", INVALID_CREDENTIALS_MESSAGE);
   }
   c.set("caller", { ...caller, keyId: record.key_id, verified: true });
