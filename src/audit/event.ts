@@ -10,6 +10,7 @@
  * User-Agent and X-Forwarded-For (both capped).
  */
 import { z } from "zod";
+import { capChars } from "../text";
 
 export const AUDIT_SCHEMA_VERSION = 1;
 /** Cloudflare Queues per-message limit. */
@@ -184,21 +185,13 @@ const isLowSurrogate = (c: number) => c >= 0xdc00 && c <= 0xdfff;
 /** C0 controls, DEL and C1 controls. */
 const isControl = (c: number) => c < 0x20 || (c >= 0x7f && c <= 0x9f);
 
-/** Index at which to cut `value` to at most `maxChars` code units without splitting a surrogate pair. */
-function cutIndex(value: string, maxChars: number): number {
-  if (value.length <= maxChars) return value.length;
-  let end = Math.max(0, maxChars);
-  if (end > 0 && isHighSurrogate(value.charCodeAt(end - 1)) && isLowSurrogate(value.charCodeAt(end))) end -= 1;
-  return end;
-}
-
 /**
  * Cuts `value` to at most `maxChars` UTF-16 code units without splitting a surrogate pair, and
  * replaces every lone surrogate and control character with U+FFFD, so the result always encodes
  * to valid UTF-8 (for JSON, Queues and D1). U+00FF and every other valid character are kept.
  */
 export function cleanText(value: string, maxChars: number): string {
-  const end = cutIndex(value, maxChars);
+  const end = capChars(value, maxChars).length;
   let out = "";
   let runStart = 0;
   for (let i = 0; i < end; i++) {

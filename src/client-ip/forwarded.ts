@@ -10,6 +10,7 @@
  * Every IP is parsed with ipaddr.js; nothing here throws, whatever the input.
  */
 import ipaddr from "ipaddr.js";
+import { capChars, isOws, trimOws } from "../text";
 
 /** At most this many parsed entries are kept (left-most first); `count` still says how many there were. */
 export const MAX_FORWARDED_ENTRIES = 20;
@@ -210,27 +211,4 @@ function parsePort(text: string): number | null {
   }
   const port = Number(text);
   return port >= 1 && port <= 65535 ? port : null;
-}
-
-/** Trims surrounding spaces and horizontal tabs only (RFC 9110 §5.6.3 OWS). */
-export function trimOws(value: string): string {
-  let start = 0;
-  let end = value.length;
-  while (start < end && isOws(value.charCodeAt(start))) start++;
-  while (end > start && isOws(value.charCodeAt(end - 1))) end--;
-  return value.slice(start, end);
-}
-
-function isOws(code: number): boolean {
-  return code === 0x20 || code === 0x09;
-}
-
-/** At most `max` UTF-16 code units, never ending on the first half of a surrogate pair. */
-function capChars(value: string, max: number): string {
-  if (value.length <= max) return value;
-  let end = max;
-  const last = value.charCodeAt(end - 1);
-  const next = value.charCodeAt(end);
-  if (last >= 0xd800 && last <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) end--;
-  return value.slice(0, end);
 }

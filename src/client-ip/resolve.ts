@@ -8,7 +8,8 @@
  *   (MDN X-Forwarded-For; RFC 7239 for the standardised `Forwarded` field and its history). It is
  *   recorded and labelled as asserted, never used for access decisions.
  */
-import { type ForwardedChain, parseAddress, parseForwardedFor, trimOws } from "./forwarded";
+import { trimOws } from "../text";
+import { type ForwardedChain, parseAddress, parseForwardedFor } from "./forwarded";
 
 /** The client addresses of one request. */
 export interface ClientIp {

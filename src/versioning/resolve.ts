@@ -6,6 +6,8 @@
  * deprecated version is served, with RFC 9745 `Deprecation` and RFC 8594 `Sunset` headers, up to
  * and including its sunset date (UTC) and refused from the next day on.
  */
+
+import { trimOws } from "../text";
 import { isCalendarDate, parseCalendarDate, utcMidnightMs } from "./date";
 import type { VersionEntry, VersionTable } from "./table";
 
@@ -132,19 +134,6 @@ function describeSupported(table: VersionTable, today: string): string {
   return supportedVersions(table, today)
     .map((entry) => `${entry.version} (${entry.status})`)
     .join(", ");
-}
-
-/** Trims surrounding spaces and horizontal tabs only (RFC 9110 §5.6.3 OWS). */
-function trimOws(value: string): string {
-  let start = 0;
-  let end = value.length;
-  while (start < end && isOws(value.charCodeAt(start))) start++;
-  while (end > start && isOws(value.charCodeAt(end - 1))) end--;
-  return value.slice(start, end);
-}
-
-function isOws(code: number): boolean {
-  return code === 0x20 || code === 0x09;
 }
 
 /** At most MAX_ECHOED_VERSION_CHARS code units, non-printable-ASCII replaced by `?`, `...` when cut. */
