@@ -1,0 +1,710 @@
+// `npm start` / `npm run dev`: runs the whole edge authorizer on this machine, no Cloudflare
+// account and no network (DESIGN §9).
+//
+//   1. .dev.vars       SECRET_HASH_KEY (generated once, kept) and API_VERSIONS → local demo origins
+//   2. D1              `wrangler d1 migrations apply AUDIT_DB --local`
+//   3. demo key        first start only: acct_demo / key_demo…, secret kept in .wrangler/demo-key.json
+//                      (re-seeded into local KV when the hash key changed or the KV entry is gone)
+//   4. demo origins    scripts/demo-origin.mjs, 127.0.0.1:8700-8703, one per API version
+//   5. wrangler dev    local mode (Miniflare's embedded KV, Queues, D1) on wrangler.toml's [dev] address
+//   6. banner          what runs where, and a ready curl
+//
+// Options: --reset-db  delete the local D1 database (the local audit trail) before migrating.
+// Ctrl-C / SIGTERM stops everything; if wrangler dies, the origins are stopped and the exit code is 1.
+//
+// Plain ESM, node: builtins only. The toolchain needs Node ≥ 22: `npm start` runs this with the
+// Node 22 binary of the `node` devDependency (node_modules/.bin), and every wrangler command is
+// spawned through that same binary (process.execPath).
+
+import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import net from "node:net";
+import { dirname, join } from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { DEMO_HOST, DEMO_ORIGINS, startDemoOrigins } from "./demo-origin.mjs";
+
+const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
+const WRANGLER = join(ROOT, "node_modules", ".bin", "wrangler");
+const DEV_VARS = join(ROOT, ".dev.vars");
+const WRANGLER_TOML = join(ROOT, "wrangler.toml");
+const MIGRATIONS_DIR = join(ROOT, "migrations");
+const STATE_DIR = join(ROOT, ".wrangler");
+const LOCAL_D1_DIR = join(STATE_DIR, "state", "v3", "d1");
+const DEMO_KEY_FILE = join(STATE_DIR, "demo-key.json");
+const APPLIED_MIGRATIONS_FILE = join(STATE_DIR, "start-migrations.json");
+
+const DEMO_ACCOUNT = "acct_demo";
+const DEMO_LABEL = "demo key (npm start)";
+/**
+ * Characters after `sk_live_`. DESIGN §7 asks for at least 192 bits: 33 × log2(62) ≈ 196.5 bits
+ * (32 characters would be only ≈ 190.5).
+ */
+const SECRET_CHARS = 33;
+const KEY_ID_CHARS = 8;
+
+/** Local version table: the shape of wrangler.toml's API_VERSIONS, pointing at the demo origins. */
+const VERSION_STATUS = [
+  { version: "2024-06-01", status: "stable" },
+  { version: "2024-11-15", status: "stable" },
+  { version: "2025-03-01", status: "preview" },
+  { version: "2023-08-01", status: "deprecated", deprecated_on: "2024-06-01", sunset: "2099-12-31" },
+];
+const LOCAL_API_VERSIONS = VERSION_STATUS.map((entry) => {
+  const demo = DEMO_ORIGINS.find((o) => o.version === entry.version);
+  if (!demo) throw new Error(`no demo origin for version ${entry.version}`);
+  const { version, status, ...dates } = entry;
+  return { version, status, origin: `http://${DEMO_HOST}:${demo.port}`, ...dates };
+});
+
+// Format rules mirrored from src/keys/format.ts and src/keys/record.ts (this script cannot import TypeScript).
+const API_KEY_PATTERN = /^acct_[A-Za-z0-9]{1,64}$/;
+const API_SECRET_PATTERN = /^sk_(live|test)_[A-Za-z0-9]{4,128}$/;
+const KEY_ID_PATTERN = /^key_[A-Za-z0-9]{1,64}$/;
+const ISO_UTC_PATTERN = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
+const MIN_HASH_KEY_BYTES = 32; // src/keys/hash.ts
+
+// Environment for every wrangler command: never phone home (metrics, error reports, the update
+// check in the banner, Miniflare's download of the Request.cf object), and make sure anything
+// wrangler spawns as `node` is this Node 22 too.
+const WRANGLER_ENV = {
+  ...process.env,
+  PATH: `${dirname(process.execPath)}${process.platform === "win32" ? ";" : ":"}${process.env.PATH ?? ""}`,
+  WRANGLER_SEND_METRICS: "false",
+  WRANGLER_SEND_ERROR_REPORTS: "false",
+  WRANGLER_HIDE_BANNER: "true",
+  CLOUDFLARE_CF_FETCH_ENABLED: "false",
+};
+
+// ---------------------------------------------------------------------------------------------
+// Output
+
+const useColor = Boolean(process.stdout.isTTY) && !process.env.NO_COLOR;
+const paint = (code) => (text) => (useColor ? `\x1b[${code}m${text}\x1b[0m` : text);
+const bold = paint("1");
+const dim = paint("2");
+const green = paint("32");
+const yellow = paint("33");
+const red = paint("31");
+const cyan = paint("36");
+
+const step = (text) => console.log(`${cyan("▸")} ${text}`);
+const warn = (text) => console.warn(`${yellow("!")} ${text}`);
+
+class StartError extends Error {
+  name = "StartError";
+}
+
+// ---------------------------------------------------------------------------------------------
+// Children
+
+/**
+ * Process groups of the children started here (each child leads its own group: wrangler dev runs
+ * workerd in it). Kept until the whole group is gone, not just the direct child, so a signal or a
+ * crash can stop everything.
+ */
+const groups = new Set();
+
+function spawnInGroup(args, env) {
+  const child = spawn(process.execPath, [WRANGLER, ...args], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"], detached: true });
+  if (child.pid !== undefined) groups.add(child.pid);
+  return child;
+}
+
+/** Sends `signal` to every process of a group; false when the group no longer exists. */
+function signalGroup(pgid, signal) {
+  try {
+    process.kill(-pgid, signal);
+    return true;
+  } catch (err) {
+    return err.code === "EPERM";
+  }
+}
+
+/** Stops every child group: SIGINT (what Ctrl-C would send), then SIGKILL after `graceMs`. */
+async function stopGroups(graceMs) {
+  for (const pgid of groups) if (!signalGroup(pgid, "SIGINT")) groups.delete(pgid);
+  const deadline = Date.now() + graceMs;
+  while (groups.size > 0 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 100));
+    for (const pgid of groups) if (!signalGroup(pgid, 0)) groups.delete(pgid);
+  }
+  for (const pgid of groups) signalGroup(pgid, "SIGKILL");
+  groups.clear();
+}
+
+// Last resort: whatever way this process ends, no child outlives it.
+process.on("exit", () => {
+  for (const pgid of groups) signalGroup(pgid, "SIGKILL");
+});
+
+/**
+ * Runs one wrangler command to completion with no TTY and CI=true, so every confirmation takes its
+ * non-interactive default instead of waiting for a keypress.
+ * @returns {Promise<{ code: number | null, signal: string | null, output: string, stdout: string }>}
+ */
+function runWrangler(args) {
+  return new Promise((resolve, reject) => {
+    const child = spawnInGroup(args, { ...WRANGLER_ENV, CI: "true" });
+    let stdout = "";
+    let output = "";
+    child.stdout.setEncoding("utf8").on("data", (chunk) => {
+      stdout += chunk;
+      output += chunk;
+    });
+    child.stderr.setEncoding("utf8").on("data", (chunk) => {
+      output += chunk;
+    });
+    child.on("error", (err) => {
+      groups.delete(child.pid);
+      reject(new StartError(`could not run wrangler (${err.message}); did \`npm ci\` finish?`));
+    });
+    child.on("close", (code, signal) => {
+      groups.delete(child.pid);
+      resolve({ code, signal, output, stdout });
+    });
+  });
+}
+
+/** Like {@link runWrangler}, but a failure stops the start with wrangler's own output. */
+async function wranglerStep(what, args) {
+  const result = await runWrangler(args);
+  if (result.code !== 0) {
+    const shown = result.output.trim() || "(no output)";
+    throw new StartError(
+      `${what} failed: \`wrangler ${args.join(" ")}\` exited with ${result.signal ?? `code ${result.code}`}\n${indent(shown, "  │ ")}`,
+    );
+  }
+  return result;
+}
+
+function indent(text, prefix) {
+  return text
+    .split("\n")
+    .map((line) => `${prefix}${line}`)
+    .join("\n");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Small file helpers
+
+function readText(path) {
+  return existsSync(path) ? readFileSync(path, "utf8") : null;
+}
+
+/** Writes a file readable by its owner only (it holds a secret). */
+function writePrivate(path, text) {
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, text, { mode: 0o600 });
+  chmodSync(path, 0o600);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. .dev.vars
+
+/**
+ * Finds the assignments of a dotenv file, with the lines each one spans (a quoted value may run
+ * over several lines), in the syntax wrangler reads (.dev.vars is dotenv).
+ * @returns {{ name: string, value: string, start: number, end: number }[]} `end` inclusive
+ */
+function parseDotenv(text) {
+  const lines = text.split("\n");
+  const entries = [];
+  for (let i = 0; i < lines.length; i++) {
+    const match = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.-]*)\s*=\s*(.*)$/.exec(lines[i]);
+    if (!match) continue;
+    const [, name, rest] = match;
+    const start = i;
+    let value;
+    const quote = rest[0];
+    if (quote === "'" || quote === '"' || quote === "`") {
+      let body = rest.slice(1);
+      let close = body.indexOf(quote);
+      while (close < 0 && i + 1 < lines.length) {
+        i++;
+        body += `\n${lines[i]}`;
+        close = body.indexOf(quote);
+      }
+      value = close < 0 ? body : body.slice(0, close);
+    } else {
+      value = rest.replace(/\s+#.*$/, "").trim();
+    }
+    entries.push({ name, value, start, end: i });
+  }
+  return entries;
+}
+
+/** @returns the decoded bytes when `value` is usable as SECRET_HASH_KEY (same decoding as src/keys/hash.ts), else null */
+function decodeHashKey(value) {
+  if (!value || !/^[A-Za-z0-9+/]+={0,2}$/.test(value.trim())) return null;
+  let raw;
+  try {
+    raw = Uint8Array.from(atob(value.trim()), (ch) => ch.charCodeAt(0));
+  } catch {
+    return null;
+  }
+  return raw.byteLength >= MIN_HASH_KEY_BYTES ? raw : null;
+}
+
+/**
+ * Makes sure .dev.vars holds a usable SECRET_HASH_KEY (kept across runs) and API_VERSIONS for the
+ * demo origins; every other line is kept as it is.
+ * @returns {{ hashKey: Uint8Array, vars: Map<string, string> }}
+ */
+function ensureDevVars() {
+  const before = readText(DEV_VARS);
+  const lines = before === null ? [] : before.replace(/\n$/, "").split("\n");
+  const entries = parseDotenv(before ?? "");
+  const drop = new Set();
+  const commentOut = new Set();
+  const notes = [];
+
+  let hashKeyText = null;
+  for (const entry of entries) {
+    if (entry.name === "API_VERSIONS") {
+      for (let i = entry.start; i <= entry.end; i++) drop.add(i);
+    } else if (entry.name === "SECRET_HASH_KEY") {
+      if (decodeHashKey(entry.value)) {
+        hashKeyText = entry.value.trim();
+      } else {
+        for (let i = entry.start; i <= entry.end; i++) commentOut.add(i);
+        notes.push("SECRET_HASH_KEY in .dev.vars was not base64 of at least 32 bytes: replaced (old line kept as a comment)");
+      }
+    }
+  }
+  // With several valid SECRET_HASH_KEY lines the last one wins, as in dotenv.
+  const out = [];
+  for (let i = 0; i < lines.length; i++) {
+    if (drop.has(i)) continue;
+    out.push(commentOut.has(i) ? `# replaced by npm start: ${lines[i]}` : lines[i]);
+  }
+  if (!hashKeyText) {
+    hashKeyText = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64");
+    out.push("# HMAC key for secret hashes (base64 of 32 random bytes), generated by npm start and kept across runs.");
+    out.push(`SECRET_HASH_KEY=${hashKeyText}`);
+    notes.push(before === null ? "created .dev.vars with a new SECRET_HASH_KEY" : "added a new SECRET_HASH_KEY to .dev.vars");
+  }
+  // Wrangler reads .dev.vars after [vars], so this table replaces the production one locally.
+  out.push(`API_VERSIONS='${JSON.stringify(LOCAL_API_VERSIONS)}'`);
+  const after = `${out.join("\n")}\n`;
+  if (after !== before) writePrivate(DEV_VARS, after);
+  for (const note of notes) step(note);
+
+  const vars = new Map(parseDotenv(after).map((e) => [e.name, e.value]));
+  return { hashKey: decodeHashKey(hashKeyText), vars };
+}
+
+// ---------------------------------------------------------------------------------------------
+// wrangler.toml (only the few plain values this script needs; not a TOML parser)
+
+function readTomlValues() {
+  const text = readText(WRANGLER_TOML);
+  if (text === null) throw new StartError("wrangler.toml not found next to package.json");
+  const sections = new Map();
+  let current = "";
+  for (const line of text.split("\n")) {
+    const header = /^\s*\[\[?([^\]]+)\]\]?\s*(#.*)?$/.exec(line);
+    if (header) {
+      current = header[1].trim();
+      continue;
+    }
+    const kv = /^\s*([A-Za-z0-9_]+)\s*=\s*("([^"]*)"|(\d+))\s*(#.*)?$/.exec(line);
+    if (!kv) continue;
+    if (!sections.has(current)) sections.set(current, new Map());
+    sections.get(current).set(kv[1], kv[3] ?? kv[4]);
+  }
+  const dev = sections.get("dev") ?? new Map();
+  return {
+    devIp: dev.get("ip") ?? "127.0.0.1",
+    devPort: Number(dev.get("port") ?? 8787),
+    hashKeyId: sections.get("vars")?.get("SECRET_HASH_KEY_ID"),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. D1 migrations
+
+function migrationHashes() {
+  if (!existsSync(MIGRATIONS_DIR)) return {};
+  const out = {};
+  for (const name of readdirSync(MIGRATIONS_DIR).sort()) {
+    if (name.endsWith(".sql"))
+      out[name] = createHash("sha256")
+        .update(readFileSync(join(MIGRATIONS_DIR, name)))
+        .digest("hex");
+  }
+  return out;
+}
+
+async function applyMigrations(resetDb) {
+  if (resetDb && existsSync(LOCAL_D1_DIR)) {
+    rmSync(LOCAL_D1_DIR, { recursive: true, force: true });
+    step("--reset-db: deleted the local D1 database (local audit trail)");
+  }
+  const current = migrationHashes();
+  // Wrangler tracks applied migrations by file name only: an edited file is never re-applied.
+  if (existsSync(LOCAL_D1_DIR)) {
+    let applied = {};
+    try {
+      applied = JSON.parse(readText(APPLIED_MIGRATIONS_FILE) ?? "{}");
+    } catch {
+      applied = {};
+    }
+    const changed = Object.keys(applied).filter((name) => current[name] && current[name] !== applied[name]);
+    if (changed.length > 0) {
+      warn(
+        `${changed.map((n) => `migrations/${n}`).join(", ")} changed after it was applied to the local D1 database;` +
+          " wrangler does not re-apply an edited migration, so the local tables may be stale." +
+          ` Run ${bold("npm start -- --reset-db")} to rebuild the local database (this deletes the local audit trail).`,
+      );
+    }
+  }
+  const result = await wranglerStep("Applying the D1 migrations", ["d1", "migrations", "apply", "AUDIT_DB", "--local"]);
+  const applied = [...result.stdout.matchAll(/(\d+_[\w.-]+\.sql)\s*│\s*✅/g)].map((m) => m[1]);
+  step(applied.length > 0 ? `D1 (AUDIT_DB, local): applied ${applied.join(", ")}` : "D1 (AUDIT_DB, local): migrations up to date");
+  let record = {};
+  try {
+    record = JSON.parse(readText(APPLIED_MIGRATIONS_FILE) ?? "{}");
+  } catch {
+    record = {};
+  }
+  for (const name of applied) record[name] = current[name];
+  // First run of this script against a database migrated by hand: start tracking from here.
+  for (const name of Object.keys(current)) record[name] ??= current[name];
+  mkdirSync(STATE_DIR, { recursive: true });
+  writeFileSync(APPLIED_MIGRATIONS_FILE, `${JSON.stringify(record, null, 2)}\n`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. Demo key
+
+const BASE62 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+/** `length` uniform base62 characters from crypto.getRandomValues; bytes ≥ 248 are rejected (no modulo bias). */
+function randomBase62(length) {
+  let out = "";
+  while (out.length < length) {
+    for (const byte of crypto.getRandomValues(new Uint8Array(length * 2))) {
+      if (byte < 248 && out.length < length) out += BASE62[byte % 62];
+    }
+  }
+  return out;
+}
+
+/** Lowercase hex HMAC-SHA-256 of the UTF-8 secret, keyed with the decoded hash key (exactly src/keys/hash.ts). */
+async function hashSecret(hashKey, secret) {
+  const key = await crypto.subtle.importKey("raw", hashKey, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+  const mac = new Uint8Array(await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(secret)));
+  return Buffer.from(mac).toString("hex");
+}
+
+/** The rules of src/keys/record.ts (KeyRecordSchema); @returns the first violation, or null. */
+function recordProblem(record) {
+  if (typeof record !== "object" || record === null) return "not an object";
+  if (record.v !== 1) return "v must be 1";
+  if (typeof record.key_id !== "string" || !KEY_ID_PATTERN.test(record.key_id)) return "bad key_id";
+  if (typeof record.account_id !== "string" || !API_KEY_PATTERN.test(record.account_id)) return "bad account_id";
+  if (record.mode !== "live" && record.mode !== "test") return "bad mode";
+  if (record.status !== "active" && record.status !== "revoked") return "bad status";
+  if (record.label !== undefined && (typeof record.label !== "string" || record.label.length > 200)) return "bad label";
+  if (typeof record.created_at !== "string" || !ISO_UTC_PATTERN.test(record.created_at)) return "bad created_at";
+  if (record.expires_at != null && (typeof record.expires_at !== "string" || !ISO_UTC_PATTERN.test(record.expires_at)))
+    return "bad expires_at";
+  if (typeof record.hash_key_id !== "string" || record.hash_key_id.length < 1 || record.hash_key_id.length > 64) return "bad hash_key_id";
+  return null;
+}
+
+function readDemoKey() {
+  const text = readText(DEMO_KEY_FILE);
+  if (text === null) return null;
+  try {
+    const demo = JSON.parse(text);
+    if (
+      API_KEY_PATTERN.test(demo.account_id) &&
+      KEY_ID_PATTERN.test(demo.key_id) &&
+      API_SECRET_PATTERN.test(demo.secret) &&
+      ISO_UTC_PATTERN.test(demo.created_at)
+    ) {
+      return demo;
+    }
+  } catch {
+    // fall through
+  }
+  warn(".wrangler/demo-key.json is unreadable: creating a new demo key");
+  return null;
+}
+
+/** @returns the record stored under `kvKey` in local KV, or null when absent or not a record */
+async function readKvRecord(kvKey) {
+  const result = await wranglerStep("Reading the demo key from local KV", [
+    "kv",
+    "key",
+    "get",
+    "--local",
+    "--binding",
+    "KEYS",
+    kvKey,
+    "--text",
+  ]);
+  // A missing key prints "Value not found" (exit code 0); a present one prints the JSON value.
+  try {
+    const record = JSON.parse(result.stdout.trim());
+    return recordProblem(record) === null ? record : null;
+  } catch {
+    return null;
+  }
+}
+
+async function putKvRecord(kvKey, record) {
+  const problem = recordProblem(record);
+  if (problem) throw new StartError(`internal: demo key record is invalid (${problem})`);
+  await wranglerStep("Storing the demo key in local KV", [
+    "kv",
+    "key",
+    "put",
+    "--local",
+    "--binding",
+    "KEYS",
+    kvKey,
+    JSON.stringify(record),
+  ]);
+}
+
+function demoRecord(demo, hashKeyId) {
+  return {
+    v: 1,
+    key_id: demo.key_id,
+    account_id: demo.account_id,
+    mode: "live",
+    status: "active",
+    label: DEMO_LABEL,
+    created_at: demo.created_at,
+    expires_at: null,
+    hash_key_id: hashKeyId,
+  };
+}
+
+async function ensureDemoKey(hashKey, hashKeyId) {
+  let demo = readDemoKey();
+  if (demo === null) {
+    demo = {
+      note: "Local demo key created by `npm start`. The secret exists only here (KV holds its HMAC). Never commit this file.",
+      account_id: DEMO_ACCOUNT,
+      key_id: `key_demo${randomBase62(KEY_ID_CHARS)}`,
+      mode: "live",
+      secret: `sk_live_${randomBase62(SECRET_CHARS)}`,
+      created_at: new Date().toISOString(),
+      kv_key: null,
+    };
+  }
+  const kvKey = `secret:${await hashSecret(hashKey, demo.secret)}`;
+  let reason = null;
+  if (demo.kv_key === null) {
+    reason = "created";
+  } else if (demo.kv_key !== kvKey) {
+    reason = "re-seeded (SECRET_HASH_KEY changed)";
+    // The old entry can never match again; remove it so local KV holds one record per key.
+    await runWrangler(["kv", "key", "delete", "--local", "--binding", "KEYS", demo.kv_key]);
+  } else {
+    const stored = await readKvRecord(kvKey);
+    if (stored === null) reason = "re-seeded (its local KV entry was missing)";
+    else if (stored.key_id !== demo.key_id || stored.account_id !== demo.account_id)
+      reason = "re-seeded (its local KV entry belonged to another key)";
+    else if (stored.status !== "active") warn(`the demo key's KV record says status "${stored.status}": left as is`);
+  }
+  if (reason) {
+    await putKvRecord(kvKey, demoRecord(demo, hashKeyId));
+    demo.kv_key = kvKey;
+    writePrivate(DEMO_KEY_FILE, `${JSON.stringify(demo, null, 2)}\n`);
+    step(`demo key ${demo.key_id} ${reason}`);
+  } else {
+    step(`demo key ${demo.key_id} found in local KV`);
+  }
+  return demo;
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4-5. Processes
+
+/** Fails with a message naming the port when something already listens on it. */
+function assertPortFree(host, port, what) {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once("error", (err) => {
+      if (err.code === "EADDRINUSE")
+        reject(new StartError(`port ${port} is already in use (needed for ${what} on ${host}:${port}); stop whatever holds it`));
+      else reject(new StartError(`cannot listen on ${host}:${port} for ${what}: ${err.message}`));
+    });
+    probe.listen(port, host, () => probe.close(() => resolve()));
+  });
+}
+
+function pipeLines(stream, prefix, write) {
+  createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY }).on("line", (line) => write(`${prefix}${line}`));
+}
+
+function startWranglerDev() {
+  const args = [
+    "dev",
+    // Local mode only: Miniflare's embedded KV/Queues/D1 in .wrangler/state, remote bindings off.
+    "--local",
+    // No hotkey session: stdin is not a terminal here, and Ctrl-C must reach this script.
+    "--show-interactive-dev-session=false",
+  ];
+  const child = spawnInGroup(args, { ...WRANGLER_ENV, ...(useColor ? { FORCE_COLOR: "1" } : {}) });
+  const prefix = dim("[wrangler] ");
+  pipeLines(child.stdout, prefix, (line) => console.log(line));
+  pipeLines(child.stderr, prefix, (line) => console.error(line));
+  return child;
+}
+
+/** Resolves once anything answers HTTP at `url` (any status); rejects if `abort` fires first. */
+async function waitForHttp(url, abort) {
+  const started = Date.now();
+  let hinted = false;
+  while (!abort.aborted) {
+    try {
+      const res = await fetch(url, {
+        signal: AbortSignal.any([abort, AbortSignal.timeout(5000)]),
+        headers: { "user-agent": "spot-start/readiness" },
+      });
+      await res.body?.cancel();
+      return;
+    } catch {
+      if (abort.aborted) break;
+    }
+    if (!hinted && Date.now() - started > 45_000) {
+      hinted = true;
+      warn(`still waiting for ${url}: a build error above? wrangler dev reloads when the Worker compiles (Ctrl-C to stop)`);
+    }
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  throw new StartError("stopped while waiting for wrangler dev");
+}
+
+function banner({ url, demo }) {
+  const line = dim("─".repeat(78));
+  const byVersion = [...LOCAL_API_VERSIONS].sort((a, b) => a.version.localeCompare(b.version));
+  const latestStable = LOCAL_API_VERSIONS.filter((v) => v.status === "stable")
+    .map((v) => v.version)
+    .sort()
+    .at(-1);
+  const curl = (version) =>
+    `curl -sS ${url}/v1/charges -H 'X-Spot-Api-Key: ${demo.account_id}' -H 'X-Spot-Api-Secret: ${demo.secret}' -H 'X-Spot-Api-Version: ${version}'`;
+  const out = [
+    "",
+    line,
+    ` ${bold("Spot Thought edge authorizer")} is running locally ${dim("(no Cloudflare account, no network)")}`,
+    "",
+    `   authorizer    ${bold(url)}  ${dim("wrangler dev: local KV, Queues and D1 in .wrangler/state")}`,
+    ...byVersion.map(
+      (v, i) =>
+        `   ${i === 0 ? "demo origins" : "            "}  ${v.origin}  ${v.version} ${v.status}${v.version === latestStable ? " (default)" : ""}${v.sunset ? ` (sunset ${v.sunset})` : ""}`,
+    ),
+    `   demo key      account ${bold(demo.account_id)}  key ${bold(demo.key_id)}  live  ${dim("(secret kept in .wrangler/demo-key.json)")}`,
+    "",
+    ` Try it:`,
+    `   ${green(curl("2024-11-15"))}`,
+    `   ${green(curl("2024-06-01"))}`,
+    `   ${green("npm run audit:tail")}   ${dim("# newest rows of the audit trail (local D1)")}`,
+    "",
+    ` ${dim("Ctrl-C stops everything.")}`,
+    line,
+    "",
+  ];
+  console.log(out.join("\n"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Main
+
+async function main() {
+  const { values } = parseArgs({
+    options: { "reset-db": { type: "boolean", default: false }, help: { type: "boolean", short: "h", default: false } },
+    allowPositionals: false,
+  });
+  if (values.help) {
+    console.log(
+      "usage: npm start [-- --reset-db]\n  --reset-db  delete the local D1 database (local audit trail) before applying the migrations",
+    );
+    return 0;
+  }
+
+  const [major, minor] = process.versions.node.split(".").map(Number);
+  if (major < 22 || (major === 22 && minor < 12)) {
+    throw new StartError(
+      `Node ${process.versions.node} is too old for wrangler (needs ≥ 22.12). Run it as \`npm start\`, which uses the Node 22 from node_modules/.bin (after \`npm ci\`).`,
+    );
+  }
+  if (!existsSync(WRANGLER)) throw new StartError("node_modules/.bin/wrangler not found: run `npm ci` first");
+
+  const toml = readTomlValues();
+  const url = `http://${toml.devIp}:${toml.devPort}`;
+
+  let stopping = false;
+  let origins = null;
+  const stopAll = async (code, message) => {
+    if (stopping) return;
+    stopping = true;
+    if (message) console.error(message);
+    await Promise.all([stopGroups(8000), origins?.close()]);
+    process.exit(code);
+  };
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) {
+    process.on(signal, () => {
+      if (!stopping) console.log(`\n${dim(`${signal}: stopping…`)}`);
+      stopAll(0);
+    });
+  }
+
+  try {
+    // 1
+    const { hashKey, vars } = ensureDevVars();
+    const hashKeyId = vars.get("SECRET_HASH_KEY_ID") ?? toml.hashKeyId;
+    if (!hashKeyId) throw new StartError("SECRET_HASH_KEY_ID not found in wrangler.toml [vars]");
+    step(`.dev.vars ready: SECRET_HASH_KEY, API_VERSIONS → demo origins on ports ${DEMO_ORIGINS.map((o) => o.port).join(", ")}`);
+    // Fail on busy ports before doing anything slow.
+    await assertPortFree(toml.devIp, toml.devPort, "wrangler dev");
+    for (const { version, port } of DEMO_ORIGINS) await assertPortFree(DEMO_HOST, port, `the ${version} demo origin`);
+    // 2
+    await applyMigrations(values["reset-db"]);
+    // 3
+    const demo = await ensureDemoKey(hashKey, hashKeyId);
+    if (stopping) return 0;
+    // 4
+    origins = await startDemoOrigins({ log: (line) => console.log(dim(line)) });
+    step(`demo origins listening on ${DEMO_HOST}:${DEMO_ORIGINS.map((o) => o.port).join(", ")}`);
+    // 5
+    await assertPortFree(toml.devIp, toml.devPort, "wrangler dev");
+    step(`starting wrangler dev on ${url} …`);
+    const dev = startWranglerDev();
+    const devExited = new AbortController();
+    // "exit", not "close": workerd (same group) may still hold the output pipes.
+    dev.on("exit", (code, signal) => {
+      devExited.abort();
+      if (!stopping) stopAll(1, red(`✘ wrangler dev exited unexpectedly (${signal ?? `code ${code}`}); stopping the demo origins.`));
+    });
+    dev.on("error", (err) => {
+      devExited.abort();
+      if (!stopping) stopAll(1, red(`✘ could not start wrangler dev: ${err.message}`));
+    });
+    await waitForHttp(`${url}/`, devExited.signal);
+    banner({ url, demo });
+  } catch (err) {
+    if (stopping) return 0;
+    await stopAll(1, red(`✘ ${err instanceof StartError ? err.message : (err?.stack ?? String(err))}`));
+  }
+  return null; // keeps running until a signal or a child's exit
+}
+
+main().then(
+  (code) => {
+    if (code !== null) process.exit(code);
+  },
+  (err) => {
+    console.error(red(`✘ ${err instanceof StartError ? err.message : (err?.stack ?? String(err))}`));
+    process.exit(1);
+  },
+);
