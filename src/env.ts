@@ -12,8 +12,8 @@ import { parseVersionTable, type VersionEntry, type VersionTable } from "./versi
 export interface Caller {
   /** Account id from `X-Spot-Api-Key` (well-formed, possibly not verified yet). */
   accountId: string;
-  /** Mode named by the secret's prefix. */
-  mode: KeyMode;
+  /** Mode named by the secret's prefix; null when no well-formed secret was presented. */
+  mode: KeyMode | null;
   /** Key id of the record that matched; null until verified. */
   keyId: string | null;
   /** True once the secret was found in KV and the record matched the account, mode and expiry. */

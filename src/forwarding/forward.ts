@@ -20,7 +20,7 @@ import { buildUpstreamUrl, UpstreamUrlError } from "./url";
  */
 export async function forward(c: Context<AppEnv>): Promise<Response> {
   const { caller, version, clientIp, requestId } = c.var;
-  if (!caller?.verified || !caller.keyId || !version) {
+  if (!caller?.verified || !caller.keyId || !caller.mode || !version) {
     // Unreachable when the middleware order is right; fail closed if it is not.
     throw new ApiError("authorizer_unavailable", "The request was not authenticated.");
   }

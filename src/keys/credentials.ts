@@ -12,6 +12,8 @@ export const API_VERSION_HEADER = "X-Spot-Api-Version";
 export interface HeaderProblem {
   code: "duplicate_header" | "missing_api_key" | "missing_api_secret" | "malformed_api_key" | "malformed_api_secret";
   message: string;
+  /** The account id when the key header itself was well-formed (for the audit trail; not verified). */
+  accountId?: string;
 }
 
 /**
@@ -46,13 +48,19 @@ export function readCredentials(headers: Headers): PresentedCredentials | Header
   if (!isApiKey(accountId)) {
     return { code: "malformed_api_key", message: `${API_KEY_HEADER} must be acct_ followed by 1 to 64 ASCII letters or digits.` };
   }
-  if (!secretValue)
-    return { code: "missing_api_secret", message: `Send your secret in the ${API_SECRET_HEADER} header (sk_live_… or sk_test_…).` };
+  if (!secretValue) {
+    return {
+      code: "missing_api_secret",
+      message: `Send your secret in the ${API_SECRET_HEADER} header (sk_live_… or sk_test_…).`,
+      accountId,
+    };
+  }
   const secret = parseSecret(secretValue);
   if (!secret) {
     return {
       code: "malformed_api_secret",
       message: `${API_SECRET_HEADER} must be sk_live_ or sk_test_ followed by 4 to 128 ASCII letters or digits.`,
+      accountId,
     };
   }
   return { accountId, secret };

@@ -12,7 +12,11 @@ export const credentials = createMiddleware<AppEnv>(async (c, next) => {
   const duplicate = findDuplicateHeader(headers);
   if (duplicate) throw new ApiError(duplicate.code, duplicate.message);
   const presented = readCredentials(headers);
-  if ("code" in presented) throw new ApiError(presented.code, presented.message);
+  if ("code" in presented) {
+    // A well-formed account id is still worth recording in the audit event, marked unverified.
+    if (presented.accountId) c.set("caller", { accountId: presented.accountId, mode: null, keyId: null, verified: false });
+    throw new ApiError(presented.code, presented.message);
+  }
   c.set("caller", { accountId: presented.accountId, mode: presented.secret.mode, keyId: null, verified: false });
   await next();
 });

@@ -141,7 +141,9 @@ describe("refused credentials", () => {
     expect(res.headers.has("www-authenticate")).toBe(status === 401);
     expect(kvReads).toEqual([]);
     expect(origin.received).toHaveLength(0);
-    expect(events[0]).toMatchObject({ outcome: "denied", reason: code, status, account_verified: false });
+    expect(events[0]).toMatchObject({ outcome: "denied", reason: code, status, account_verified: false, key_id: null });
+    // The account id is recorded (unverified) whenever the key header itself was well-formed.
+    expect(events[0]?.account_id).toBe(headers.get("X-Spot-Api-Key") === ACCOUNT ? ACCOUNT : null);
   });
 
   it.each([
