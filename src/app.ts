@@ -7,6 +7,8 @@
  */
 import { Hono } from "hono";
 import { requestId } from "hono/request-id";
+// biome-ignore lint/correctness/noUnusedImports: bound by the __SPOT_DEBUG_COUNTERS__ define in bench/test builds (src/debug/counters.ts)
+import { spotDebugCounters } from "./debug/counters";
 import type { AppEnv } from "./env";
 import { ApiError, errorResponse } from "./errors";
 import { forward } from "./forwarding/forward";
@@ -19,6 +21,8 @@ import { credentials } from "./middleware/credentials";
 
 export function createApp(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
+  // Bench/test builds only: GET /__spot/debug/counters (src/debug/counters.ts), before any middleware.
+  if (typeof __SPOT_DEBUG_COUNTERS__ !== "undefined") __SPOT_DEBUG_COUNTERS__.mount(app);
 
   // Always a fresh id: a client-sent X-Request-Id is not trusted (it keys the audit trail).
   app.use(requestId({ headerName: "" }));

@@ -7,6 +7,8 @@
  * disappears without a trace.
  */
 import { z } from "zod";
+// biome-ignore lint/correctness/noUnusedImports: bound by the __SPOT_DEBUG_COUNTERS__ define in bench/test builds (src/debug/counters.ts)
+import { spotDebugCounters } from "../debug/counters";
 import { errorMessage, log } from "../log";
 import {
   type AuditEvent,
@@ -101,6 +103,7 @@ export async function sendAuditEvent(queue: Queue, event: AuditEvent): Promise<v
       });
       return;
     }
+    if (typeof __SPOT_DEBUG_COUNTERS__ !== "undefined") __SPOT_DEBUG_COUNTERS__.queueSend();
     await queue.send(message, { contentType: "json" });
   } catch (err) {
     log("error", "audit_send_failed", { ...idsOf(toSend), error: errorMessage(err), event: toSend });

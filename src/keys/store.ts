@@ -3,6 +3,8 @@
  * Fails closed: a KV error or a record that does not validate is a {@link KeyStoreUnavailableError},
  * which the request path answers with 503 `authorizer_unavailable`, never by letting the request through.
  */
+// biome-ignore lint/correctness/noUnusedImports: bound by the __SPOT_DEBUG_COUNTERS__ define in bench/test builds (src/debug/counters.ts)
+import { spotDebugCounters } from "../debug/counters";
 import { TtlCache } from "./cache";
 import { secretKvKey } from "./hash";
 import { type KeyRecord, KeyRecordSchema } from "./record";
@@ -49,6 +51,7 @@ export async function findKeyBySecretHash(
 
   let stored: string | null;
   try {
+    if (typeof __SPOT_DEBUG_COUNTERS__ !== "undefined") __SPOT_DEBUG_COUNTERS__.kvRead();
     stored = await kv.get(secretKvKey(secretHash), "text");
   } catch (err) {
     throw new KeyStoreUnavailableError(`KV read failed: ${err instanceof Error ? err.message : String(err)}`);
