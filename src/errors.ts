@@ -65,7 +65,7 @@ export function errorBody(code: ErrorCode, message: string, requestId: string): 
 
 /**
  * Renders an {@link ApiError} (or anything else, as 503 `internal_error`) as the JSON envelope.
- * Adds `WWW-Authenticate` on 401 and `Cache-Control: no-store` on every error.
+ * Adds `WWW-Authenticate` on 401, and `Cache-Control: no-store` and `X-Content-Type-Options: nosniff` on every error.
  */
 export function errorResponse(c: Context, err: unknown): Response {
   const apiError =
@@ -78,6 +78,7 @@ export function errorResponse(c: Context, err: unknown): Response {
   const requestId = (c.get("requestId") as string | undefined) ?? "";
   const res = c.json(errorBody(apiError.code, apiError.message, requestId), apiError.status as 400);
   res.headers.set("Cache-Control", "no-store");
+  res.headers.set("X-Content-Type-Options", "nosniff");
   if (apiError.status === 401) res.headers.set("WWW-Authenticate", WWW_AUTHENTICATE);
   for (const [name, value] of Object.entries(apiError.headers)) res.headers.set(name, value);
   return res;

@@ -248,7 +248,10 @@ export function buildAuditEvent(input: AuditInput): AuditEvent {
   const entries = Array.isArray(fwd.entries) ? fwd.entries : [];
   const fwdRaw = typeof fwd.raw === "string" ? fwd.raw : null;
   const fwdCount = Math.max(nonNegativeInt(fwd.count) ?? 0, entries.length);
-  if (entries.length > FORWARDED_CHAIN_MAX_ENTRIES) truncated = true;
+  // The chain may arrive already capped by the X-Forwarded-For parser: compare with the original sizes too.
+  const fwdRawLength = nonNegativeInt(fwd.rawLength) ?? 0;
+  if (entries.length > FORWARDED_CHAIN_MAX_ENTRIES || fwdCount > Math.min(entries.length, FORWARDED_CHAIN_MAX_ENTRIES)) truncated = true;
+  if (fwdRaw !== null && fwdRawLength > fwdRaw.length) truncated = true;
   const chain: ForwardedEntry[] = entries.slice(0, FORWARDED_CHAIN_MAX_ENTRIES).map((e) => {
     const port = nonNegativeInt(e?.port);
     return {

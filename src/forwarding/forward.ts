@@ -47,10 +47,12 @@ export async function forward(c: Context<AppEnv>): Promise<Response> {
   const forwardedFor = upstreamForwardedFor(c.req.header("x-forwarded-for"), clientIp.connectingIp);
   if (forwardedFor) added[UPSTREAM_HEADERS.forwardedFor] = forwardedFor;
   // Seam for the signed identity assertion (issue: upstream trust): added here, after hygiene.
-  const { headers } = buildUpstreamHeaders(raw.headers, added);
+  const webSocket = isWebSocketUpgrade(raw);
+  const { headers } = buildUpstreamHeaders(raw.headers, added, webSocket);
 
-  if (isWebSocketUpgrade(raw.headers)) {
-    return await fetchUpstream((signal) => fetch(url, { method: raw.method, headers, signal }), upstreamTimeoutMs);
+  if (webSocket) {
+    // A GET handshake has no body; never follow a redirect (it would carry our identity headers elsewhere).
+    return await fetchUpstream((signal) => fetch(url, { method: "GET", headers, redirect: "manual", signal }), upstreamTimeoutMs);
   }
   const hasBody = raw.method !== "GET" && raw.method !== "HEAD";
   return await fetchUpstream(

@@ -21,20 +21,25 @@ export const HOP_BY_HOP_HEADERS = [
 ] as const;
 
 /**
- * Client-sent headers that assert an identity or a source the origin might trust. They are removed
- * under any case and with `_` in place of `-` (some origins treat `X_Spot_Key_Id` as `X-Spot-Key-Id`).
- * Every `x-spot-*` header is in the authorizer's namespace: the credentials, the requested version
- * and the identity headers; the origin gets the authorizer's own values instead.
+ * Client-sent headers that assert an identity, a source address, or a URL or method other than the
+ * request's own: origin frameworks may trust them (proxy-aware client IP, URL rewrites, method
+ * overrides). They are removed under any case and with `_` or `.` in place of `-` (some origins
+ * treat `X_Spot_Key_Id` as `X-Spot-Key-Id`). Every `x-spot-*` header is the authorizer's namespace:
+ * the credentials, the requested version and the identity headers; the origin gets ours instead.
  */
-const SPOOFABLE_HEADERS = new Set([
-  "x-forwarded-for",
-  "x-forwarded-proto",
-  "x-forwarded-host",
+const RESERVED_PREFIXES = ["x-spot-", "x-forwarded-", "x-original-"] as const;
+const RESERVED_HEADERS = new Set([
+  "host",
+  "forwarded",
   "x-request-id",
   "x-real-ip",
   "true-client-ip",
-  "forwarded",
-  "host",
+  "x-client-ip",
+  "x-cluster-client-ip",
+  "x-rewrite-url",
+  "x-http-method-override",
+  "x-http-method",
+  "x-method-override",
 ]);
 const NAMESPACE_PREFIX = "x-spot-";
 
@@ -50,20 +55,23 @@ export const UPSTREAM_HEADERS = {
   requestId: "X-Request-Id",
 } as const;
 
-/** Lowercases a header name and folds `_` into `-`, the spelling some origins normalise to. */
+/** Lowercases a header name and folds `_` and `.` into `-`, spellings some origins normalise to. */
 export function canonicalHeaderName(name: string): string {
-  return name.toLowerCase().replaceAll("_", "-");
+  return name.toLowerCase().replace(/[_.]/g, "-");
 }
 
 /** True for a header the authorizer owns or that asserts a source: never forwarded as the client sent it. */
 export function isReservedHeader(name: string): boolean {
   const canonical = canonicalHeaderName(name);
-  return canonical.startsWith(NAMESPACE_PREFIX) || SPOOFABLE_HEADERS.has(canonical);
+  return RESERVED_HEADERS.has(canonical) || RESERVED_PREFIXES.some((prefix) => canonical.startsWith(prefix));
 }
 
-/** True when the request asks for a WebSocket upgrade (RFC 6455 §4.1). */
-export function isWebSocketUpgrade(headers: Headers): boolean {
-  return headers.get("upgrade")?.trim().toLowerCase() === "websocket";
+/**
+ * True when the request is a WebSocket opening handshake: a GET with `Upgrade: websocket`
+ * (RFC 6455 §4.1). Any other method with `Upgrade` is an ordinary request and loses the header.
+ */
+export function isWebSocketUpgrade(request: Request): boolean {
+  return request.method === "GET" && request.headers.get("upgrade")?.trim().toLowerCase() === "websocket";
 }
 
 /** Result of {@link buildUpstreamHeaders}: the headers and the client-sent reserved names that were dropped. */
@@ -77,11 +85,16 @@ export interface UpstreamHeaders {
  * Builds the origin's request headers.
  * @param incoming the client's headers (not modified)
  * @param added    the authorizer's headers, set after every removal
+ * @param webSocket true for a WebSocket handshake ({@link isWebSocketUpgrade}): `Upgrade: websocket` is kept
  * @returns a new Headers: no hop-by-hop header, nothing named in `Connection`, no reserved header
- *          from the client, then `added`; `Upgrade: websocket` kept for a WebSocket handshake
+ *          from the client, then `added`
+ *
+ * Note: workerd consumes `Connection` (and `Keep-Alive`, `TE`) of the client's HTTP request before the
+ * Worker runs, except `Connection: Upgrade` of a WebSocket handshake; a header that the client named
+ * in `Connection` is then indistinguishable from an ordinary one. Whatever `Connection` reaches the
+ * Worker is honoured here.
  */
-export function buildUpstreamHeaders(incoming: Headers, added: Record<string, string>): UpstreamHeaders {
-  const webSocket = isWebSocketUpgrade(incoming);
+export function buildUpstreamHeaders(incoming: Headers, added: Record<string, string>, webSocket = false): UpstreamHeaders {
   const named = new Set<string>();
   for (const token of (incoming.get("connection") ?? "").split(",")) {
     const name = token.trim().toLowerCase();

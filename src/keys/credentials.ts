@@ -2,6 +2,7 @@
  * Reads the credential and version headers of a request (DESIGN §2). Pure: decides from the
  * headers alone, before any KV read.
  */
+import { trimOws } from "../text";
 import { isApiKey, type ParsedSecret, parseSecret } from "./format";
 
 export const API_KEY_HEADER = "X-Spot-Api-Key";
@@ -42,8 +43,8 @@ export interface PresentedCredentials {
  * @returns the credentials, or the problem to answer with
  */
 export function readCredentials(headers: Headers): PresentedCredentials | HeaderProblem {
-  const accountId = headers.get(API_KEY_HEADER)?.trim() ?? "";
-  const secretValue = headers.get(API_SECRET_HEADER)?.trim() ?? "";
+  const accountId = trimOws(headers.get(API_KEY_HEADER) ?? "");
+  const secretValue = trimOws(headers.get(API_SECRET_HEADER) ?? "");
   if (!accountId) return { code: "missing_api_key", message: `Send your account id in the ${API_KEY_HEADER} header (acct_…).` };
   if (!isApiKey(accountId)) {
     return { code: "malformed_api_key", message: `${API_KEY_HEADER} must be acct_ followed by 1 to 64 ASCII letters or digits.` };

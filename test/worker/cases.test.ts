@@ -158,6 +158,8 @@ describe("C5 dates that do not exist", () => {
 });
 
 describe("C6 hop-by-hop headers and headers named in Connection", () => {
+  // Called with a Request built in the test, so Connection reaches the Worker as written. Over HTTP,
+  // workerd consumes Connection/Keep-Alive/TE before the Worker runs (docs/upstream.md).
   it("the origin receives none of them, and the body intact", async () => {
     const headers = new Headers(authHeaders());
     headers.set("Connection", "keep-alive, X-Debug-Trace");
@@ -196,15 +198,20 @@ describe("C6 hop-by-hop headers and headers named in Connection", () => {
 });
 
 describe("C7 bytes that are not ASCII in ordinary headers", () => {
-  it("a UTF-8 user agent and a lone 0xFF byte pass; the stored user agent is valid JSON text", async () => {
-    const utf8 = new TextDecoder("latin1").decode(new TextEncoder().encode("Büro-Sync/2.1"));
-    const headers = new Headers(authHeaders({ "User-Agent": utf8, "X-Custom": "a\u00ffb" }));
+  it.each([
+    ["Büro-Sync/2.1", "Büro-Sync/2.1"],
+    // UTF-8 bytes of "Büro" read one byte per character, as a Latin-1 reading of the wire gives them.
+    ["B\u00c3\u00bcro-Sync/2.1", "B\u00c3\u00bcro-Sync/2.1"],
+    ["agent\u00ff/1", "agent\u00ff/1"],
+  ])("User-Agent %j passes and is stored as %j, valid UTF-8 in the event", async (sent, stored) => {
+    const headers = new Headers(authHeaders({ "User-Agent": sent, "X-Custom": "a\u00ffb" }));
     const { res, events } = await call("/v1/charges", { headers });
     expect(res.status).toBe(200);
     expect(events).toHaveLength(1);
-    const ua = events[0]?.user_agent ?? "";
-    expect(ua.length).toBeGreaterThan(0);
-    expect(JSON.parse(JSON.stringify(events[0])).user_agent).toBe(ua);
+    expect(events[0]?.user_agent).toBe(stored);
+    expect(events[0]?.user_agent_length).toBe(sent.length);
+    const bytes = new TextEncoder().encode(JSON.stringify(events[0]));
+    expect(new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes)).toContain(stored);
     expect(origin.received[0]?.headers.get("x-custom")).toBe("a\u00ffb");
   });
 
@@ -219,6 +226,19 @@ describe("C7 bytes that are not ASCII in ordinary headers", () => {
 });
 
 describe("C8 an audit event that would be too big", () => {
+  it("only a long X-Forwarded-For cut: the event says truncated", async () => {
+    const xff = Array.from({ length: 30 }, (_, i) => `203.0.113.${i}`).join(", ");
+    const { events } = await call("/v1/charges", { headers: authHeaders({ "X-Forwarded-For": xff }) });
+    expect(events[0]?.forwarded_chain).toHaveLength(20);
+    expect(events[0]?.user_agent).toBeNull();
+    expect(events[0]?.truncated).toBe(true);
+  });
+
+  it("nothing cut: truncated is false", async () => {
+    const { events } = await call("/v1/charges", { headers: authHeaders({ "X-Forwarded-For": "203.0.113.1" }) });
+    expect(events[0]?.truncated).toBe(false);
+  });
+
   it("answers 200 and sends a capped event", async () => {
     const xff = Array.from({ length: 500 }, (_, i) => `203.0.${Math.floor(i / 250)}.${i % 250}`).join(", ");
     const { res, events } = await call("/v1/charges", {
@@ -231,6 +251,9 @@ describe("C8 an audit event that would be too big", () => {
     expect(event?.user_agent_length).toBe(100_000);
     expect(event?.forwarded_chain.length).toBe(20);
     expect(event?.forwarded_count).toBe(500);
+    expect(event?.forwarded_for?.length).toBe(2048);
+    expect(event?.forwarded_for_length).toBe(xff.length);
+    expect(event?.truncated).toBe(true);
     expect(new TextEncoder().encode(JSON.stringify({ v: 1, events })).byteLength).toBeLessThan(128_000);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { buildUpstreamHeaders, canonicalHeaderName, isReservedHeader } from "../../../src/forwarding/headers";
+import { buildUpstreamHeaders, canonicalHeaderName, isReservedHeader, isWebSocketUpgrade } from "../../../src/forwarding/headers";
 import { buildUpstreamUrl } from "../../../src/forwarding/url";
 
 describe("buildUpstreamHeaders", () => {
@@ -23,9 +23,24 @@ describe("buildUpstreamHeaders", () => {
   });
 
   it("keeps Upgrade for a WebSocket handshake only", () => {
-    const { headers } = buildUpstreamHeaders(new Headers({ Upgrade: "websocket", Connection: "Upgrade" }), {});
-    expect(headers.get("upgrade")).toBe("websocket");
-    expect(headers.has("connection")).toBe(false);
+    const incoming = new Headers({ Upgrade: "websocket", Connection: "Upgrade" });
+    const handshake = buildUpstreamHeaders(incoming, {}, true).headers;
+    expect(handshake.get("upgrade")).toBe("websocket");
+    expect(handshake.has("connection")).toBe(false);
+    expect(buildUpstreamHeaders(incoming, {}, false).headers.has("upgrade")).toBe(false);
+  });
+
+  it.each([
+    ["GET", "websocket", true],
+    ["GET", " WebSocket ", true],
+    ["POST", "websocket", false],
+    ["GET", "h2c", false],
+    ["GET", null, false],
+  ])("%s with Upgrade %j is a WebSocket handshake: %s", (method, upgrade, expected) => {
+    const headers = new Headers(upgrade ? { Upgrade: upgrade } : {});
+    expect(isWebSocketUpgrade(new Request("https://api.example/x", { method, headers, body: method === "POST" ? "{}" : null }))).toBe(
+      expected,
+    );
   });
 
   it.each([
@@ -41,6 +56,17 @@ describe("buildUpstreamHeaders", () => {
     "X-Real-IP",
     "True-Client-IP",
     "X-Request-Id",
+    "X-Forwarded-Port",
+    "X-Forwarded-Prefix",
+    "X-Forwarded-Server",
+    "X-Original-Forwarded-For",
+    "X-Original-URL",
+    "X-Rewrite-URL",
+    "X-Client-IP",
+    "X-Cluster-Client-IP",
+    "X-HTTP-Method-Override",
+    "X-Method-Override",
+    "X.Spot.Account.Id",
   ])("drops the client's %s under any spelling", (name) => {
     const { headers } = buildUpstreamHeaders(new Headers([[name, "forged"]]), {});
     expect([...headers.values()]).not.toContain("forged");

@@ -59,6 +59,8 @@ describe("readCredentials", () => {
     [{ "X-Spot-Api-Key": "acct_1", "X-Spot-Api-Secret": "   " }, "missing_api_secret"],
     [{ "X-Spot-Api-Key": "nope", "X-Spot-Api-Secret": "sk_live_abcd" }, "malformed_api_key"],
     [{ "X-Spot-Api-Key": "acct_1", "X-Spot-Api-Secret": "nope" }, "malformed_api_secret"],
+    [{ "X-Spot-Api-Key": "acct_1", "X-Spot-Api-Secret": "\u000bsk_live_abcd\u000c" }, "malformed_api_secret"],
+    [{ "X-Spot-Api-Key": "\u00a0acct_1", "X-Spot-Api-Secret": "sk_live_abcd" }, "malformed_api_key"],
   ])("%j → %s", (init, code) => {
     expect(readCredentials(h(init))).toMatchObject({ code });
   });
