@@ -1,0 +1,194 @@
+// Bundles for `npm run bench`, all made by `wrangler deploy --dry-run --outdir` (never uploaded), so
+// the authorizer, the baseline and the micro-benchmark are bundled exactly the way a deploy would:
+//
+//   production   the project's wrangler.toml, nothing added: its size is the bundle size reported,
+//                and it must not contain the debug counters (src/debug/counters.ts)
+//   authorizer   the same plus --define __SPOT_DEBUG_COUNTERS__:spotDebugCounters (counters route on)
+//   noaudit      the authorizer with src/audit/producer.ts replaced by bench/workers/noop-producer.ts
+//   baseline     bench/workers/baseline.ts, a bare Hono pass-through
+//   micro        bench/workers/micro.ts, the in-workerd micro-benchmark
+
+import { spawn } from "node:child_process";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { gzipSync } from "node:zlib";
+
+/** The reserved path of the counters route and the name its define binds to (src/debug/counters.ts). */
+export const DEBUG_COUNTERS_PATH = "/__spot/debug/counters";
+const DEBUG_DEFINE = "__SPOT_DEBUG_COUNTERS__:spotDebugCounters";
+
+/** Environment for every wrangler command: no telemetry, no update check, no network. */
+export function wranglerEnv(nodeBinDir) {
+  return {
+    ...process.env,
+    PATH: `${nodeBinDir}:${process.env.PATH ?? ""}`,
+    WRANGLER_SEND_METRICS: "false",
+    WRANGLER_SEND_ERROR_REPORTS: "false",
+    WRANGLER_HIDE_BANNER: "true",
+    CLOUDFLARE_CF_FETCH_ENABLED: "false",
+    CI: "true",
+  };
+}
+
+/** The compatibility date of wrangler.toml (the baseline and the micro Worker use the same). */
+export function compatibilityDate(root) {
+  const toml = readFileSync(join(root, "wrangler.toml"), "utf8");
+  const match = /^\s*compatibility_date\s*=\s*"(\d{4}-\d{2}-\d{2})"/m.exec(toml);
+  if (!match) throw new Error("wrangler.toml has no compatibility_date");
+  return match[1];
+}
+
+function wrangler(root, args) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(root, "node_modules", "wrangler", "bin", "wrangler.js"), ...args], {
+      cwd: root,
+      env: wranglerEnv(join(root, "node_modules", ".bin")),
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let output = "";
+    child.stdout.setEncoding("utf8").on("data", (d) => {
+      output += d;
+    });
+    child.stderr.setEncoding("utf8").on("data", (d) => {
+      output += d;
+    });
+    const timer = setTimeout(() => child.kill("SIGKILL"), 120_000);
+    child.on("error", reject);
+    child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      if (code === 0) resolve(output);
+      else reject(new Error(`wrangler ${args.join(" ")} failed (${signal ?? `exit ${code}`}):\n${output.trim()}`));
+    });
+  });
+}
+
+/** A minimal wrangler config for a bench-only Worker (written under the build folder, git-ignored). */
+function benchConfig(buildDir, name, main, date) {
+  const path = join(buildDir, `${name}.wrangler.toml`);
+  writeFileSync(path, `name = "spot-bench-${name}"\nmain = ${JSON.stringify(main)}\ncompatibility_date = "${date}"\n`);
+  return path;
+}
+
+/**
+ * Builds every bundle (two wrangler processes at a time).
+ * @param {string} root project root
+ * @param {string} buildDir output folder (emptied first)
+ * @returns {Promise<{ production: string, authorizer: string, noaudit: string, baseline: string, micro: string }>}
+ *          path of each bundle's entry module (index.js / baseline.js / micro.js)
+ */
+export async function buildAll(root, buildDir) {
+  rmSync(buildDir, { recursive: true, force: true });
+  mkdirSync(buildDir, { recursive: true });
+  const date = compatibilityDate(root);
+  const out = (name) => join(buildDir, name);
+  const jobs = [
+    ["production", ["deploy", "--dry-run", "--outdir", out("production"), "--metafile"]],
+    ["authorizer", ["deploy", "--dry-run", "--outdir", out("authorizer"), "--define", DEBUG_DEFINE]],
+    [
+      "noaudit",
+      [
+        "deploy",
+        "--dry-run",
+        "--outdir",
+        out("noaudit"),
+        "--define",
+        DEBUG_DEFINE,
+        "--alias",
+        "../audit/producer:./bench/workers/noop-producer.ts",
+      ],
+    ],
+    [
+      "baseline",
+      [
+        "deploy",
+        "--dry-run",
+        "--outdir",
+        out("baseline"),
+        "--config",
+        benchConfig(buildDir, "baseline", join(root, "bench", "workers", "baseline.ts"), date),
+      ],
+    ],
+    [
+      "micro",
+      [
+        "deploy",
+        "--dry-run",
+        "--outdir",
+        out("micro"),
+        "--config",
+        benchConfig(buildDir, "micro", join(root, "bench", "workers", "micro.ts"), date),
+      ],
+    ],
+  ];
+  const entries = {};
+  const queue = [...jobs];
+  const worker = async () => {
+    for (let job = queue.shift(); job; job = queue.shift()) {
+      const [name, args] = job;
+      await wrangler(root, args);
+      const file = name === "baseline" ? "baseline.js" : name === "micro" ? "micro.js" : "index.js";
+      entries[name] = join(out(name), file);
+      readFileSync(entries[name]); // throws when wrangler named it otherwise
+    }
+  };
+  await Promise.all([worker(), worker()]);
+  checkCounters(entries);
+  return entries;
+}
+
+/** The production bundle must not contain the counters; the bench builds must. */
+function checkCounters(entries) {
+  const has = (name) => {
+    const text = readFileSync(entries[name], "utf8");
+    return text.includes(DEBUG_COUNTERS_PATH) || text.includes("spotDebugCounters");
+  };
+  if (has("production")) {
+    throw new Error("the production bundle contains the debug counters (src/debug/counters.ts): it must not");
+  }
+  for (const name of ["authorizer", "noaudit"]) {
+    if (!has(name)) throw new Error(`the ${name} bench build has no debug counters: the __SPOT_DEBUG_COUNTERS__ define did not apply`);
+  }
+  const noaudit = readFileSync(entries.noaudit, "utf8");
+  if (noaudit.includes("audit_send_failed"))
+    throw new Error("the noaudit build still contains src/audit/producer.ts: the --alias did not apply");
+}
+
+/**
+ * Size of the production bundle (the entry module; the source map is not uploaded as code).
+ * @returns {{ raw_bytes: number, gzip_bytes: number, raw_kib: number, gzip_kib: number }}
+ */
+export function bundleSize(entry) {
+  const bytes = readFileSync(entry);
+  const gz = gzipSync(bytes).length; // zlib default level, as wrangler reports it
+  return {
+    raw_bytes: bytes.length,
+    gzip_bytes: gz,
+    raw_kib: Math.round((bytes.length / 1024) * 10) / 10,
+    gzip_kib: Math.round((gz / 1024) * 10) / 10,
+  };
+}
+
+/**
+ * The largest inputs of the production bundle, from esbuild's metafile when wrangler wrote one.
+ * @returns {{ path: string, bytes: number }[]} at most `n`, largest first, grouped by package
+ */
+export function largestInputs(buildDir, n = 6) {
+  let meta;
+  try {
+    meta = JSON.parse(readFileSync(join(buildDir, "production", "bundle-meta.json"), "utf8"));
+  } catch {
+    return [];
+  }
+  const byGroup = new Map();
+  for (const output of Object.values(meta.outputs ?? {})) {
+    for (const [path, info] of Object.entries(output.inputs ?? {})) {
+      const m = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(path);
+      const group = m ? m[1] : path.startsWith("src/") ? "src/ (ours)" : path;
+      byGroup.set(group, (byGroup.get(group) ?? 0) + info.bytesInOutput);
+    }
+  }
+  return [...byGroup.entries()]
+    .map(([path, bytes]) => ({ path, bytes }))
+    .sort((a, b) => b.bytes - a.bytes)
+    .slice(0, n);
+}

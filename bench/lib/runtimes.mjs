@@ -1,0 +1,244 @@
+// Where the bench's Workers run. Each target is one workerd process of its own, so its CPU time
+// (/proc/<pid>/stat) belongs to that target alone:
+//
+//   Miniflare   Miniflare's programmatic API with the local bindings of wrangler.toml: KV (seeded),
+//               the audit queue with its consumer, D1 (migrated); `cf` fetching off.
+//   lean        plain `workerd serve` with two small stub services in the same process: a read-only
+//               KV (bench/workers/lean-kv.js) and a queue that drops messages (lean-queue.js).
+//               No Miniflare entry worker, no queue broker, no consumer, no D1.
+
+import { spawn } from "node:child_process";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import net from "node:net";
+import { basename, dirname, join, relative } from "node:path";
+import { DEBUG_COUNTERS_PATH } from "./build.mjs";
+
+/** Queue settings of wrangler.toml, with a 1 s batch timeout so the consumer's work stays inside each arm. */
+const AUDIT_QUEUE = "spot-audit-events";
+const AUDIT_DLQ = "spot-audit-events-dlq";
+const CONSUMER = { maxBatchSize: 100, maxBatchTimeout: 1, maxRetries: 10 };
+
+/** Clock ticks per second of /proc/<pid>/stat (getconf CLK_TCK; 100 on Linux). */
+export const CLOCK_TICKS = 100;
+
+/**
+ * CPU time a process (all its threads) has used so far.
+ * @returns microseconds of user + system time
+ */
+export function cpuMicros(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  // fields[0] is field 3 (state); utime and stime are fields 14 and 15.
+  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLOCK_TICKS;
+}
+
+/** Pids of this process's children whose command name is `comm`. */
+function childPids(comm) {
+  const out = new Set();
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, "utf8");
+      const c = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      if (c === comm && ppid === process.pid) out.add(Number(name));
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return out;
+}
+
+/** The workerd binary Miniflare itself runs (same version in both modes). */
+export function workerdBinary(root) {
+  const fromMiniflare = createRequire(join(root, "node_modules", "miniflare", "package.json"));
+  return join(dirname(fromMiniflare.resolve("workerd/package.json")), "bin", "workerd");
+}
+
+/** SQL statements of the D1 migrations, comments removed. */
+function migrationStatements(root) {
+  const dir = join(root, "migrations");
+  const statements = [];
+  for (const file of readdirSync(dir).sort()) {
+    if (!file.endsWith(".sql")) continue;
+    const sql = readFileSync(join(dir, file), "utf8")
+      .split("\n")
+      .map((line) => line.replace(/--.*$/, ""))
+      .join("\n");
+    for (const s of sql.split(";")) if (s.trim()) statements.push(s.trim());
+  }
+  return statements;
+}
+
+async function getJson(url, timeoutMs = 10_000) {
+  const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`GET ${url} → ${res.status}: ${text.slice(0, 300)}`);
+  return JSON.parse(text);
+}
+
+/**
+ * A target's request counters (bench builds of the authorizer only).
+ * @returns {Promise<{ kv_reads: number, queue_sends: number }>}
+ */
+export function readCounters(url) {
+  return getJson(new URL(DEBUG_COUNTERS_PATH, url).href);
+}
+
+/**
+ * Starts one Worker under Miniflare.
+ * @param {{ root: string, name: string, entry: string, compatibilityDate: string, vars: Record<string, string>,
+ *           kvSeed: Record<string, string>, consumer: boolean, inspectorPort?: number }} options
+ *        `consumer`: this Worker consumes the audit queue (and its dead-letter queue) into D1;
+ *        `inspectorPort`: open workerd's inspector there (for --profile)
+ * @returns {Promise<{ name: string, url: URL, pid: number, close: () => Promise<void> }>}
+ */
+export async function startMiniflare({ root, name, entry, compatibilityDate, vars, kvSeed, consumer, inspectorPort }) {
+  const { Miniflare, convertV4MiniflareOptions } = await import(join(root, "node_modules", "miniflare", "dist", "src", "index.js"));
+  const before = childPids("workerd");
+  const mf = new Miniflare(
+    convertV4MiniflareOptions({
+      host: "127.0.0.1",
+      port: 0,
+      cf: false,
+      ...(inspectorPort ? { inspectorPort } : {}),
+      workers: [
+        {
+          name,
+          modules: [{ type: "ESModule", path: entry }],
+          compatibilityDate,
+          bindings: vars,
+          kvNamespaces: ["KEYS"],
+          queueProducers: { AUDIT_QUEUE: { queueName: AUDIT_QUEUE } },
+          queueConsumers: consumer ? { [AUDIT_QUEUE]: { ...CONSUMER, deadLetterQueue: AUDIT_DLQ }, [AUDIT_DLQ]: CONSUMER } : {},
+          d1Databases: ["AUDIT_DB"],
+        },
+      ],
+    }),
+  );
+  let url;
+  try {
+    url = await mf.ready;
+    const kv = await mf.getKVNamespace("KEYS");
+    for (const [key, value] of Object.entries(kvSeed)) await kv.put(key, value);
+    const db = await mf.getD1Database("AUDIT_DB");
+    for (const statement of migrationStatements(root)) await db.prepare(statement).run();
+  } catch (err) {
+    await mf.dispose().catch(() => {});
+    throw err;
+  }
+  const started = [...childPids("workerd")].filter((pid) => !before.has(pid));
+  if (started.length !== 1) {
+    await mf.dispose();
+    throw new Error(`could not identify the workerd process of ${name} (found ${started.length})`);
+  }
+  return { name, url, pid: started[0], close: () => mf.dispose() };
+}
+
+/** A free TCP port on 127.0.0.1 (probed, then released). */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once("error", reject);
+    probe.listen(0, "127.0.0.1", () => {
+      const { port } = probe.address();
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+/** A Cap'n Proto text literal (JSON string syntax is a subset for the values used here). */
+const capnpText = (value) => JSON.stringify(String(value));
+
+/**
+ * Starts one Worker on plain `workerd serve` (lean mode).
+ * @param {{ root: string, buildDir: string, name: string, entry: string, compatibilityDate: string,
+ *           vars: Record<string, string>, kvSeed: Record<string, string>, inspectorPort?: number }} options
+ * @returns {Promise<{ name: string, url: URL, pid: number, close: () => Promise<void> }>}
+ */
+export async function startLean({ root, buildDir, name, entry, compatibilityDate, vars, kvSeed, inspectorPort }) {
+  const port = await freePort();
+  const stubs = join(root, "bench", "workers");
+  // `embed` paths are relative to the config file (absolute ones are refused).
+  const embed = (file) => `embed ${capnpText(relative(buildDir, file))}`;
+  const bindings = [
+    `(name = "KEYS", kvNamespace = (name = "kv"))`,
+    `(name = "AUDIT_QUEUE", queue = (name = "queue"))`,
+    ...Object.entries(vars).map(([key, value]) => `(name = ${capnpText(key)}, text = ${capnpText(value)})`),
+  ];
+  const config = `using Workerd = import "/workerd/workerd.capnp";
+const config :Workerd.Config = (
+  services = [
+    (name = "main", worker = (
+      modules = [(name = ${capnpText(basename(entry))}, esModule = ${embed(entry)})],
+      compatibilityDate = ${capnpText(compatibilityDate)},
+      bindings = [
+        ${bindings.join(",\n        ")}
+      ],
+      globalOutbound = "loopback",
+    )),
+    (name = "kv", worker = (
+      modules = [(name = "lean-kv.js", esModule = ${embed(join(stubs, "lean-kv.js"))})],
+      compatibilityDate = ${capnpText(compatibilityDate)},
+      bindings = [(name = "SEED", text = ${capnpText(JSON.stringify(kvSeed))})],
+    )),
+    (name = "queue", worker = (
+      modules = [(name = "lean-queue.js", esModule = ${embed(join(stubs, "lean-queue.js"))})],
+      compatibilityDate = ${capnpText(compatibilityDate)},
+    )),
+    (name = "loopback", network = (allow = ["local"])),
+  ],
+  sockets = [(name = "http", address = "127.0.0.1:${port}", http = (), service = "main")],
+);
+`;
+  const configPath = join(buildDir, `lean-${name}.capnp`);
+  writeFileSync(configPath, config);
+  const args = ["serve", configPath, "--experimental", ...(inspectorPort ? [`--inspector-addr=127.0.0.1:${inspectorPort}`] : [])];
+  const child = spawn(workerdBinary(root), args, { stdio: ["ignore", "pipe", "pipe"] });
+  let output = "";
+  const keep = (chunk) => {
+    output = (output + chunk).slice(-4000);
+  };
+  child.stdout.setEncoding("utf8").on("data", keep);
+  child.stderr.setEncoding("utf8").on("data", keep);
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  const close = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill("SIGTERM");
+      const timer = setTimeout(() => child.kill("SIGKILL"), 3000);
+      await exited;
+      clearTimeout(timer);
+    }
+  };
+  const url = new URL(`http://127.0.0.1:${port}/`);
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`workerd serve (${name}) exited with ${child.exitCode}:\n${output}`);
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
+      await res.arrayBuffer();
+      break;
+    } catch {
+      if (Date.now() > deadline) {
+        await close();
+        throw new Error(`workerd serve (${name}) did not answer on ${url} within 20 s:\n${output}`);
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  return { name, url, pid: child.pid, close, output: () => output };
+}
+
+/** `workerd --version` of the binary both modes run. */
+export function workerdVersion(root) {
+  return new Promise((resolve) => {
+    const child = spawn(workerdBinary(root), ["--version"], { stdio: ["ignore", "pipe", "ignore"] });
+    let out = "";
+    child.stdout.setEncoding("utf8").on("data", (d) => {
+      out += d;
+    });
+    child.on("error", () => resolve("unknown"));
+    child.on("close", () => resolve(out.trim() || "unknown"));
+  });
+}

@@ -1,0 +1,618 @@
+// `npm run bench`: the edge authorizer against a bare pass-through Worker, side by side, in one run
+// (issue 3; README "Benchmark").
+//
+//   npm run bench                 5 interleaved rounds × 8 s per arm, Miniflare (about 8 minutes)
+//   npm run bench -- --quick      3 rounds × 5 s
+//   npm run bench -- --lean       plain `workerd serve` with stub KV/Queue instead of Miniflare
+//   npm run bench -- --smoke      1 round × 1 s, no targets judged: checks the code path (CI)
+//   npm run bench -- --profile    no rounds: a workerd CPU profile of each authorizer arm under load,
+//                                 self time per source module in µs/request (+ .cpuprofile files)
+//   options: --rounds N  --seconds S  --connections C  --tool wrk|autocannon  --help
+//
+// Output: a table on stdout, bench/results/bench-<mode>-<time>.json (+ latest-<mode>.json), and as
+// the last line `bench: hot=… hot_noaudit=… …`. Exit code 1 when an arm answered with the wrong
+// status, had socket errors, or a counter check failed; targets are reported, never fatal.
+//
+// Traffic goes only to 127.0.0.1; every load run is bounded in time. Needs Linux (/proc) and
+// Node ≥ 22 (`npm run` uses the project's own Node 22).
+
+import { spawn } from "node:child_process";
+import { createHmac, randomBytes } from "node:crypto";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { buildAll, bundleSize, compatibilityDate, largestInputs } from "./lib/build.mjs";
+import { findWrk, loadRun, unloadedRun } from "./lib/load.mjs";
+import { ORIGIN_BODY } from "./lib/origin.mjs";
+import { connectInspector, summarizeProfile } from "./lib/profile.mjs";
+import {
+  ARM_COLUMNS,
+  benchLine,
+  costModel,
+  judgeTargets,
+  MICRO_COLUMNS,
+  markdownTable,
+  median,
+  PRICES,
+  round,
+  table,
+} from "./lib/report.mjs";
+import { cpuMicros, freePort, readCounters, startLean, startMiniflare, workerdVersion } from "./lib/runtimes.mjs";
+
+const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
+const RESULTS = join(ROOT, "bench", "results");
+const BUILD = join(RESULTS, "build");
+
+const HELP = `usage: npm run bench [-- options]
+  --quick            3 rounds × 5 s per arm (default: 5 rounds × 8 s)
+  --smoke            1 round × 1 s per arm, no targets judged (CI: checks the code path only)
+  --lean             run the Workers on plain \`workerd serve\` with stub KV/Queue (default: Miniflare)
+  --profile          instead of the rounds: CPU profiles (workerd inspector) of baseline, hot_noaudit,
+                     hot, reject and malformed, self time by source module; prints no bench: line
+  --rounds N         interleaved rounds (default 5)
+  --seconds S        whole seconds of load per arm and round (default 8)
+  --connections C    concurrent connections under load (default 32)
+  --tool T           wrk | autocannon (default: wrk when installed, else autocannon)
+  --arms a,b         only these loaded arms (baseline is always run), e.g. --arms hot,hot_noaudit
+  -h, --help`;
+
+// ---------------------------------------------------------------------------------------------
+// Options
+
+const { values: opts } = parseArgs({
+  options: {
+    quick: { type: "boolean", default: false },
+    smoke: { type: "boolean", default: false },
+    lean: { type: "boolean", default: false },
+    profile: { type: "boolean", default: false },
+    arms: { type: "string" },
+    rounds: { type: "string" },
+    seconds: { type: "string" },
+    connections: { type: "string" },
+    tool: { type: "string" },
+    help: { type: "boolean", short: "h", default: false },
+  },
+  allowPositionals: false,
+});
+if (opts.help) {
+  console.log(HELP);
+  process.exit(0);
+}
+
+const preset = opts.smoke
+  ? { rounds: 1, seconds: 1, warmup: 1, unloaded: 0.5, microMs: 20, settleMs: 300 }
+  : opts.quick
+    ? { rounds: 3, seconds: 5, warmup: 3, unloaded: 2, microMs: 200, settleMs: 1200 }
+    : { rounds: 5, seconds: 8, warmup: 3, unloaded: 3, microMs: 300, settleMs: 1200 };
+const intOpt = (name, fallback, min, max) => {
+  if (opts[name] === undefined) return fallback;
+  const n = Number(opts[name]);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    console.error(`--${name} must be a whole number from ${min} to ${max}`);
+    process.exit(2);
+  }
+  return n;
+};
+const ROUNDS = intOpt("rounds", preset.rounds, 1, 20);
+const SECONDS = intOpt("seconds", preset.seconds, 1, 60);
+const CONNECTIONS = intOpt("connections", 32, 1, 256);
+const MODE = opts.lean ? "lean" : "miniflare";
+const SMOKE = opts.smoke;
+// Lean mode has no queue consumer whose batches could spill into the next arm.
+const SETTLE_MS = MODE === "lean" ? 300 : preset.settleMs;
+
+// ---------------------------------------------------------------------------------------------
+// Small helpers
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const log = (line) => console.log(line);
+const warn = (line) => console.warn(`! ${line}`);
+const failures = [];
+const fail = (line) => {
+  failures.push(line);
+  console.error(`✘ ${line}`);
+};
+
+const cleanups = [];
+async function cleanup() {
+  while (cleanups.length > 0) {
+    const fn = cleanups.pop();
+    try {
+      await fn();
+    } catch {
+      // best effort
+    }
+  }
+}
+for (const signal of ["SIGINT", "SIGTERM"]) {
+  process.on(signal, () => {
+    console.error(`\n${signal}: stopping…`);
+    cleanup().finally(() => process.exit(130));
+  });
+}
+
+/** Starts bench/lib/origin.mjs as a child process. @returns {Promise<{ port: number, pid: number }>} */
+function startOriginProcess() {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(ROOT, "bench", "lib", "origin.mjs")], { stdio: ["pipe", "pipe", "inherit"] });
+    cleanups.push(async () => {
+      child.kill("SIGTERM");
+    });
+    let buffered = "";
+    const timer = setTimeout(() => reject(new Error("the origin did not start within 10 s")), 10_000);
+    child.stdout.setEncoding("utf8").on("data", (d) => {
+      buffered += d;
+      const nl = buffered.indexOf("\n");
+      if (nl >= 0) {
+        clearTimeout(timer);
+        resolve({ port: JSON.parse(buffered.slice(0, nl)).port, pid: child.pid });
+      }
+    });
+    child.on("exit", (code) => reject(new Error(`the origin exited with ${code}`)));
+  });
+}
+
+/** CPU model and core count from /proc/cpuinfo. */
+function machine() {
+  let model = "unknown";
+  try {
+    model = /model name\s*:\s*(.+)/.exec(readFileSync("/proc/cpuinfo", "utf8"))?.[1]?.trim() ?? model;
+  } catch {
+    // not Linux
+  }
+  return { cores: os.cpus().length, cpu_model: model, node: process.versions.node, kernel: os.release() };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The bench key, the Workers' variables
+
+const ACCOUNT = "acct_bench";
+const KEY_ID = "key_bench1";
+const base62 = (n) => {
+  const chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+  let out = "";
+  for (const byte of randomBytes(n * 2)) if (byte < 248 && out.length < n) out += chars[byte % 62];
+  return out.padEnd(n, "A");
+};
+
+function benchKey() {
+  const hashKey = randomBytes(32);
+  const secret = `sk_live_${base62(33)}`;
+  // Same hash as src/keys/hash.ts: lowercase hex HMAC-SHA-256 of the UTF-8 secret.
+  const hash = createHmac("sha256", hashKey).update(secret, "utf8").digest("hex");
+  const record = {
+    v: 1,
+    key_id: KEY_ID,
+    account_id: ACCOUNT,
+    mode: "live",
+    status: "active",
+    label: "npm run bench",
+    created_at: "2026-01-01T00:00:00.000Z",
+    expires_at: null,
+    hash_key_id: "hk-bench",
+  };
+  return { hashKeyBase64: hashKey.toString("base64"), secret, kvKey: `secret:${hash}`, record: JSON.stringify(record) };
+}
+
+function authorizerVars(key, origin, cacheTtlSeconds) {
+  return {
+    API_VERSIONS: JSON.stringify([
+      { version: "2024-06-01", status: "stable", origin },
+      { version: "2024-11-15", status: "stable", origin },
+      { version: "2025-03-01", status: "preview", origin },
+    ]),
+    SECRET_HASH_KEY: key.hashKeyBase64,
+    SECRET_HASH_KEY_ID: "hk-bench",
+    KEY_CACHE_TTL_SECONDS: String(cacheTtlSeconds),
+    KEY_CACHE_NEGATIVE_TTL_SECONDS: "5",
+    UPSTREAM_TIMEOUT_MS: "30000",
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Arms
+
+const PATH = "/v1/charges?limit=10";
+
+/**
+ * Every loaded arm: which target, which headers, what it must answer.
+ * `counters`: the target is an authorizer bench build with GET /__spot/debug/counters.
+ */
+function arms(key) {
+  const common = { "X-Forwarded-For": "203.0.113.7", "User-Agent": "spot-bench" };
+  const auth = { ...common, "X-Spot-Api-Key": ACCOUNT, "X-Spot-Api-Secret": key.secret, "X-Spot-Api-Version": "2024-11-15" };
+  return [
+    { id: "origin", target: "origin", headers: auth, status: 200, about: "node:http origin, no Worker" },
+    { id: "baseline", target: "baseline", headers: auth, status: 200, about: "bare Hono pass-through Worker" },
+    { id: "hot", target: "authorizer", headers: auth, status: 200, counters: true, about: "valid key, isolate cache hit, audit on" },
+    { id: "hot_noaudit", target: "noaudit", headers: auth, status: 200, counters: true, about: "same, audit event built but not sent" },
+    { id: "kv", target: "kv", headers: auth, status: 200, counters: true, about: "valid key, cache off: one KV read per request" },
+    {
+      id: "reject",
+      target: "authorizer",
+      headers: { ...auth, "X-Spot-Api-Secret": `sk_live_${"W".repeat(33)}` },
+      status: 401,
+      code: "invalid_credentials",
+      counters: true,
+      about: "real account, wrong secret → 401",
+    },
+    {
+      id: "malformed",
+      target: "authorizer",
+      headers: { ...auth, "X-Spot-Api-Key": "not-an-account" },
+      status: 400,
+      code: "malformed_api_key",
+      counters: true,
+      about: "malformed X-Spot-Api-Key → 400 (no HMAC, no KV)",
+    },
+    {
+      id: "badversion",
+      target: "authorizer",
+      headers: { ...auth, "X-Spot-Api-Version": "2020-01-01" },
+      status: 400,
+      code: "unsupported_api_version",
+      counters: true,
+      about: "unknown X-Spot-Api-Version → 400",
+    },
+  ];
+}
+
+/** One request through the arm, checked for status, error code, or the origin's body. */
+async function probe(arm, url) {
+  const res = await fetch(new URL(PATH, url), { headers: arm.headers, signal: AbortSignal.timeout(10_000) });
+  const body = await res.text();
+  if (res.status !== arm.status) throw new Error(`${arm.id}: expected ${arm.status}, got ${res.status}: ${body.slice(0, 300)}`);
+  if (arm.code) {
+    const code = JSON.parse(body)?.error?.code;
+    if (code !== arm.code) throw new Error(`${arm.id}: expected error code ${arm.code}, got ${code}`);
+  } else if (body !== ORIGIN_BODY.toString()) {
+    throw new Error(`${arm.id}: the body is not the origin's: ${body.slice(0, 300)}`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Main
+
+async function main() {
+  const started = Date.now();
+  if (process.platform !== "linux") throw new Error("the bench reads /proc/<pid>/stat: it runs on Linux only");
+  const [major] = process.versions.node.split(".").map(Number);
+  if (major < 22) throw new Error(`Node ${process.versions.node}: run it as \`npm run bench\` (the project's Node 22)`);
+
+  let tool = opts.tool ?? null;
+  const wrk = findWrk();
+  if (tool === null) tool = wrk ? "wrk" : "autocannon";
+  if (tool === "wrk" && !wrk) throw new Error("--tool wrk: wrk is not on PATH (apt-get install wrk)");
+  if (tool !== "wrk" && tool !== "autocannon") throw new Error("--tool must be wrk or autocannon");
+  if (!wrk) {
+    warn("wrk is not installed: falling back to autocannon, a slower Node client that shares the 2 cores with the Worker;");
+    warn("absolute req/s will be lower and ratios noisier. For the real figures: apt-get install wrk");
+  }
+
+  const info = machine();
+  const loadBefore = os.loadavg()[0];
+  if (loadBefore > 0.5) warn(`1-minute load average is ${loadBefore.toFixed(2)} before the bench: other processes use the CPU, figures will be noisy`);
+  const workerd = await workerdVersion(ROOT);
+  log(
+    `spot bench: mode ${MODE}, ${ROUNDS} round(s) × ${SECONDS} s, ${CONNECTIONS} connections, ${tool}${wrk && tool === "wrk" ? ` (${wrk.version})` : ""}`,
+  );
+  log(`machine: ${info.cores} cores, ${info.cpu_model}, Node ${info.node}, workerd ${workerd}`);
+
+  // Bundles
+  mkdirSync(RESULTS, { recursive: true });
+  log("building bundles (wrangler deploy --dry-run) …");
+  const bundles = await buildAll(ROOT, BUILD);
+  const bundle = { ...bundleSize(bundles.production), largest_inputs: largestInputs(BUILD) };
+
+  // Origin and Workers
+  const origin = await startOriginProcess();
+  const originUrl = `http://127.0.0.1:${origin.port}`;
+  const key = benchKey();
+  const kvSeed = { [key.kvKey]: key.record };
+  const date = compatibilityDate(ROOT);
+  const start = async (name, entry, vars, consumer) => {
+    const inspectorPort = opts.profile && name !== "micro" ? await freePort() : undefined;
+    const options = { root: ROOT, buildDir: BUILD, name, entry, compatibilityDate: date, vars, kvSeed, consumer, inspectorPort };
+    const target = MODE === "lean" ? await startLean(options) : await startMiniflare(options);
+    cleanups.push(target.close);
+    return { ...target, entry, inspectorPort };
+  };
+  log(`starting Workers (${MODE}) …`);
+  const targets = {
+    origin: { name: "origin", url: new URL(`${originUrl}/`), pid: origin.pid },
+    baseline: await start("baseline", bundles.baseline, { ORIGIN: originUrl }, true),
+    authorizer: await start("authorizer", bundles.authorizer, authorizerVars(key, originUrl, 30), true),
+    noaudit: await start("noaudit", bundles.noaudit, authorizerVars(key, originUrl, 30), true),
+    kv: await start("kv", bundles.authorizer, authorizerVars(key, originUrl, 0), true),
+  };
+  const micro = await start(
+    "micro",
+    bundles.micro,
+    { ...authorizerVars(key, originUrl, 30), BENCH_ACCOUNT: ACCOUNT, BENCH_SECRET: key.secret, BENCH_RECORD: key.record },
+    false,
+  );
+
+  const wanted = opts.arms ? new Set(["baseline", ...opts.arms.split(",").map((a) => a.trim())]) : null;
+  const ARMS = arms(key).filter((a) => !wanted || wanted.has(a.id));
+  if (wanted && ARMS.length !== wanted.size)
+    throw new Error(
+      `--arms: unknown arm among ${opts.arms}; arms: ${arms(key)
+        .map((a) => a.id)
+        .join(", ")}`,
+    );
+  for (const arm of ARMS) await probe(arm, targets[arm.target].url);
+  log("every arm answers as expected; warming up …");
+
+  const load = (arm, seconds) =>
+    loadRun({
+      tool,
+      wrkPath: wrk?.path,
+      root: ROOT,
+      url: new URL(PATH, targets[arm.target].url).href,
+      headers: arm.headers,
+      connections: CONNECTIONS,
+      seconds,
+    });
+  for (const arm of ARMS) await load(arm, preset.warmup);
+  await sleep(SETTLE_MS);
+  if (opts.profile) return await profileArms(ARMS, targets, load);
+
+  // Loaded rounds, arms interleaved, the starting arm rotated each round.
+  const samples = Object.fromEntries(ARMS.map((a) => [a.id, []]));
+  for (let r = 0; r < ROUNDS; r++) {
+    const order = ARMS.map((_, i) => ARMS[(i + r) % ARMS.length]);
+    for (const arm of order) {
+      const target = targets[arm.target];
+      const countersBefore = arm.counters ? await readCounters(target.url) : null;
+      const cpuBefore = cpuMicros(target.pid);
+      const result = await load(arm, SECONDS);
+      const cpuAfter = cpuMicros(target.pid);
+      await sleep(arm.counters ? 200 : 0);
+      const countersAfter = arm.counters ? await readCounters(target.url) : null;
+      const sample = {
+        round: r + 1,
+        ...result,
+        cpu_us_per_req: result.requests > 0 ? (cpuAfter - cpuBefore) / result.requests : null,
+        kv_reads: countersAfter ? countersAfter.kv_reads - countersBefore.kv_reads : null,
+        queue_sends: countersAfter ? countersAfter.queue_sends - countersBefore.queue_sends : null,
+      };
+      samples[arm.id].push(sample);
+      log(
+        `  round ${r + 1}/${ROUNDS} ${arm.id.padEnd(11)} ${Math.round(result.rps).toString().padStart(6)} req/s  p50 ${round(result.p50_us / 1000)} ms` +
+          `  cpu ${round(sample.cpu_us_per_req, 0)} µs/req${sample.kv_reads === null ? "" : `  kv ${sample.kv_reads} sends ${sample.queue_sends}`}`,
+      );
+      await sleep(arm.counters || arm.target === "baseline" ? SETTLE_MS : 200);
+    }
+  }
+
+  // Unloaded: one connection, baseline vs hot (and the origin alone), interleaved.
+  const unloadedArms = ["origin", "baseline", "hot"].map((id) => ARMS.find((a) => a.id === id)).filter(Boolean);
+  const unloadedSamples = Object.fromEntries(unloadedArms.map((a) => [a.id, []]));
+  for (let r = 0; r < ROUNDS; r++) {
+    for (let i = 0; i < unloadedArms.length; i++) {
+      const arm = unloadedArms[(i + r) % unloadedArms.length];
+      const result = await unloadedRun({
+        root: ROOT,
+        url: new URL(PATH, targets[arm.target].url).href,
+        headers: arm.headers,
+        seconds: preset.unloaded,
+        expectStatus: arm.status,
+      });
+      if (result.bad_status > 0) fail(`unloaded ${arm.id}: ${result.bad_status} responses with a status other than ${arm.status}`);
+      unloadedSamples[arm.id].push(result);
+      await sleep(arm.id === "hot" ? SETTLE_MS : 100);
+    }
+  }
+
+  // Micro-benchmark in workerd.
+  const microRes = await fetch(new URL(`/run?ms=${preset.microMs}`, micro.url), { signal: AbortSignal.timeout(120_000) });
+  const microBody = await microRes.json();
+  if (!microRes.ok) throw new Error(`micro-benchmark failed: ${microBody.error}`);
+
+  // ---------------------------------------------------------------------------------------------
+  // Summary
+
+  const base = samples.baseline;
+  const summary = { mode: MODE, arms: {} };
+  for (const arm of ARMS) {
+    const s = samples[arm.id];
+    const ratios = s.map((x, i) => (base[i]?.rps ? x.rps / base[i].rps : null));
+    const cpuDeltas = s.map((x, i) =>
+      x.cpu_us_per_req !== null && base[i]?.cpu_us_per_req != null ? x.cpu_us_per_req - base[i].cpu_us_per_req : null,
+    );
+    const requests = s.reduce((n, x) => n + x.requests, 0);
+    const non2xx = s.reduce((n, x) => n + x.non2xx, 0);
+    const socketErrors = s.reduce((n, x) => n + x.socket_errors, 0);
+    const kvReads = arm.counters ? s.reduce((n, x) => n + x.kv_reads, 0) : null;
+    const sends = arm.counters ? s.reduce((n, x) => n + x.queue_sends, 0) : null;
+    let status = "ok";
+    if (socketErrors > 0) status = "SOCKET ERRORS";
+    else if (arm.status === 200 && non2xx > 0) status = "NON-2XX";
+    else if (arm.status !== 200 && non2xx !== requests) status = "UNEXPECTED 2XX";
+    if (requests === 0) status = "NO REQUESTS";
+    if (status !== "ok") fail(`${arm.id}: ${status} (requests ${requests}, non-2xx ${non2xx}, socket errors ${socketErrors})`);
+    summary.arms[arm.id] = {
+      id: arm.id,
+      about: arm.about,
+      expected_status: arm.status,
+      status,
+      rps: round(median(s.map((x) => x.rps)), 0),
+      ratio: arm.id === "baseline" ? 1 : round(median(ratios)),
+      p50_ms: round(median(s.map((x) => x.p50_us)) / 1000),
+      p99_ms: round(median(s.map((x) => x.p99_us)) / 1000),
+      cpu_us_per_req: round(median(s.map((x) => x.cpu_us_per_req)), 0),
+      cpu_delta_us: arm.id === "baseline" || arm.id === "origin" ? null : round(median(cpuDeltas), 0),
+      kv_reads_per_req: kvReads === null ? null : round(kvReads / requests, 4),
+      sends_per_req: sends === null ? null : round(sends / requests, 3),
+      requests,
+      non2xx,
+      socket_errors: socketErrors,
+      rounds: s,
+    };
+  }
+  // Counter sanity: the hooks are live, the cache is bypassed in the kv arm, noaudit sends nothing.
+  const arm = (id) => summary.arms[id] ?? {};
+  if (summary.arms.kv && !(arm("kv").kv_reads_per_req >= 0.9))
+    fail(
+      `kv arm: ${arm("kv").kv_reads_per_req} KV reads per request; the cache bypass (KEY_CACHE_TTL_SECONDS=0) or the counter hook is broken`,
+    );
+  if (summary.arms.hot && !(arm("hot").sends_per_req > 0))
+    fail("hot arm: no queue sends counted; the audit send or its counter hook is broken");
+  if (summary.arms.hot_noaudit && arm("hot_noaudit").sends_per_req !== 0)
+    fail(`hot_noaudit arm: ${arm("hot_noaudit").sends_per_req} sends per request; the producer alias did not apply`);
+
+  const unloaded = {};
+  for (const [id, s] of Object.entries(unloadedSamples))
+    unloaded[id] = { p50_us: median(s.map((x) => x.p50_us)), p99_us: median(s.map((x) => x.p99_us)), rounds: s };
+  const addedP50 = unloadedSamples.hot ? median(unloadedSamples.hot.map((x, i) => x.p50_us - unloadedSamples.baseline[i].p50_us)) : null;
+  summary.unloaded = { ...unloaded, added_p50_us: round(addedP50, 0) };
+  const hotPath = microBody.ops.find((o) => o.op === "hot_path")?.ns_per_op ?? null;
+  summary.micro = { ops: microBody.ops, hot_path_ns: hotPath, hot_path_sum_ns: microBody.hot_path_sum_ns };
+  summary.bundle = bundle;
+  const hot = summary.arms.hot ?? summary.arms.baseline;
+  const hotCpu = hot.cpu_delta_us === null ? null : Math.max(0, hot.cpu_delta_us) + (arm("baseline").cpu_us_per_req ?? 0);
+  summary.cost = {
+    prices: PRICES,
+    note: "worker CPU is the local workerd process's CPU per hot request (an upper bound for billed CPU: it includes the runtime's own HTTP and proxy work)",
+    per_million_requests: costModel({
+      cpu_us_per_req: hotCpu ?? 0,
+      kv_reads_per_req: hot.kv_reads_per_req ?? 0,
+      sends_per_req: hot.sends_per_req ?? 0,
+      events_per_req: 1,
+    }),
+  };
+  summary.targets = SMOKE ? [] : judgeTargets(summary, MODE);
+
+  // ---------------------------------------------------------------------------------------------
+  // Report
+
+  const rows = ARMS.map((a) => summary.arms[a.id]);
+  log("");
+  log(`Loaded arms (median of ${ROUNDS} round(s); ratio = median of per-round req/s ÷ baseline; CPU = workerd process, µs per request)`);
+  log(table(ARM_COLUMNS, rows));
+  log("");
+  log(
+    `Unloaded (1 connection, p50/p99 µs): ${Object.entries(unloaded)
+      .map(([id, u]) => `${id} ${round(u.p50_us, 0)}/${round(u.p99_us, 0)}`)
+      .join(", ")}; added p50 (hot − baseline) ${summary.unloaded.added_p50_us} µs`,
+  );
+  log("");
+  log(`Micro-benchmark in workerd (ns per operation, ${preset.microMs} ms per piece)`);
+  log(table(MICRO_COLUMNS, microBody.ops));
+  log("");
+  log(
+    `Bundle (production, wrangler deploy --dry-run): ${bundle.raw_kib} KiB raw, ${bundle.gzip_kib} KiB gzip; largest inputs: ` +
+      bundle.largest_inputs.map((i) => `${i.path} ${round(i.bytes / 1024, 1)} KiB`).join(", "),
+  );
+  log("");
+  log(`Cost per million requests (hot key, prices of ${PRICES.as_of}, beyond included usage)`);
+  log(
+    table(
+      [
+        { title: "line", key: "line" },
+        { title: "USD", key: "per_million_usd", right: true },
+      ],
+      summary.cost.per_million_requests,
+    ),
+  );
+  if (!SMOKE) {
+    log("");
+    log("Targets");
+    log(
+      table(
+        [
+          { title: "target", key: "target" },
+          { title: "value", key: "value" },
+          { title: "met", key: "met" },
+        ],
+        summary.targets.map((t) => ({ ...t, met: t.met === null ? "n/a" : t.met ? "yes" : "NO" })),
+      ),
+    );
+  }
+
+  const elapsed = Math.round((Date.now() - started) / 1000);
+  const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+  const record = {
+    issue: 3,
+    started_at: new Date(started).toISOString(),
+    elapsed_s: elapsed,
+    settings: { mode: MODE, rounds: ROUNDS, seconds: SECONDS, connections: CONNECTIONS, tool, smoke: SMOKE, path: PATH },
+    machine: { ...info, workerd, wrk: wrk?.version ?? null, loadavg_1m_before: round(loadBefore), loadavg_1m_after: round(os.loadavg()[0]) },
+    ...summary,
+    markdown: markdownTable(ARM_COLUMNS, rows),
+    failures,
+  };
+  const kind = SMOKE ? `${MODE}-smoke` : MODE;
+  const file = join(RESULTS, `bench-${kind}-${stamp}.json`);
+  writeFileSync(file, `${JSON.stringify(record, null, 2)}\n`);
+  writeFileSync(join(RESULTS, `latest-${kind}.json`), `${JSON.stringify(record, null, 2)}\n`);
+  log("");
+  log(`results: ${file.slice(ROOT.length + 1)} (${elapsed} s)`);
+  await cleanup();
+  log(benchLine(summary));
+  return failures.length === 0 ? 0 : 1;
+}
+
+/**
+ * `--profile`: each arm under load for SECONDS with workerd's sampling profiler on (100 µs), then
+ * the self time of every source module in µs per request, next to the process CPU per request.
+ */
+async function profileArms(ARMS, targets, load) {
+  const out = {};
+  const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+  for (const id of ["baseline", "hot_noaudit", "hot", "reject", "malformed"]) {
+    const arm = ARMS.find((a) => a.id === id);
+    const target = targets[arm.target];
+    const inspector = await connectInspector(target.inspectorPort, [`core:user:${target.name}`, "main"]);
+    await inspector.send("Profiler.enable");
+    await inspector.send("Profiler.setSamplingInterval", { interval: 100 });
+    await inspector.send("Profiler.start");
+    const cpuBefore = cpuMicros(target.pid);
+    const result = await load(arm, SECONDS);
+    const cpuAfter = cpuMicros(target.pid);
+    const { profile } = await inspector.send("Profiler.stop");
+    inspector.close();
+    const file = join(RESULTS, `profile-${MODE}-${id}-${stamp}.cpuprofile`);
+    writeFileSync(file, JSON.stringify(profile));
+    const groups = summarizeProfile(profile, target.entry, result.requests);
+    const jsUs = groups.reduce((n, g) => n + g.us_per_req, 0);
+    const cpuUs = (cpuAfter - cpuBefore) / result.requests;
+    out[id] = {
+      rps: round(result.rps, 0),
+      cpu_us_per_req: round(cpuUs, 0),
+      sampled_us_per_req: round(jsUs, 0),
+      groups,
+      file: file.slice(ROOT.length + 1),
+    };
+    log("");
+    log(
+      `${id}: ${round(result.rps, 0)} req/s, workerd process ${round(cpuUs, 0)} µs CPU/request, of which sampled in the isolate ${round(jsUs, 0)} µs` +
+        ` (the rest: HTTP, KV/queue plumbing and Miniflare's own workers outside this isolate) → ${file.slice(ROOT.length + 1)}`,
+    );
+    log(
+      table(
+        [
+          { title: "self time in", key: "group" },
+          { title: "µs/req", key: "us_per_req", right: true },
+          { title: "%", key: "share", right: true },
+        ],
+        groups.slice(0, 14),
+      ),
+    );
+    await sleep(SETTLE_MS);
+  }
+  writeFileSync(join(RESULTS, `profile-${MODE}-${stamp}.json`), `${JSON.stringify(out, null, 2)}\n`);
+  await cleanup();
+  return failures.length === 0 ? 0 : 1;
+}
+
+main().then(
+  (code) => process.exit(code),
+  async (err) => {
+    console.error(`✘ bench failed: ${err?.stack ?? err}`);
+    await cleanup();
+    process.exit(1);
+  },
+);
