@@ -293,7 +293,8 @@ async function main() {
 
   const info = machine();
   const loadBefore = os.loadavg()[0];
-  if (loadBefore > 0.5) warn(`1-minute load average is ${loadBefore.toFixed(2)} before the bench: other processes use the CPU, figures will be noisy`);
+  if (loadBefore > 0.5)
+    warn(`1-minute load average is ${loadBefore.toFixed(2)} before the bench: other processes use the CPU, figures will be noisy`);
   const workerd = await workerdVersion(ROOT);
   log(
     `spot bench: mode ${MODE}, ${ROUNDS} round(s) × ${SECONDS} s, ${CONNECTIONS} connections, ${tool}${wrk && tool === "wrk" ? ` (${wrk.version})` : ""}`,
@@ -539,7 +540,13 @@ async function main() {
     started_at: new Date(started).toISOString(),
     elapsed_s: elapsed,
     settings: { mode: MODE, rounds: ROUNDS, seconds: SECONDS, connections: CONNECTIONS, tool, smoke: SMOKE, path: PATH },
-    machine: { ...info, workerd, wrk: wrk?.version ?? null, loadavg_1m_before: round(loadBefore), loadavg_1m_after: round(os.loadavg()[0]) },
+    machine: {
+      ...info,
+      workerd,
+      wrk: wrk?.version ?? null,
+      loadavg_1m_before: round(loadBefore),
+      loadavg_1m_after: round(os.loadavg()[0]),
+    },
     ...summary,
     markdown: markdownTable(ARM_COLUMNS, rows),
     failures,
