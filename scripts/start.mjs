@@ -1,11 +1,13 @@
 // `npm start` / `npm run dev`: runs the whole edge authorizer on this machine, no Cloudflare
 // account and no network (DESIGN §9).
 //
-//   1. .dev.vars       SECRET_HASH_KEY (generated once, kept) and API_VERSIONS → local demo origins
+//   1. .dev.vars       SECRET_HASH_KEY and ASSERTION_SIGNING_KEY (each generated once, kept) and
+//                      API_VERSIONS → local demo origins
 //   2. D1              `wrangler d1 migrations apply AUDIT_DB --local`
 //   3. demo key        first start only: acct_demo / key_demo…, secret kept in .wrangler/demo-key.json
 //                      (re-seeded into local KV when the hash key changed or the KV entry is gone)
-//   4. demo origins    scripts/demo-origin.mjs, 127.0.0.1:8700-8703, one per API version
+//   4. demo origins    scripts/demo-origin.mjs, 127.0.0.1:8700-8703, one per API version; each verifies
+//                      X-Spot-Assertion against the Worker's JWKS and echoes the verified claims
 //   5. wrangler dev    local mode (Miniflare's embedded KV, Queues, D1) on wrangler.toml's [dev] address
 //   6. banner          what runs where, and a ready curl
 //
@@ -17,7 +19,7 @@
 // spawned through that same binary (process.execPath).
 
 import { spawn } from "node:child_process";
-import { createHash } from "node:crypto";
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { dirname, join } from "node:path";
@@ -65,6 +67,9 @@ const API_SECRET_PATTERN = /^sk_(live|test)_[A-Za-z0-9]{4,128}$/;
 const KEY_ID_PATTERN = /^key_[A-Za-z0-9]{1,64}$/;
 const ISO_UTC_PATTERN = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
 const MIN_HASH_KEY_BYTES = 32; // src/keys/hash.ts
+// src/assertion/keys.ts: base64url of 32 bytes, and the kid alphabet.
+const KEY_32_BYTES_PATTERN = /^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$/;
+const KID_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
 
 // Environment for every wrangler command: never phone home (metrics, error reports, the update
 // check in the banner, Miniflare's download of the Request.cf object), and make sure anything
@@ -249,8 +254,48 @@ function decodeHashKey(value) {
 }
 
 /**
- * Makes sure .dev.vars holds a usable SECRET_HASH_KEY (kept across runs) and API_VERSIONS for the
- * demo origins; every other line is kept as it is.
+ * @returns true when `value` is usable as ASSERTION_SIGNING_KEY (the rules of src/assertion/keys.ts,
+ *          and x really is the public key of d)
+ */
+function isUsableSigningKey(value) {
+  let jwk;
+  try {
+    jwk = JSON.parse(value);
+  } catch {
+    return false;
+  }
+  if (
+    typeof jwk !== "object" ||
+    jwk === null ||
+    jwk.kty !== "OKP" ||
+    jwk.crv !== "Ed25519" ||
+    (jwk.alg !== undefined && jwk.alg !== "EdDSA") ||
+    typeof jwk.kid !== "string" ||
+    !KID_PATTERN.test(jwk.kid) ||
+    !KEY_32_BYTES_PATTERN.test(String(jwk.x)) ||
+    !KEY_32_BYTES_PATTERN.test(String(jwk.d))
+  ) {
+    return false;
+  }
+  try {
+    const derived = createPublicKey(createPrivateKey({ key: { kty: "OKP", crv: "Ed25519", x: jwk.x, d: jwk.d }, format: "jwk" }));
+    return derived.export({ format: "jwk" }).x === jwk.x;
+  } catch {
+    return false;
+  }
+}
+
+/** A new Ed25519 private JWK with a kid, as ASSERTION_SIGNING_KEY expects (one line of JSON). */
+function newSigningKey() {
+  const { privateKey } = generateKeyPairSync("ed25519");
+  const { x, d } = privateKey.export({ format: "jwk" });
+  const kid = `dev-${new Date().toISOString().slice(0, 10)}-${randomBase62(6)}`;
+  return JSON.stringify({ kty: "OKP", crv: "Ed25519", kid, alg: "EdDSA", x, d });
+}
+
+/**
+ * Makes sure .dev.vars holds a usable SECRET_HASH_KEY and ASSERTION_SIGNING_KEY (each kept across
+ * runs) and API_VERSIONS for the demo origins; every other line is kept as it is.
  * @returns {{ hashKey: Uint8Array, vars: Map<string, string> }}
  */
 function ensureDevVars() {
@@ -262,8 +307,16 @@ function ensureDevVars() {
   const notes = [];
 
   let hashKeyText = null;
+  let signingKeyText = null;
   for (const entry of entries) {
-    if (entry.name === "API_VERSIONS") {
+    if (entry.name === "ASSERTION_SIGNING_KEY") {
+      if (isUsableSigningKey(entry.value)) {
+        signingKeyText = entry.value.trim();
+      } else {
+        for (let i = entry.start; i <= entry.end; i++) commentOut.add(i);
+        notes.push("ASSERTION_SIGNING_KEY in .dev.vars was not an Ed25519 private JWK with a kid: replaced (old line kept as a comment)");
+      }
+    } else if (entry.name === "API_VERSIONS") {
       for (let i = entry.start; i <= entry.end; i++) drop.add(i);
     } else if (entry.name === "SECRET_HASH_KEY") {
       if (decodeHashKey(entry.value)) {
@@ -285,6 +338,12 @@ function ensureDevVars() {
     out.push("# HMAC key for secret hashes (base64 of 32 random bytes), generated by npm start and kept across runs.");
     out.push(`SECRET_HASH_KEY=${hashKeyText}`);
     notes.push(before === null ? "created .dev.vars with a new SECRET_HASH_KEY" : "added a new SECRET_HASH_KEY to .dev.vars");
+  }
+  if (!signingKeyText) {
+    signingKeyText = newSigningKey();
+    out.push("# Ed25519 private JWK that signs X-Spot-Assertion (docs/assertion.md), generated by npm start and kept across runs.");
+    out.push(`ASSERTION_SIGNING_KEY='${signingKeyText}'`);
+    notes.push(`added a new ASSERTION_SIGNING_KEY to .dev.vars (kid ${JSON.parse(signingKeyText).kid})`);
   }
   // Wrangler reads .dev.vars after [vars], so this table replaces the production one locally.
   out.push(`API_VERSIONS='${JSON.stringify(LOCAL_API_VERSIONS)}'`);
@@ -320,6 +379,7 @@ function readTomlValues() {
     devIp: dev.get("ip") ?? "127.0.0.1",
     devPort: Number(dev.get("port") ?? 8787),
     hashKeyId: sections.get("vars")?.get("SECRET_HASH_KEY_ID"),
+    issuer: sections.get("vars")?.get("ASSERTION_ISSUER"),
   };
 }
 
@@ -603,6 +663,7 @@ function banner({ url, demo }) {
       (v, i) =>
         `   ${i === 0 ? "demo origins" : "            "}  ${v.origin}  ${v.version} ${v.status}${v.version === latestStable ? " (default)" : ""}${v.sunset ? ` (sunset ${v.sunset})` : ""}`,
     ),
+    `   JWKS          ${url}/.well-known/spot-authorizer/jwks.json  ${dim("(no API key; the demo origins verify X-Spot-Assertion with it)")}`,
     `   demo key      account ${bold(demo.account_id)}  key ${bold(demo.key_id)}  live  ${dim("(secret kept in .wrangler/demo-key.json)")}`,
     "",
     ` Try it:`,
@@ -664,7 +725,9 @@ async function main() {
     const { hashKey, vars } = ensureDevVars();
     const hashKeyId = vars.get("SECRET_HASH_KEY_ID") ?? toml.hashKeyId;
     if (!hashKeyId) throw new StartError("SECRET_HASH_KEY_ID not found in wrangler.toml [vars]");
-    step(`.dev.vars ready: SECRET_HASH_KEY, API_VERSIONS → demo origins on ports ${DEMO_ORIGINS.map((o) => o.port).join(", ")}`);
+    step(
+      `.dev.vars ready: SECRET_HASH_KEY, ASSERTION_SIGNING_KEY, API_VERSIONS → demo origins on ports ${DEMO_ORIGINS.map((o) => o.port).join(", ")}`,
+    );
     // Fail on busy ports before doing anything slow.
     await assertPortFree(toml.devIp, toml.devPort, "wrangler dev");
     for (const { version, port } of DEMO_ORIGINS) await assertPortFree(DEMO_HOST, port, `the ${version} demo origin`);
@@ -674,7 +737,9 @@ async function main() {
     const demo = await ensureDemoKey(hashKey, hashKeyId);
     if (stopping) return 0;
     // 4
-    origins = await startDemoOrigins({ log: (line) => console.log(dim(line)) });
+    const issuer = vars.get("ASSERTION_ISSUER") ?? toml.issuer;
+    if (!issuer) throw new StartError("ASSERTION_ISSUER not found in wrangler.toml [vars]");
+    origins = await startDemoOrigins({ log: (line) => console.log(dim(line)), authorizerUrl: url, issuer });
     step(`demo origins listening on ${DEMO_HOST}:${DEMO_ORIGINS.map((o) => o.port).join(", ")}`);
     // 5
     await assertPortFree(toml.devIp, toml.devPort, "wrangler dev");
