@@ -263,6 +263,46 @@ describe("the example verifier refuses", () => {
     expect((await rejection(verifier.verify({ ...input, assertion: unsigned }))).reason).toBe("malformed");
   });
 
+  it("another algorithm even when the JWKS a verifier gets lists keys without their alg: the verifier's own pin refuses it", async () => {
+    const { input, token } = await forwarded();
+    const { payload } = decodeJws(token);
+    const { createAssertionVerifier } = await import("../../examples/verify-assertion.mjs");
+    const { alg: _alg, ...withoutAlg } = JSON.parse(publicJwkText(KEY_1)) as Record<string, unknown>;
+    const verifier = createAssertionVerifier({
+      jwksUrl: "https://api.spot-thought.com/.well-known/spot-authorizer/jwks.json",
+      issuer: ISSUER,
+      audience: ORIGIN_NEW,
+      fetch: async () => Response.json({ keys: [withoutAlg] }),
+    });
+    const realKey = await crypto.subtle.importKey("jwk", { ...KEY_1, alg: undefined } as JsonWebKey, { name: "Ed25519" }, false, ["sign"]);
+    const header = { kid: KEY_1.kid, typ: "spot-assertion+jwt" };
+    await expect(verifier.verify(input)).resolves.toBeTruthy();
+    const renamed = await new SignJWT(payload).setProtectedHeader({ ...header, alg: "Ed25519" }).sign(realKey);
+    const refused = await rejection(verifier.verify({ ...input, assertion: renamed }));
+    expect(refused.reason).toBe("invalid");
+    expect(refused.message).toContain("alg");
+  });
+
+  it("a token signed with the real key but untyped, living too long, or missing a claim", async () => {
+    const { input, token } = await forwarded();
+    const { payload } = decodeJws(token);
+    const verifier = verifierFor(ORIGIN_NEW);
+    const realKey = await crypto.subtle.importKey("jwk", { ...KEY_1, key_ops: ["sign"] } as JsonWebKey, { name: "Ed25519" }, false, [
+      "sign",
+    ]);
+    const sign = (claims: Record<string, unknown>, typ = "spot-assertion+jwt") =>
+      new SignJWT(claims).setProtectedHeader({ alg: "EdDSA", kid: KEY_1.kid, typ }).sign(realKey);
+    await expect(verifier.verify({ ...input, assertion: await sign(payload) })).resolves.toBeTruthy();
+    expect((await rejection(verifier.verify({ ...input, assertion: await sign(payload, "JWT") }))).reason).toBe("invalid");
+    const now = Math.floor(Date.now() / 1000);
+    const longLived = await sign({ ...payload, iat: now - 120, exp: now + 3600 });
+    expect((await rejection(verifier.verify({ ...input, assertion: longLived }))).reason).toBe("expired");
+    for (const claim of ["sub", "jti", "key_id", "key_mode", "api_version", "htm", "htu", "exp"]) {
+      const { [claim]: _gone, ...rest } = payload;
+      expect((await rejection(verifier.verify({ ...input, assertion: await sign(rest) }))).reason, claim).toBe("invalid");
+    }
+  });
+
   it("a token for another origin (audience), or checked against another issuer", async () => {
     const { input } = await forwarded("/v1/charges", { headers: { "X-Spot-Api-Version": "2024-06-01" } });
     await expect(verifierFor(ORIGIN_OLD).verify(input)).resolves.toBeTruthy();
