@@ -132,7 +132,7 @@ function isForgedIdentityHeader(canonical: string): boolean {
  * credentials and the version header. They are stripped silently (never forwarded, never an error)
  * and recorded in the audit event (`forged_headers`). Names named in `Connection` count too: the
  * client sent them.
- * @returns canonical names ({@link canonicalHeaderName}), each once, in the order received
+ * @returns canonical names ({@link canonicalHeaderName}), each once, in the order the runtime lists them
  */
 export function forgedIdentityHeaders(incoming: Headers): string[] {
   const names = new Set<string>();
