@@ -380,7 +380,8 @@ async function applyMigrations(resetDb) {
     }
   }
   const result = await wranglerStep("Applying the D1 migrations", ["d1", "migrations", "apply", "AUDIT_DB", "--local"]);
-  const applied = [...result.stdout.matchAll(/(\d+_[\w.-]+\.sql)\s*│\s*✅/g)].map((m) => m[1]);
+  // wrangler prints the table again after each migration: every name once.
+  const applied = [...new Set([...result.stdout.matchAll(/(\d+_[\w.-]+\.sql)\s*│\s*✅/g)].map((m) => m[1]))];
   step(applied.length > 0 ? `D1 (AUDIT_DB, local): applied ${applied.join(", ")}` : "D1 (AUDIT_DB, local): migrations up to date");
   let record = {};
   try {
