@@ -4,6 +4,25 @@ import { defineConfig } from "vitest/config";
 // Every test file runs inside workerd with the bindings of wrangler.toml (KV, Queue, D1), each
 // test file with its own isolated storage. Secrets and the version table are fixed here so tests
 // never depend on a developer's .dev.vars.
+
+// Ed25519 key pairs made for the tests only (never used anywhere else): the assertion signing key, and a
+// second one for the rotation tests (TEST_ASSERTION_KEY_2, a test-only binding).
+const TEST_ASSERTION_KEY_1 = {
+  kty: "OKP",
+  crv: "Ed25519",
+  kid: "test-k1",
+  alg: "EdDSA",
+  x: "R5s4hWamnuP2zNAWFvap-lIl1aOfgzjpUSSw-ARdhRk",
+  d: "zC7Z1z_C8oxRci551B0RuYMAR8uHapGZ7sfAfiNkfNM",
+};
+const TEST_ASSERTION_KEY_2 = {
+  kty: "OKP",
+  crv: "Ed25519",
+  kid: "test-k2",
+  alg: "EdDSA",
+  x: "2Sk9Il7MtVECLF5o5k5QmFo_GkOlTJ0QSInsNFWrlJo",
+  d: "_1I6R0G_KmrridtXqzR7eICwJfnqDCvsNLt-bKMDzlY",
+};
 export default defineConfig(async () => {
   const migrations = await readD1Migrations("./migrations");
   return {
@@ -15,6 +34,9 @@ export default defineConfig(async () => {
             TEST_MIGRATIONS: migrations,
             SECRET_HASH_KEY: "dGVzdC1vbmx5LWhtYWMta2V5LWZvci1zZWNyZXQtaGFzaGVzLTAxMjM0NTY3ODk=",
             SECRET_HASH_KEY_ID: "hk-test",
+            ASSERTION_ISSUER: "https://api.spot-thought.com",
+            ASSERTION_SIGNING_KEY: JSON.stringify(TEST_ASSERTION_KEY_1),
+            TEST_ASSERTION_KEY_2: JSON.stringify(TEST_ASSERTION_KEY_2),
             API_VERSIONS: JSON.stringify([
               {
                 version: "2023-08-01",

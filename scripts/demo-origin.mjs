@@ -1,14 +1,19 @@
-// Local demo upstreams for `npm start`: one tiny HTTP server per API version, each echoing the
-// request it received as JSON, so you can see exactly what the edge authorizer forwards
-// (headers added and removed, path, query, body).
+// Local demo upstreams for `npm start`: one tiny HTTP server per API version. Each verifies the
+// signed identity assertion (X-Spot-Assertion) with the origin-side example
+// (examples/verify-assertion.mjs, against the authorizer's JWKS) and echoes the request it received
+// as JSON with the verified claims, so you can see exactly what the edge authorizer forwards
+// (headers added and removed, path, query, body) and what an origin can prove about it. A request
+// without a valid assertion (e.g. a curl straight to a demo origin) gets 401.
 //
-// Standalone: `node scripts/demo-origin.mjs` (listens on 127.0.0.1:8700-8703, Ctrl-C stops).
-// From scripts/start.mjs: `startDemoOrigins()` in-process.
+// Standalone: `node scripts/demo-origin.mjs` (listens on 127.0.0.1:8700-8703 and reads the JWKS of
+// the authorizer at http://127.0.0.1:8787; Ctrl-C stops). From scripts/start.mjs: `startDemoOrigins()`
+// in-process.
 //
-// No dependencies beyond node: builtins.
+// Dependencies: node: builtins and jose (through the example verifier).
 
 import http from "node:http";
 import { pathToFileURL } from "node:url";
+import { createAssertionVerifier, JWKS_PATH } from "../examples/verify-assertion.mjs";
 
 /** The demo origins: port → the API version it serves. Mirrors API_VERSIONS in .dev.vars (scripts/start.mjs). */
 export const DEMO_ORIGINS = [
@@ -19,24 +24,32 @@ export const DEMO_ORIGINS = [
 ];
 
 export const DEMO_HOST = "127.0.0.1";
+/** Where the authorizer runs locally (wrangler.toml [dev]) and its issuer (wrangler.toml ASSERTION_ISSUER), for standalone runs. */
+export const DEFAULT_AUTHORIZER_URL = "http://127.0.0.1:8787";
+export const DEFAULT_ISSUER = "https://api.spot-thought.com";
 
 /** Bytes of the request body echoed back as text; the rest is only counted. */
 const BODY_ECHO_BYTES = 2048;
 
 /**
- * Seam for the signed identity assertion (DESIGN §6). Called for every request before it is
- * answered; returning a response object refuses the request with it, returning null lets it through.
+ * Verifies the request's signed identity assertion (docs/assertion.md) as a real origin would:
+ * jose `jwtVerify` against the authorizer's JWKS, alg EdDSA pinned, `iss`, `aud` (this origin),
+ * expiry and the method/path binding checked.
  *
- * Today it accepts everything. The issue that makes origins verify the assertion replaces this with
- * a jose `jwtVerify` against `createRemoteJWKSet(<authorizer JWKS URL>)`, checking `aud` (this
- * origin), the method/path binding and the expiry, and answering 401 when any of that fails.
- *
- * @param {http.IncomingMessage} _req
- * @param {{ version: string, port: number }} _origin
- * @returns {Promise<{ status: number, body: unknown } | null>}
+ * @param {ReturnType<typeof createAssertionVerifier>} verifier
+ * @param {http.IncomingMessage} req
+ * @returns {Promise<{ ok: true, verified: { header: object, claims: object } } | { ok: false, status: number, reason: string, message: string }>}
+ *          a refusal is 401, or 503 when the JWKS cannot be fetched
  */
-async function verifyAssertion(_req, _origin) {
-  return null;
+async function verifyAssertion(verifier, req) {
+  try {
+    const verified = await verifier.verify({ method: req.method, target: req.url, assertion: req.headers["x-spot-assertion"] });
+    return { ok: true, verified };
+  } catch (err) {
+    const reason = typeof err?.reason === "string" ? err.reason : "invalid";
+    const message = err instanceof Error ? err.message : String(err);
+    return { ok: false, status: reason === "jwks_unavailable" ? 503 : 401, reason, message };
+  }
 }
 
 /** Received headers as a plain object, names lower-cased; a header sent on several lines keeps every value (array). */
@@ -68,7 +81,7 @@ function send(res, status, body) {
   res.end(text);
 }
 
-function handler(origin, log) {
+function handler(origin, verifier, log) {
   return async (req, res) => {
     const chunks = [];
     let kept = 0;
@@ -86,10 +99,10 @@ function handler(origin, log) {
       // client went away mid-body: nothing to answer
       return;
     }
-    const refusal = await verifyAssertion(req, origin);
-    if (refusal) {
-      send(res, refusal.status, refusal.body);
-      log(`${req.method} ${req.url} → ${refusal.status} (assertion refused)`);
+    const result = await verifyAssertion(verifier, req);
+    if (!result.ok) {
+      send(res, result.status, { error: { code: "assertion_rejected", reason: result.reason, message: result.message } });
+      log(`${req.method} ${req.url} → ${result.status} (assertion refused: ${result.reason})`);
       return;
     }
     // Both exactly as received: not decoded, not normalised.
@@ -100,6 +113,8 @@ function handler(origin, log) {
       method: req.method,
       path,
       query,
+      // What the origin can prove: checked signature (EdDSA, kid from the JWKS), iss, aud, exp, htm/htu.
+      verified_assertion: { header: result.verified.header, claims: result.verified.claims },
       headers: headersObject(req),
       body_bytes: bodyBytes,
       body: Buffer.concat(chunks).toString("utf8"),
@@ -128,12 +143,20 @@ function listen(server, port, host) {
 
 /**
  * Starts every demo origin.
- * @param {{ host?: string, origins?: { version: string, port: number }[], log?: (line: string) => void }} [options]
- *        `log` receives one line per request, already naming the origin
+ * @param {{ host?: string, origins?: { version: string, port: number }[], log?: (line: string) => void,
+ *           authorizerUrl?: string, issuer?: string }} [options]
+ *        `log` receives one line per request, already naming the origin; `authorizerUrl` is where the
+ *        JWKS is fetched from (its /.well-known/spot-authorizer/jwks.json), `issuer` the expected `iss`
  * @returns {Promise<{ servers: http.Server[], close: () => Promise<void> }>} rejects (after closing
  *          whatever did start) when a port cannot be bound; the message names the port
  */
-export async function startDemoOrigins({ host = DEMO_HOST, origins = DEMO_ORIGINS, log = () => {} } = {}) {
+export async function startDemoOrigins({
+  host = DEMO_HOST,
+  origins = DEMO_ORIGINS,
+  log = () => {},
+  authorizerUrl = DEFAULT_AUTHORIZER_URL,
+  issuer = DEFAULT_ISSUER,
+} = {}) {
   const servers = [];
   const close = () =>
     Promise.all(
@@ -147,7 +170,13 @@ export async function startDemoOrigins({ host = DEMO_HOST, origins = DEMO_ORIGIN
     ).then(() => undefined);
   try {
     for (const origin of origins) {
-      const server = http.createServer(handler(origin, (line) => log(`[origin ${origin.version}] ${line}`)));
+      // The audience is this origin exactly as the version table names it (scripts/start.mjs).
+      const verifier = createAssertionVerifier({
+        jwksUrl: new URL(JWKS_PATH, authorizerUrl),
+        issuer,
+        audience: `http://${host}:${origin.port}`,
+      });
+      const server = http.createServer(handler(origin, verifier, (line) => log(`[origin ${origin.version}] ${line}`)));
       // HTTP keep-alive is on by default; keep idle connections longer than typical client pools do.
       server.keepAliveTimeout = 65_000;
       await listen(server, origin.port, host);
@@ -166,6 +195,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   try {
     const { close } = await startDemoOrigins({ log: (line) => console.log(line) });
     for (const { version, port } of DEMO_ORIGINS) console.log(`demo origin ${version} on http://${DEMO_HOST}:${port}`);
+    console.log(`verifying X-Spot-Assertion with the JWKS of ${DEFAULT_AUTHORIZER_URL} (issuer ${DEFAULT_ISSUER})`);
     const stop = () => {
       close().then(() => process.exit(0));
     };

@@ -1,12 +1,14 @@
 /**
  * createApp(): the middleware order and the routes (README "How a request flows").
  *
- *   requestId → audit (stamps + audit event on the way out) → clientIp
+ *   requestId → [reserved: /.well-known/spot-authorizer/jwks.json, answered here, no credentials]
+ *     → audit (stamps + audit event on the way out) → clientIp
  *     → credentials (duplicates, presence, format: no KV) → apiVersion (no KV)
- *     → authenticate (HMAC → isolate cache → KV) → forward (upstream origin)
+ *     → authenticate (HMAC → isolate cache → KV) → forward (signed assertion → upstream origin)
  */
 import { Hono } from "hono";
 import { requestId } from "hono/request-id";
+import { mountJwks } from "./assertion/jwks";
 // biome-ignore lint/correctness/noUnusedImports: bound by the __SPOT_DEBUG_COUNTERS__ define in bench/test builds (src/debug/counters.ts)
 import { spotDebugCounters } from "./debug/counters";
 import type { AppEnv } from "./env";
@@ -26,6 +28,8 @@ export function createApp(): Hono<AppEnv> {
 
   // Always a fresh id: a client-sent X-Request-Id is not trusted (it keys the audit trail).
   app.use(requestId({ headerName: "" }));
+  // The JWKS for origins: before every credential check, never audited, never proxied (src/assertion/jwks.ts).
+  mountJwks(app);
   app.use(audit);
   app.use(clientIp);
 

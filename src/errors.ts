@@ -19,11 +19,12 @@ export const ERROR_CODES = {
   unsupported_api_version: { status: 400, type: "invalid_request_error" },
   invalid_path: { status: 400, type: "invalid_request_error" },
   not_found: { status: 404, type: "invalid_request_error" },
+  method_not_allowed: { status: 405, type: "invalid_request_error" },
   upstream_unavailable: { status: 502, type: "upstream_error" },
   upstream_timeout: { status: 504, type: "upstream_error" },
   authorizer_unavailable: { status: 503, type: "api_error" },
   internal_error: { status: 503, type: "api_error" },
-} as const satisfies Record<string, { status: 400 | 401 | 403 | 404 | 429 | 502 | 503 | 504; type: string }>;
+} as const satisfies Record<string, { status: 400 | 401 | 403 | 404 | 405 | 429 | 502 | 503 | 504; type: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
 export type ErrorType = (typeof ERROR_CODES)[ErrorCode]["type"];
@@ -65,7 +66,8 @@ export function errorBody(code: ErrorCode, message: string, requestId: string): 
 
 /**
  * Renders an {@link ApiError} (or anything else, as 503 `internal_error`) as the JSON envelope.
- * Adds `WWW-Authenticate` on 401, and `Cache-Control: no-store` and `X-Content-Type-Options: nosniff` on every error.
+ * Adds `WWW-Authenticate` on 401, and `Cache-Control: no-store`, `X-Content-Type-Options: nosniff` and
+ * `X-Request-Id` on every error (also for routes answered before the audit middleware stamps responses).
  */
 export function errorResponse(c: Context, err: unknown): Response {
   const apiError =
@@ -79,6 +81,7 @@ export function errorResponse(c: Context, err: unknown): Response {
   const res = c.json(errorBody(apiError.code, apiError.message, requestId), apiError.status as 400);
   res.headers.set("Cache-Control", "no-store");
   res.headers.set("X-Content-Type-Options", "nosniff");
+  if (requestId) res.headers.set("X-Request-Id", requestId);
   if (apiError.status === 401) res.headers.set("WWW-Authenticate", WWW_AUTHENTICATE);
   for (const [name, value] of Object.entries(apiError.headers)) res.headers.set(name, value);
   return res;

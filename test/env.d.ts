@@ -5,6 +5,8 @@ declare global {
     interface Env {
       /** Set in vitest.config.mts from migrations/ (readD1Migrations). */
       TEST_MIGRATIONS: D1Migration[];
+      /** Set in vitest.config.mts: a second Ed25519 private JWK (kid test-k2) for the rotation tests. */
+      TEST_ASSERTION_KEY_2: string;
     }
   }
 }

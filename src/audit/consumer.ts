@@ -69,6 +69,8 @@ const EVENT_COLUMNS = [
   "country",
   "colo",
   "truncated",
+  "forged_headers",
+  "forged_headers_count",
 ] as const;
 
 const INSERT_EVENT_SQL = `INSERT OR IGNORE INTO audit_events (${EVENT_COLUMNS.join(", ")}) VALUES (${EVENT_COLUMNS.map(() => "?").join(", ")})`;
@@ -113,6 +115,8 @@ function eventRow(e: AuditEvent): (string | number | null)[] {
     country: e.country,
     colo: e.colo,
     truncated: e.truncated ? 1 : 0,
+    forged_headers: JSON.stringify(e.forged_headers),
+    forged_headers_count: e.forged_headers_count,
   };
   return EVENT_COLUMNS.map((c) => row[c]);
 }

@@ -7,7 +7,7 @@
  * and fits far below the Queues message limit whatever the client sent.
  *
  * What never goes in: the API secret, a query string, a body, or any header other than
- * User-Agent and X-Forwarded-For (both capped).
+ * User-Agent and X-Forwarded-For (both capped); of forged identity headers only the names are kept.
  */
 import { z } from "zod";
 import { capChars } from "../text";
@@ -35,6 +35,9 @@ export const REASON_MAX_CHARS = 64;
 export const GEO_MAX_CHARS = 8;
 /** connecting_ip, source_ip and each chain entry's ip (an IPv6 text form is at most 45). */
 export const IP_MAX_CHARS = 64;
+/** Forged identity header names kept per event (`forged_headers`), and the cap of each name. */
+export const FORGED_HEADERS_MAX_ENTRIES = 10;
+export const FORGED_HEADER_MAX_CHARS = 64;
 /** Largest time accepted: 9999-12-31T23:59:59.999Z (a later one would not be a plain ISO 8601 string). */
 const MAX_TIME_MS = 253_402_300_799_999;
 
@@ -77,6 +80,8 @@ export interface AuditInput {
   userAgent: string | null;
   country: string | null;
   colo: string | null;
+  /** Canonical names of client-sent `x-spot-*` headers that are not the client's own (forwarding/headers.ts `forgedIdentityHeaders`). */
+  forgedHeaders?: string[];
 }
 
 /** One parsed X-Forwarded-For entry as stored (asserted by the client's infrastructure, never trusted). */
@@ -123,6 +128,13 @@ export interface AuditEvent {
   user_agent_length: number;
   country: string | null;
   colo: string | null;
+  /**
+   * Names (canonical: lower case, `_`/`.` folded to `-`) of the authorizer's own headers that the client
+   * sent and that were stripped (e.g. `x-spot-account-id`, `x-spot-assertion`): at most 10, each ≤ 64.
+   */
+  forged_headers: string[];
+  /** How many distinct such names the request had. */
+  forged_headers_count: number;
   /** True when any value in this event was shortened (a field cap, or the producer's size check). */
   truncated: boolean;
 }
@@ -172,6 +184,9 @@ export const AuditEventSchema = z.strictObject({
   user_agent_length: count(),
   country: nullableText(GEO_MAX_CHARS),
   colo: nullableText(GEO_MAX_CHARS),
+  // Added after v1 was first deployed: an event from an older producer has neither, read as none.
+  forged_headers: z.array(text(FORGED_HEADER_MAX_CHARS)).max(FORGED_HEADERS_MAX_ENTRIES).default([]),
+  forged_headers_count: count().default(0),
   truncated: z.boolean(),
 });
 
@@ -268,6 +283,8 @@ export function buildAuditEvent(input: AuditInput): AuditEvent {
   const sourceIpFrom: SourceIpFrom =
     input.sourceIpFrom === "x-forwarded-for" || input.sourceIpFrom === "cf-connecting-ip" ? input.sourceIpFrom : "none";
   const status = nonNegativeInt(input.status);
+  const forged = Array.isArray(input.forgedHeaders) ? input.forgedHeaders : [];
+  if (forged.length > FORGED_HEADERS_MAX_ENTRIES) truncated = true;
 
   const event: AuditEvent = {
     v: AUDIT_SCHEMA_VERSION,
@@ -304,6 +321,8 @@ export function buildAuditEvent(input: AuditInput): AuditEvent {
     user_agent_length: userAgent?.length ?? 0,
     country: optStr(input.country, GEO_MAX_CHARS),
     colo: optStr(input.colo, GEO_MAX_CHARS),
+    forged_headers: forged.slice(0, FORGED_HEADERS_MAX_ENTRIES).map((name) => str(name, FORGED_HEADER_MAX_CHARS)),
+    forged_headers_count: forged.length,
     truncated: false,
   };
   event.truncated = truncated;

@@ -1,14 +1,18 @@
 /**
  * Forwards an authorized request to its upstream origin (DESIGN §6): same method, path and query,
  * body streamed, `redirect: "manual"`, secret and hop-by-hop headers removed, the authorizer's
- * identity headers added. HTTP goes through `hono/proxy`; a WebSocket handshake is fetched directly
- * because `hono/proxy` drops `Upgrade` and rebuilds the response without its `webSocket`.
+ * identity headers and the signed identity assertion (`X-Spot-Assertion`, src/assertion/) added.
+ * HTTP goes through `hono/proxy`; a WebSocket handshake is fetched directly because `hono/proxy`
+ * drops `Upgrade` and rebuilds the response without its `webSocket`.
  */
 import type { Context } from "hono";
 import { proxy } from "hono/proxy";
+import { buildAssertionClaims } from "../assertion/claims";
+import { requireAssertionSigner } from "../assertion/signer";
 import { upstreamForwardedFor } from "../client-ip/resolve";
-import { type AppEnv, requireConfig } from "../env";
+import { type AppEnv, requireConfig, UNAVAILABLE_MESSAGE } from "../env";
 import { ApiError } from "../errors";
+import { errorMessage, log } from "../log";
 import { buildUpstreamHeaders, isWebSocketUpgrade, UPSTREAM_HEADERS } from "./headers";
 import { buildUpstreamUrl, UpstreamUrlError } from "./url";
 
@@ -16,7 +20,8 @@ import { buildUpstreamUrl, UpstreamUrlError } from "./url";
  * The route handler behind every authenticated request.
  * @returns the origin's response as is (status, headers and streamed body), or
  *          400 `invalid_path`, 502 `upstream_unavailable`, 504 `upstream_timeout` (after
- *          `UPSTREAM_TIMEOUT_MS` milliseconds without response headers)
+ *          `UPSTREAM_TIMEOUT_MS` milliseconds without response headers), 503 `authorizer_unavailable`
+ *          when the assertion cannot be signed (the request is never forwarded without it)
  */
 export async function forward(c: Context<AppEnv>): Promise<Response> {
   const { caller, version, clientIp, requestId } = c.var;
@@ -25,6 +30,8 @@ export async function forward(c: Context<AppEnv>): Promise<Response> {
     throw new ApiError("authorizer_unavailable", "The request was not authenticated.");
   }
   const { upstreamTimeoutMs } = requireConfig(c.env, requestId);
+  // Fail closed before anything else: no assertion, no forwarding.
+  const signer = await requireAssertionSigner(c.env, requestId);
   const raw = c.req.raw;
 
   let url: URL;
@@ -46,7 +53,25 @@ export async function forward(c: Context<AppEnv>): Promise<Response> {
   };
   const forwardedFor = upstreamForwardedFor(c.req.header("x-forwarded-for"), clientIp.connectingIp);
   if (forwardedFor) added[UPSTREAM_HEADERS.forwardedFor] = forwardedFor;
-  // Seam for the signed identity assertion (issue: upstream trust): added here, after hygiene.
+  const claims = buildAssertionClaims({
+    issuer: signer.issuer,
+    origin: version.entry.origin,
+    accountId: caller.accountId,
+    keyId: caller.keyId,
+    mode: caller.mode,
+    version: version.entry.version,
+    method: raw.method,
+    upstreamUrl: url,
+    requestId,
+    clientIp,
+    nowMs: Date.now(),
+  });
+  try {
+    added[UPSTREAM_HEADERS.assertion] = await signer.sign(claims);
+  } catch (err) {
+    log("error", "assertion_sign_failed", { request_id: requestId, error: errorMessage(err) });
+    throw new ApiError("authorizer_unavailable", UNAVAILABLE_MESSAGE, { "Retry-After": "30" });
+  }
   const webSocket = isWebSocketUpgrade(raw);
   const { headers } = buildUpstreamHeaders(raw.headers, added, webSocket);
 

@@ -53,6 +53,8 @@ export const UPSTREAM_HEADERS = {
   forwardedProto: "X-Forwarded-Proto",
   forwardedHost: "X-Forwarded-Host",
   requestId: "X-Request-Id",
+  /** The signed identity assertion (src/assertion/, docs/assertion.md). */
+  assertion: "X-Spot-Assertion",
 } as const;
 
 /** Lowercases a header name and folds `_` and `.` into `-`, spellings some origins normalise to. */
@@ -106,9 +108,7 @@ export function buildUpstreamHeaders(incoming: Headers, added: Record<string, st
     if (named.has(name) || (HOP_BY_HOP_HEADERS as readonly string[]).includes(name)) continue;
     if (isReservedHeader(name)) {
       const canonical = canonicalHeaderName(name);
-      if (canonical.startsWith(NAMESPACE_PREFIX) && !CLIENT_CONTRACT_HEADERS.has(canonical) && !strippedReserved.includes(canonical)) {
-        strippedReserved.push(canonical);
-      }
+      if (isForgedIdentityHeader(canonical) && !strippedReserved.includes(canonical)) strippedReserved.push(canonical);
       continue;
     }
     headers.append(name, value);
@@ -120,3 +120,25 @@ export function buildUpstreamHeaders(incoming: Headers, added: Record<string, st
 
 /** The `x-spot-*` headers a client is expected to send: its credentials and the version it asks for. */
 const CLIENT_CONTRACT_HEADERS = new Set(["x-spot-api-key", "x-spot-api-secret", "x-spot-api-version"]);
+
+/** True for a canonical name in the authorizer's namespace that a client has no reason to send (an identity header, the assertion, …). */
+function isForgedIdentityHeader(canonical: string): boolean {
+  return canonical.startsWith(NAMESPACE_PREFIX) && !CLIENT_CONTRACT_HEADERS.has(canonical);
+}
+
+/**
+ * The client-sent headers that try to pass for the authorizer's own (`X-Spot-Account-Id`,
+ * `X-Spot-Assertion`, …, in any case and `_`/`.` spelling): every `x-spot-*` name other than the
+ * credentials and the version header. They are stripped silently (never forwarded, never an error)
+ * and recorded in the audit event (`forged_headers`). Names named in `Connection` count too: the
+ * client sent them.
+ * @returns canonical names ({@link canonicalHeaderName}), each once, in the order the runtime lists them
+ */
+export function forgedIdentityHeaders(incoming: Headers): string[] {
+  const names = new Set<string>();
+  for (const name of incoming.keys()) {
+    const canonical = canonicalHeaderName(name);
+    if (isForgedIdentityHeader(canonical)) names.add(canonical);
+  }
+  return [...names];
+}

@@ -9,6 +9,7 @@ import { createMiddleware } from "hono/factory";
 import { type AuditOutcome, buildAuditEvent } from "../audit/event";
 import { sendAuditEvent } from "../audit/producer";
 import type { AppEnv } from "../env";
+import { forgedIdentityHeaders } from "../forwarding/headers";
 import { API_VERSION_HEADER } from "../keys/credentials";
 import { errorMessage, log } from "../log";
 import { deprecationHeaders } from "../versioning/resolve";
@@ -86,5 +87,6 @@ function auditInput(c: Context<AppEnv>) {
     userAgent: c.req.header("user-agent") ?? null,
     country: cf?.country ?? null,
     colo: cf?.colo ?? null,
+    forgedHeaders: forgedIdentityHeaders(c.req.raw.headers),
   };
 }

@@ -47,6 +47,7 @@ function event(id: string, overrides: Partial<AuditEvent> = {}): AuditEvent {
       userAgent: "Büro-Sync/2.1 \u00ff",
       country: "DE",
       colo: "FRA",
+      forgedHeaders: ["x-spot-account-id"],
     }),
     ...overrides,
   };
@@ -121,8 +122,10 @@ describe("spot-audit-events", () => {
       user_agent: "Büro-Sync/2.1 \u00ff",
       user_agent_length: 15,
       forwarded_count: 1,
+      forged_headers_count: 1,
       truncated: 0,
     });
+    expect(JSON.parse(String(row.forged_headers))).toEqual(["x-spot-account-id"]);
     expect(JSON.parse(String(row.forwarded_chain))).toEqual([{ raw: "203.0.113.9:51234", ip: "203.0.113.9", port: 51234, valid: true }]);
     expect(typeof row.stored_at).toBe("string");
   });

@@ -7,6 +7,8 @@ import {
   buildAuditEvent,
   cleanText,
   eventSize,
+  FORGED_HEADER_MAX_CHARS,
+  FORGED_HEADERS_MAX_ENTRIES,
   FORWARDED_CHAIN_MAX_ENTRIES,
   FORWARDED_ENTRY_MAX_CHARS,
   FORWARDED_FOR_MAX_CHARS,
@@ -120,6 +122,8 @@ describe("buildAuditEvent: shape", () => {
       user_agent_length: 10,
       country: "DE",
       colo: "FRA",
+      forged_headers: [],
+      forged_headers_count: 0,
       truncated: false,
     } satisfies AuditEvent);
     expect(AuditEventSchema.safeParse(e).success).toBe(true);
@@ -210,7 +214,9 @@ describe("buildAuditEvent: what is never recorded", () => {
     } as AuditInput;
     const e = buildAuditEvent(leaky);
     const keys = allKeys(e);
-    expect(keys.filter((k) => /secret|header|query|body|password|token/i.test(k))).toEqual([]);
+    // forged_headers holds header names only (never values): the one documented exception.
+    const named = keys.filter((k) => /secret|header|query|body|password|token/i.test(k));
+    expect(named).toEqual(["forged_headers", "forged_headers_count"]);
     const json = JSON.stringify(e);
     expect(json).not.toContain("SHOULDNEVERAPPEAR");
     expect(json).not.toContain("amount");
@@ -252,9 +258,38 @@ describe("buildAuditEvent: what is never recorded", () => {
         "user_agent_length",
         "country",
         "colo",
+        "forged_headers",
+        "forged_headers_count",
         "truncated",
       ].sort(),
     );
+  });
+});
+
+describe("buildAuditEvent: forged identity headers", () => {
+  it("keeps the names and their count", () => {
+    const e = buildAuditEvent(input({ forgedHeaders: ["x-spot-account-id", "x-spot-assertion"] }));
+    expect(e.forged_headers).toEqual(["x-spot-account-id", "x-spot-assertion"]);
+    expect(e.forged_headers_count).toBe(2);
+    expect(e.truncated).toBe(false);
+    expect(AuditEventSchema.safeParse(e).success).toBe(true);
+  });
+
+  it("caps the list and each name, counts them all, and says it was truncated", () => {
+    const names = Array.from({ length: 300 }, (_, i) => `x-spot-${"z".repeat(100)}-${i}`);
+    const e = buildAuditEvent(input({ forgedHeaders: names }));
+    expect(e.forged_headers).toHaveLength(FORGED_HEADERS_MAX_ENTRIES);
+    expect(e.forged_headers.every((n) => n.length === FORGED_HEADER_MAX_CHARS)).toBe(true);
+    expect(e.forged_headers_count).toBe(300);
+    expect(e.truncated).toBe(true);
+    expect(AuditEventSchema.safeParse(e).success).toBe(true);
+  });
+
+  it("reads an event of an older producer, without the fields, as none", () => {
+    const { forged_headers: _a, forged_headers_count: _b, ...older } = buildAuditEvent(input());
+    const parsed = AuditEventSchema.parse(older);
+    expect(parsed.forged_headers).toEqual([]);
+    expect(parsed.forged_headers_count).toBe(0);
   });
 });
 

@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { buildUpstreamHeaders, canonicalHeaderName, isReservedHeader, isWebSocketUpgrade } from "../../../src/forwarding/headers";
+import {
+  buildUpstreamHeaders,
+  canonicalHeaderName,
+  forgedIdentityHeaders,
+  isReservedHeader,
+  isWebSocketUpgrade,
+} from "../../../src/forwarding/headers";
 import { buildUpstreamUrl } from "../../../src/forwarding/url";
 
 describe("buildUpstreamHeaders", () => {
@@ -91,6 +97,29 @@ describe("buildUpstreamHeaders", () => {
     const { headers } = buildUpstreamHeaders(incoming, {});
     expect(headers.get("user-agent")).toBe("B\u00c3\u00bcro-Sync/2.1");
     expect(headers.get("x-custom")).toBe("a\u00ffb");
+  });
+
+  it("forgedIdentityHeaders: every x-spot-* name but the client's own, canonical, once, whatever Connection says", () => {
+    const incoming = new Headers([
+      ["X-Spot-Api-Key", "acct_1"],
+      ["X-Spot-Api-Secret", "sk_live_abcd"],
+      ["X-Spot-Api-Version", "2024-11-15"],
+      ["X_Spot_Assertion", "a"],
+      ["x.spot.assertion", "b"],
+      ["X-SPOT-ACCOUNT-ID", "acct_2"],
+      ["X-Spot-Something-New", "1"],
+      ["Connection", "X-Spot-Key-Id"],
+      ["X-Spot-Key-Id", "key_2"],
+      ["X-Forwarded-For", "1.2.3.4"],
+      ["Accept", "*/*"],
+    ]);
+    expect(forgedIdentityHeaders(incoming).sort()).toEqual([
+      "x-spot-account-id",
+      "x-spot-assertion",
+      "x-spot-key-id",
+      "x-spot-something-new",
+    ]);
+    expect(forgedIdentityHeaders(new Headers({ "X-Spot-Api-Key": "acct_1", "User-Agent": "x" }))).toEqual([]);
   });
 
   it("helpers", () => {
