@@ -15,6 +15,8 @@ export default defineConfig(async () => {
             TEST_MIGRATIONS: migrations,
             SECRET_HASH_KEY: "dGVzdC1vbmx5LWhtYWMta2V5LWZvci1zZWNyZXQtaGFzaGVzLTAxMjM0NTY3ODk=",
             SECRET_HASH_KEY_ID: "hk-test",
+            // Short batch delay keeps each test's waitUntil brief; coalescing tests set their own.
+            AUDIT_BATCH_DELAY_MS: "5",
             API_VERSIONS: JSON.stringify([
               {
                 version: "2023-08-01",

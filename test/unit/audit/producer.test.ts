@@ -61,6 +61,39 @@ afterEach(() => {
   vi.restoreAllMocks();
 });
 
+describe("sendAuditEvent coalescing", () => {
+  it("events sent to one queue binding close together travel in one message", async () => {
+    const { queue, calls } = recordingQueue();
+    const events = ["a", "b", "c"].map((id) => event({ eventId: `evt_${id}`, requestId: `req_${id}` }));
+    await Promise.all(events.map((e) => sendAuditEvent(queue, e)));
+    expect(calls).toHaveLength(1);
+    expect(calls[0]?.body).toEqual({ v: 1, events });
+    expect(AuditMessageSchema.safeParse(calls[0]?.body).success).toBe(true);
+  });
+
+  it("a failing send logs every event of the batch with its own request id", async () => {
+    const errors = vi.spyOn(console, "error").mockImplementation(() => {});
+    const queue = { send: () => Promise.reject(new Error("queue down")) } as unknown as Queue;
+    await Promise.all(["x", "y"].map((id) => sendAuditEvent(queue, event({ eventId: `evt_${id}`, requestId: `req_${id}` }))));
+    const lines = errors.mock.calls.map((args) => JSON.parse(String(args[0])));
+    expect(lines.map((l) => [l.msg, l.request_id, l.event.event_id])).toEqual([
+      ["audit_send_failed", "req_x", "evt_x"],
+      ["audit_send_failed", "req_y", "evt_y"],
+    ]);
+  });
+
+  it("a batch never exceeds the Queues message limit", async () => {
+    const { queue, calls } = recordingQueue();
+    const big = Array.from({ length: 60 }, (_, i) =>
+      event({ eventId: `evt_${i}`, requestId: `req_${i}`, userAgent: "é".repeat(1024), path: `/${"p".repeat(2047)}` }),
+    );
+    await Promise.all(big.map((e) => sendAuditEvent(queue, e)));
+    expect(calls.length).toBeGreaterThan(1);
+    expect(calls.flatMap((c) => (c.body as { events: AuditEvent[] }).events)).toHaveLength(60);
+    for (const c of calls) expect(messageSize(c.body as { v: 1; events: AuditEvent[] })).toBeLessThan(128_000);
+  });
+});
+
 describe("sendAuditEvent", () => {
   it("sends one JSON message { v: 1, events: [event] }", async () => {
     const { queue, calls } = recordingQueue();
