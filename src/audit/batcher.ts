@@ -20,6 +20,13 @@ export interface BatchLimits {
   maxDelayMs: number;
 }
 
+/** Folds an item into a pending one with the same key instead of adding it (flood folding). */
+export interface Fold<T> {
+  key: string;
+  /** Combines the pending item with the new one; the result replaces the pending item. */
+  merge(pending: T, next: T): T;
+}
+
 /** Delivers one batch; must never reject (failures are logged by the deliverer). */
 export type Deliver<T> = (items: T[]) => Promise<void>;
 
@@ -31,6 +38,8 @@ export class Batcher<T> {
   readonly #deliver: Deliver<T>;
   readonly #limits: BatchLimits;
   #items: T[] = [];
+  #sizes: number[] = [];
+  #folds = new Map<string, number>();
   #bytes = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #done: { promise: Promise<void>; resolve: () => void } | undefined;
@@ -41,12 +50,24 @@ export class Batcher<T> {
   }
 
   /**
-   * Adds an item of `bytes` serialised bytes.
+   * Adds an item of `bytes` serialised bytes; with `fold`, merges it into the pending item of the
+   * same key when there is one (it then counts no further against `maxEvents`).
    * @returns the promise of the flush that carries it; resolves once delivered (or logged as failed), never rejects
    */
-  add(item: T, bytes: number): Promise<void> {
+  add(item: T, bytes: number, fold?: Fold<T>): Promise<void> {
+    const folded = fold === undefined ? undefined : this.#folds.get(fold.key);
+    if (fold !== undefined && folded !== undefined) {
+      const merged = fold.merge(this.#items[folded] as T, item);
+      this.#bytes += bytes - (this.#sizes[folded] ?? 0);
+      this.#items[folded] = merged;
+      this.#sizes[folded] = bytes;
+      this.#done ??= deferred();
+      return this.#done.promise;
+    }
     if (this.#items.length > 0 && this.#bytes + bytes > this.#limits.maxBytes) this.flush();
+    if (fold !== undefined) this.#folds.set(fold.key, this.#items.length);
     this.#items.push(item);
+    this.#sizes.push(bytes);
     this.#bytes += bytes;
     this.#done ??= deferred();
     const done = this.#done.promise;
@@ -62,6 +83,8 @@ export class Batcher<T> {
     const items = this.#items;
     const done = this.#done;
     this.#items = [];
+    this.#sizes = [];
+    this.#folds = new Map();
     this.#bytes = 0;
     this.#done = undefined;
     if (items.length === 0 || done === undefined) return;

@@ -69,6 +69,7 @@ const EVENT_COLUMNS = [
   "country",
   "colo",
   "truncated",
+  "folded_count",
 ] as const;
 
 const INSERT_EVENT_SQL = `INSERT OR IGNORE INTO audit_events (${EVENT_COLUMNS.join(", ")}) VALUES (${EVENT_COLUMNS.map(() => "?").join(", ")})`;
@@ -113,6 +114,7 @@ function eventRow(e: AuditEvent): (string | number | null)[] {
     country: e.country,
     colo: e.colo,
     truncated: e.truncated ? 1 : 0,
+    folded_count: e.folded_count ?? 0,
   };
   return EVENT_COLUMNS.map((c) => row[c]);
 }

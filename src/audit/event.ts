@@ -125,6 +125,11 @@ export interface AuditEvent {
   colo: string | null;
   /** True when any value in this event was shortened (a field cap, or the producer's size check). */
   truncated: boolean;
+  /**
+   * Denied requests from the same connecting IP that were folded into this event instead of being
+   * stored one by one (flood folding, docs/audit.md); absent or 0 for an ordinary event.
+   */
+  folded_count?: number;
 }
 
 const text = (max: number) => z.string().max(max);
@@ -173,6 +178,8 @@ export const AuditEventSchema = z.strictObject({
   country: nullableText(GEO_MAX_CHARS),
   colo: nullableText(GEO_MAX_CHARS),
   truncated: z.boolean(),
+  // Optional so that messages produced before the field existed still validate.
+  folded_count: count().optional(),
 });
 
 // Compile-time check that the schema and the interface describe the same shape, both ways.

@@ -20,6 +20,7 @@ import {
   QUEUE_MESSAGE_LIMIT_BYTES,
   utf8Length,
 } from "./event";
+import { DeniedFloodGuard } from "./flood";
 
 export const AUDIT_MESSAGE_VERSION = 1;
 /** Events one message may carry (concurrent requests of an isolate are coalesced: src/audit/batcher.ts). */
@@ -119,6 +120,15 @@ export async function deliverAuditEvents(queue: Queue, events: AuditEvent[]): Pr
 /** One batcher per queue binding per isolate. */
 const batchers = new WeakMap<Queue, Batcher<AuditEvent>>();
 
+/** Denied events per connecting IP per second stored one by one before the rest are folded. */
+export const DENIED_EVENTS_PER_IP_PER_SECOND = 20;
+const floodGuard = new DeniedFloodGuard(DENIED_EVENTS_PER_IP_PER_SECOND, 1000, 10_000);
+
+/** Merges a folded denied event into the pending one of its IP: the newest details, the counts added. */
+function foldDenied(pending: AuditEvent, next: AuditEvent): AuditEvent {
+  return { ...next, folded_count: (pending.folded_count ?? 1) + (next.folded_count ?? 1) };
+}
+
 /**
  * Puts an event on the audit queue, coalesced with the events of concurrent requests of this
  * isolate (src/audit/batcher.ts). Never throws.
@@ -133,6 +143,10 @@ export function sendAuditEvent(queue: Queue, event: AuditEvent, limits: BatchLim
     if (batcher === undefined) {
       batcher = new Batcher((events) => deliverAuditEvents(queue, events), limits);
       batchers.set(queue, batcher);
+    }
+    if (event.outcome === "denied" && floodGuard.shouldFold(event.connecting_ip ?? "none", Date.now())) {
+      const folded = { ...prepared.event, folded_count: 1 };
+      return batcher.add(folded, prepared.bytes, { key: `denied:${event.connecting_ip ?? "none"}`, merge: foldDenied });
     }
     return batcher.add(prepared.event, prepared.bytes);
   } catch (err) {

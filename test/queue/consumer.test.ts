@@ -300,3 +300,16 @@ describe("retryDelaySeconds", () => {
     expect(retryDelaySeconds(attempts)).toBe(seconds);
   });
 });
+
+describe("folded events", () => {
+  it("stores folded_count, and 0 for an event without it (messages from before the field)", async () => {
+    const folded = event("fold-1", { outcome: "denied", reason: "invalid_credentials", status: 401, folded_count: 7 });
+    const plain = event("fold-2");
+    await run(AUDIT_QUEUE_NAME, [message("msg-fold", { v: 1, events: [folded, plain] } satisfies AuditMessage)]);
+    const rows = await eventRows("fold-");
+    expect(rows.map((r) => [r.event_id, r.folded_count])).toEqual([
+      ["fold-1", 7],
+      ["fold-2", 0],
+    ]);
+  });
+});

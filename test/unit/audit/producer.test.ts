@@ -94,6 +94,44 @@ describe("sendAuditEvent coalescing", () => {
   });
 });
 
+describe("flood folding of denied events", () => {
+  it("past 20 denied events per IP per second, the rest of a batch is folded into one event with folded_count", async () => {
+    const { queue, calls } = recordingQueue();
+    const denied = Array.from({ length: 30 }, (_, i) =>
+      event({
+        eventId: `evt_d${i}`,
+        requestId: `req_d${i}`,
+        outcome: "denied",
+        reason: "invalid_credentials",
+        status: 401,
+        connectingIp: "192.0.2.77",
+      }),
+    );
+    const allowed = Array.from({ length: 5 }, (_, i) =>
+      event({ eventId: `evt_a${i}`, requestId: `req_a${i}`, connectingIp: "192.0.2.77" }),
+    );
+    await Promise.all([...denied, ...allowed].map((e) => sendAuditEvent(queue, e)));
+    const sent = calls.flatMap((c) => (c.body as { events: AuditEvent[] }).events);
+    expect(sent.filter((e) => e.outcome === "allowed")).toHaveLength(5);
+    const deniedSent = sent.filter((e) => e.outcome === "denied");
+    expect(deniedSent).toHaveLength(21);
+    expect(deniedSent.filter((e) => e.folded_count === undefined)).toHaveLength(20);
+    const folded = deniedSent.find((e) => e.folded_count !== undefined);
+    expect(folded?.folded_count).toBe(10);
+    expect(folded?.request_id).toBe("req_d29");
+    expect(AuditMessageSchema.safeParse(calls[0]?.body).success).toBe(true);
+  });
+
+  it("another IP is not folded by the first one's flood", async () => {
+    const { queue, calls } = recordingQueue();
+    const flood = Array.from({ length: 25 }, (_, i) => event({ eventId: `evt_f${i}`, outcome: "denied", connectingIp: "192.0.2.78" }));
+    const other = event({ eventId: "evt_other", outcome: "denied", connectingIp: "192.0.2.79" });
+    await Promise.all([...flood, other].map((e) => sendAuditEvent(queue, e)));
+    const sent = calls.flatMap((c) => (c.body as { events: AuditEvent[] }).events);
+    expect(sent.find((e) => e.event_id === "evt_other")?.folded_count).toBeUndefined();
+  });
+});
+
 describe("sendAuditEvent", () => {
   it("sends one JSON message { v: 1, events: [event] }", async () => {
     const { queue, calls } = recordingQueue();
