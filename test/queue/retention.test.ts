@@ -1,4 +1,4 @@
-import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
+import { createScheduledController } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { applyRetention, DEFAULT_RETENTION_DAYS, RETENTION_CHUNK_ROWS, retentionDays } from "../../src/audit/retention";
@@ -59,13 +59,7 @@ describe("audit retention", () => {
     vi.spyOn(console, "log").mockImplementation(() => {});
     await insertEvents("cron-old", 2, 8);
     await insertEvents("cron-new", 2, 6);
-    const ctx = createExecutionContext();
-    await worker.scheduled(
-      createScheduledController({ scheduledTime: NOW, cron: "17 3 * * *" }),
-      { ...env, AUDIT_RETENTION_DAYS: "7" },
-      ctx,
-    );
-    await waitOnExecutionContext(ctx);
+    await worker.scheduled(createScheduledController({ scheduledTime: NOW, cron: "17 3 * * *" }), { ...env, AUDIT_RETENTION_DAYS: "7" });
     expect(await countLike("cron-old")).toBe(0);
     expect(await countLike("cron-new")).toBe(2);
   });
