@@ -37,6 +37,8 @@ export default defineConfig(async () => {
             ASSERTION_ISSUER: "https://api.spot-thought.com",
             ASSERTION_SIGNING_KEY: JSON.stringify(TEST_ASSERTION_KEY_1),
             TEST_ASSERTION_KEY_2: JSON.stringify(TEST_ASSERTION_KEY_2),
+            // Short batch delay keeps each test's waitUntil brief; coalescing tests set their own.
+            AUDIT_BATCH_DELAY_MS: "5",
             API_VERSIONS: JSON.stringify([
               {
                 version: "2023-08-01",

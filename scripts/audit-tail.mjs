@@ -5,14 +5,10 @@
 // Reads the same local database `npm start` uses (.wrangler/state), also while it runs.
 // Plain ESM, node: builtins only; wrangler is spawned through this same Node (≥ 22).
 
-import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { runWrangler, WRANGLER } from "./lib/wrangler.mjs";
 
-const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
-const WRANGLER = join(ROOT, "node_modules", ".bin", "wrangler");
 const DEFAULT_ROWS = 20;
 const MAX_ROWS = 10_000;
 
@@ -31,6 +27,7 @@ const COLUMNS = [
   ["connecting_ip", 39],
   ["source_ip", 39],
   ["user_agent", 32],
+  ["folded_count", 0],
 ];
 
 function usage() {
@@ -40,32 +37,6 @@ function usage() {
 function fail(message) {
   console.error(`audit:tail: ${message}`);
   process.exit(1);
-}
-
-function runWrangler(args) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [WRANGLER, ...args], {
-      cwd: ROOT,
-      env: {
-        ...process.env,
-        CI: "true",
-        WRANGLER_SEND_METRICS: "false",
-        WRANGLER_SEND_ERROR_REPORTS: "false",
-        WRANGLER_HIDE_BANNER: "true",
-      },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (chunk) => {
-      stdout += chunk;
-    });
-    child.stderr.setEncoding("utf8").on("data", (chunk) => {
-      stderr += chunk;
-    });
-    child.on("error", reject);
-    child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr }));
-  });
 }
 
 /** One cell: null as "-", control characters made visible, long values cut with "…". */

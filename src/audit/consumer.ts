@@ -71,15 +71,24 @@ const EVENT_COLUMNS = [
   "truncated",
   "forged_headers",
   "forged_headers_count",
+  "folded_count",
 ] as const;
 
-const INSERT_EVENT_SQL = `INSERT OR IGNORE INTO audit_events (${EVENT_COLUMNS.join(", ")}) VALUES (${EVENT_COLUMNS.map(() => "?").join(", ")})`;
+/**
+ * One statement per queue message, whatever its number of events: the rows travel as one JSON
+ * array parameter and SQLite's `json_each` unpacks them. D1 allows 100 bound parameters per query
+ * and a limited number of queries per invocation, so one `VALUES (?, …)` row per event would not
+ * scale to coalesced messages (100 events × 100 messages per batch).
+ */
+const INSERT_EVENTS_SQL = `INSERT OR IGNORE INTO audit_events (${EVENT_COLUMNS.join(", ")}) SELECT ${EVENT_COLUMNS.map(
+  (c) => `value ->> '$.${c}'`,
+).join(", ")} FROM json_each(?)`;
 
 const INSERT_DEAD_LETTER_SQL =
   "INSERT OR IGNORE INTO audit_dead_letters (queue, message_id, received_at, enqueued_at, attempts, reason, body, body_length) VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
 
-/** Column values of one event, in EVENT_COLUMNS order (booleans as 0/1, the chain as JSON). */
-function eventRow(e: AuditEvent): (string | number | null)[] {
+/** Column values of one event by column name (booleans as 0/1, the chain as JSON text). */
+function eventRow(e: AuditEvent): Record<(typeof EVENT_COLUMNS)[number], string | number | null> {
   const row: Record<(typeof EVENT_COLUMNS)[number], string | number | null> = {
     event_id: e.event_id,
     v: e.v,
@@ -117,8 +126,9 @@ function eventRow(e: AuditEvent): (string | number | null)[] {
     truncated: e.truncated ? 1 : 0,
     forged_headers: JSON.stringify(e.forged_headers),
     forged_headers_count: e.forged_headers_count,
+    folded_count: e.folded_count ?? 0,
   };
-  return EVENT_COLUMNS.map((c) => row[c]);
+  return row;
 }
 
 /** The body as text: strings as they are, bytes decoded as UTF-8, anything else as JSON. */
@@ -264,8 +274,9 @@ async function consumeEvents(batch: MessageBatch<unknown>, env: Env): Promise<vo
 
   if (valid.length === 0) return;
   try {
-    const statements = valid.flatMap((v) => v.events.map((e) => env.AUDIT_DB.prepare(INSERT_EVENT_SQL).bind(...eventRow(e))));
-    await env.AUDIT_DB.batch(statements);
+    // One statement per message, all in one D1 batch (a single transaction): all stored or none.
+    const insert = env.AUDIT_DB.prepare(INSERT_EVENTS_SQL);
+    await env.AUDIT_DB.batch(valid.map((v) => insert.bind(JSON.stringify(v.events.map(eventRow)))));
   } catch (err) {
     const delays = retryAll(valid.map((v) => v.msg));
     log("error", "audit_d1_write_failed", {

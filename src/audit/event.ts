@@ -137,6 +137,11 @@ export interface AuditEvent {
   forged_headers_count: number;
   /** True when any value in this event was shortened (a field cap, or the producer's size check). */
   truncated: boolean;
+  /**
+   * Denied requests from the same connecting IP that were folded into this event instead of being
+   * stored one by one (flood folding, docs/audit.md); absent or 0 for an ordinary event.
+   */
+  folded_count?: number;
 }
 
 const text = (max: number) => z.string().max(max);
@@ -188,6 +193,8 @@ export const AuditEventSchema = z.strictObject({
   forged_headers: z.array(text(FORGED_HEADER_MAX_CHARS)).max(FORGED_HEADERS_MAX_ENTRIES).default([]),
   forged_headers_count: count().default(0),
   truncated: z.boolean(),
+  // Optional so that messages produced before the field existed still validate.
+  folded_count: count().optional(),
 });
 
 // Compile-time check that the schema and the interface describe the same shape, both ways.

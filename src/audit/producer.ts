@@ -10,6 +10,7 @@ import { z } from "zod";
 // biome-ignore lint/correctness/noUnusedImports: bound by the __SPOT_DEBUG_COUNTERS__ define in bench/test builds (src/debug/counters.ts)
 import { spotDebugCounters } from "../debug/counters";
 import { errorMessage, log } from "../log";
+import { Batcher, type BatchLimits } from "./batcher";
 import {
   type AuditEvent,
   AuditEventSchema,
@@ -19,9 +20,10 @@ import {
   QUEUE_MESSAGE_LIMIT_BYTES,
   utf8Length,
 } from "./event";
+import { DeniedFloodGuard } from "./flood";
 
 export const AUDIT_MESSAGE_VERSION = 1;
-/** Events one message may carry (a later change coalesces concurrent requests; today it is 1). */
+/** Events one message may carry (concurrent requests of an isolate are coalesced: src/audit/batcher.ts). */
 export const MAX_EVENTS_PER_MESSAGE = 100;
 /** How far user_agent, path and forwarded_for are cut when an event is still over MAX_EVENT_BYTES. */
 export const SHRUNK_TEXT_MAX_CHARS = 256;
@@ -79,33 +81,76 @@ function idsOf(event: AuditEvent): { request_id: string; event_id: string } {
   return { request_id: id(e?.request_id), event_id: id(e?.event_id) };
 }
 
+/** Default batch bounds: 100 events, ~96 KB (a third of headroom under the 128 KB message limit), 50 ms. */
+export const DEFAULT_BATCH_LIMITS: BatchLimits = { maxEvents: MAX_EVENTS_PER_MESSAGE, maxBytes: 96_000, maxDelayMs: 50 };
+
 /**
- * Sends one event as `{ v: 1, events: [event] }` with `contentType: "json"`. Never throws.
- * Over MAX_EVENT_BYTES: shrunk (see shrinkAuditEvent); still over: not sent, logged as
- * `audit_event_too_large`. A failing `send`: logged as `audit_send_failed` with the whole event.
+ * Applies the size rules to one event before it joins a batch.
+ * @returns the event (shrunk if its message was over MAX_EVENT_BYTES) and its serialised size in
+ *          bytes, or null when it stays too large (then logged as `audit_event_too_large`)
  */
-export async function sendAuditEvent(queue: Queue, event: AuditEvent): Promise<void> {
-  let toSend: AuditEvent = event;
+export function prepareAuditEvent(event: AuditEvent): { event: AuditEvent; bytes: number } | null {
+  let prepared = event;
+  let size = messageSize({ v: AUDIT_MESSAGE_VERSION, events: [event] });
+  if (size > MAX_EVENT_BYTES) {
+    prepared = shrinkAuditEvent(event);
+    size = messageSize({ v: AUDIT_MESSAGE_VERSION, events: [prepared] });
+  }
+  if (size > MAX_EVENT_BYTES || size > QUEUE_MESSAGE_LIMIT_BYTES) {
+    log("error", "audit_event_too_large", { ...idsOf(event), size_bytes: size, limit_bytes: MAX_EVENT_BYTES, event: clippedForLog(event) });
+    return null;
+  }
+  return { event: prepared, bytes: utf8Length(JSON.stringify(prepared)) + 1 };
+}
+
+/**
+ * Sends one message `{ v: 1, events }` with `contentType: "json"`. Never throws: a failing `send`
+ * writes one `audit_send_failed` line per event, each with its request id and the whole event.
+ */
+export async function deliverAuditEvents(queue: Queue, events: AuditEvent[]): Promise<void> {
   try {
-    let message: AuditMessage = { v: AUDIT_MESSAGE_VERSION, events: [event] };
-    let size = messageSize(message);
-    if (size > MAX_EVENT_BYTES) {
-      toSend = shrinkAuditEvent(event);
-      message = { v: AUDIT_MESSAGE_VERSION, events: [toSend] };
-      size = messageSize(message);
-    }
-    if (size > MAX_EVENT_BYTES || size > QUEUE_MESSAGE_LIMIT_BYTES) {
-      log("error", "audit_event_too_large", {
-        ...idsOf(event),
-        size_bytes: size,
-        limit_bytes: MAX_EVENT_BYTES,
-        event: clippedForLog(event),
-      });
-      return;
-    }
     if (typeof __SPOT_DEBUG_COUNTERS__ !== "undefined") __SPOT_DEBUG_COUNTERS__.queueSend();
-    await queue.send(message, { contentType: "json" });
+    await queue.send({ v: AUDIT_MESSAGE_VERSION, events } satisfies AuditMessage, { contentType: "json" });
   } catch (err) {
-    log("error", "audit_send_failed", { ...idsOf(toSend), error: errorMessage(err), event: toSend });
+    const error = errorMessage(err);
+    for (const event of events) log("error", "audit_send_failed", { ...idsOf(event), error, event });
+  }
+}
+
+/** One batcher per queue binding per isolate. */
+const batchers = new WeakMap<Queue, Batcher<AuditEvent>>();
+
+/** Denied events per connecting IP per second stored one by one before the rest are folded. */
+export const DENIED_EVENTS_PER_IP_PER_SECOND = 20;
+const floodGuard = new DeniedFloodGuard(DENIED_EVENTS_PER_IP_PER_SECOND, 1000, 10_000);
+
+/** Merges a folded denied event into the pending one of its IP: the newest details, the counts added. */
+function foldDenied(pending: AuditEvent, next: AuditEvent): AuditEvent {
+  return { ...next, folded_count: (pending.folded_count ?? 1) + (next.folded_count ?? 1) };
+}
+
+/**
+ * Puts an event on the audit queue, coalesced with the events of concurrent requests of this
+ * isolate (src/audit/batcher.ts). Never throws.
+ * @param limits batch bounds; the first call per queue binding fixes them for the isolate
+ * @returns the promise of the flush carrying the event: hand it to `ctx.waitUntil`
+ */
+export function sendAuditEvent(queue: Queue, event: AuditEvent, limits: BatchLimits = DEFAULT_BATCH_LIMITS): Promise<void> {
+  try {
+    const prepared = prepareAuditEvent(event);
+    if (prepared === null) return Promise.resolve();
+    let batcher = batchers.get(queue);
+    if (batcher === undefined) {
+      batcher = new Batcher((events) => deliverAuditEvents(queue, events), limits);
+      batchers.set(queue, batcher);
+    }
+    if (event.outcome === "denied" && floodGuard.shouldFold(event.connecting_ip ?? "none", Date.now())) {
+      const folded = { ...prepared.event, folded_count: 1 };
+      return batcher.add(folded, prepared.bytes, { key: `denied:${event.connecting_ip ?? "none"}`, merge: foldDenied });
+    }
+    return batcher.add(prepared.event, prepared.bytes);
+  } catch (err) {
+    log("error", "audit_send_failed", { ...idsOf(event), error: errorMessage(err), event });
+    return Promise.resolve();
   }
 }

@@ -6,8 +6,9 @@
  */
 import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
+import type { BatchLimits } from "../audit/batcher";
 import { type AuditOutcome, buildAuditEvent } from "../audit/event";
-import { sendAuditEvent } from "../audit/producer";
+import { DEFAULT_BATCH_LIMITS, sendAuditEvent } from "../audit/producer";
 import type { AppEnv } from "../env";
 import { forgedIdentityHeaders } from "../forwarding/headers";
 import { API_VERSION_HEADER } from "../keys/credentials";
@@ -20,12 +21,23 @@ export const audit = createMiddleware<AppEnv>(async (c, next) => {
   stampResponse(c);
   try {
     const event = buildAuditEvent(auditInput(c));
-    c.executionCtx.waitUntil(sendAuditEvent(c.env.AUDIT_QUEUE, event));
+    c.executionCtx.waitUntil(sendAuditEvent(c.env.AUDIT_QUEUE, event, batchLimits(c.env)));
   } catch (err) {
     // Building the event must never change the response; say so in the log with the request id.
     log("error", "audit_build_failed", { request_id: c.var.requestId, error: errorMessage(err) });
   }
 });
+
+/**
+ * Batch bounds from `AUDIT_BATCH_DELAY_MS` (milliseconds, 0..1000). Read leniently: the audit path
+ * must work even when the rest of the configuration does not, so a bad value means the default.
+ */
+function batchLimits(env: Env): BatchLimits {
+  const delay = Number(env.AUDIT_BATCH_DELAY_MS);
+  const valid =
+    env.AUDIT_BATCH_DELAY_MS !== undefined && env.AUDIT_BATCH_DELAY_MS !== "" && Number.isInteger(delay) && delay >= 0 && delay <= 1000;
+  return valid ? { ...DEFAULT_BATCH_LIMITS, maxDelayMs: delay } : DEFAULT_BATCH_LIMITS;
+}
 
 /** Adds the response headers every answer carries; copes with an origin response whose headers are immutable. */
 function stampResponse(c: Context<AppEnv>): void {

@@ -303,3 +303,31 @@ describe("retryDelaySeconds", () => {
     expect(retryDelaySeconds(attempts)).toBe(seconds);
   });
 });
+
+describe("folded events", () => {
+  it("stores folded_count, and 0 for an event without it (messages from before the field)", async () => {
+    const folded = event("fold-1", { outcome: "denied", reason: "invalid_credentials", status: 401, folded_count: 7 });
+    const plain = event("fold-2");
+    await run(AUDIT_QUEUE_NAME, [message("msg-fold", { v: 1, events: [folded, plain] } satisfies AuditMessage)]);
+    const rows = await eventRows("fold-");
+    expect(rows.map((r) => [r.event_id, r.folded_count])).toEqual([
+      ["fold-1", 7],
+      ["fold-2", 0],
+    ]);
+  });
+});
+
+describe("one statement per message", () => {
+  it("stores a coalesced message of 100 events with one D1 statement", async () => {
+    const events = Array.from({ length: 100 }, (_, i) => event(`many-${String(i).padStart(3, "0")}`));
+    const prepares = vi.spyOn(env.AUDIT_DB, "prepare");
+    await run(AUDIT_QUEUE_NAME, [message("msg-many", { v: 1, events } satisfies AuditMessage)]);
+    expect(prepares.mock.calls.filter(([sql]) => String(sql).startsWith("INSERT OR IGNORE INTO audit_events"))).toHaveLength(1);
+    const rows = await eventRows("many-");
+    expect(rows).toHaveLength(100);
+    expect(rows[0]).toMatchObject({ user_agent: "Büro-Sync/2.1 \u00ff", account_verified: 1, forwarded_count: 1 });
+    expect(JSON.parse(String(rows[0]?.forwarded_chain))).toEqual([
+      { raw: "203.0.113.9:51234", ip: "203.0.113.9", port: 51234, valid: true },
+    ]);
+  });
+});

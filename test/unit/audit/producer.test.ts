@@ -61,6 +61,77 @@ afterEach(() => {
   vi.restoreAllMocks();
 });
 
+describe("sendAuditEvent coalescing", () => {
+  it("events sent to one queue binding close together travel in one message", async () => {
+    const { queue, calls } = recordingQueue();
+    const events = ["a", "b", "c"].map((id) => event({ eventId: `evt_${id}`, requestId: `req_${id}` }));
+    await Promise.all(events.map((e) => sendAuditEvent(queue, e)));
+    expect(calls).toHaveLength(1);
+    expect(calls[0]?.body).toEqual({ v: 1, events });
+    expect(AuditMessageSchema.safeParse(calls[0]?.body).success).toBe(true);
+  });
+
+  it("a failing send logs every event of the batch with its own request id", async () => {
+    const errors = vi.spyOn(console, "error").mockImplementation(() => {});
+    const queue = { send: () => Promise.reject(new Error("queue down")) } as unknown as Queue;
+    await Promise.all(["x", "y"].map((id) => sendAuditEvent(queue, event({ eventId: `evt_${id}`, requestId: `req_${id}` }))));
+    const lines = errors.mock.calls.map((args) => JSON.parse(String(args[0])));
+    expect(lines.map((l) => [l.msg, l.request_id, l.event.event_id])).toEqual([
+      ["audit_send_failed", "req_x", "evt_x"],
+      ["audit_send_failed", "req_y", "evt_y"],
+    ]);
+  });
+
+  it("a batch never exceeds the Queues message limit", async () => {
+    const { queue, calls } = recordingQueue();
+    const big = Array.from({ length: 60 }, (_, i) =>
+      event({ eventId: `evt_${i}`, requestId: `req_${i}`, userAgent: "é".repeat(1024), path: `/${"p".repeat(2047)}` }),
+    );
+    await Promise.all(big.map((e) => sendAuditEvent(queue, e)));
+    expect(calls.length).toBeGreaterThan(1);
+    expect(calls.flatMap((c) => (c.body as { events: AuditEvent[] }).events)).toHaveLength(60);
+    for (const c of calls) expect(messageSize(c.body as { v: 1; events: AuditEvent[] })).toBeLessThan(128_000);
+  });
+});
+
+describe("flood folding of denied events", () => {
+  it("past 20 denied events per IP per second, the rest of a batch is folded into one event with folded_count", async () => {
+    const { queue, calls } = recordingQueue();
+    const denied = Array.from({ length: 30 }, (_, i) =>
+      event({
+        eventId: `evt_d${i}`,
+        requestId: `req_d${i}`,
+        outcome: "denied",
+        reason: "invalid_credentials",
+        status: 401,
+        connectingIp: "192.0.2.77",
+      }),
+    );
+    const allowed = Array.from({ length: 5 }, (_, i) =>
+      event({ eventId: `evt_a${i}`, requestId: `req_a${i}`, connectingIp: "192.0.2.77" }),
+    );
+    await Promise.all([...denied, ...allowed].map((e) => sendAuditEvent(queue, e)));
+    const sent = calls.flatMap((c) => (c.body as { events: AuditEvent[] }).events);
+    expect(sent.filter((e) => e.outcome === "allowed")).toHaveLength(5);
+    const deniedSent = sent.filter((e) => e.outcome === "denied");
+    expect(deniedSent).toHaveLength(21);
+    expect(deniedSent.filter((e) => e.folded_count === undefined)).toHaveLength(20);
+    const folded = deniedSent.find((e) => e.folded_count !== undefined);
+    expect(folded?.folded_count).toBe(10);
+    expect(folded?.request_id).toBe("req_d29");
+    expect(AuditMessageSchema.safeParse(calls[0]?.body).success).toBe(true);
+  });
+
+  it("another IP is not folded by the first one's flood", async () => {
+    const { queue, calls } = recordingQueue();
+    const flood = Array.from({ length: 25 }, (_, i) => event({ eventId: `evt_f${i}`, outcome: "denied", connectingIp: "192.0.2.78" }));
+    const other = event({ eventId: "evt_other", outcome: "denied", connectingIp: "192.0.2.79" });
+    await Promise.all([...flood, other].map((e) => sendAuditEvent(queue, e)));
+    const sent = calls.flatMap((c) => (c.body as { events: AuditEvent[] }).events);
+    expect(sent.find((e) => e.event_id === "evt_other")?.folded_count).toBeUndefined();
+  });
+});
+
 describe("sendAuditEvent", () => {
   it("sends one JSON message { v: 1, events: [event] }", async () => {
     const { queue, calls } = recordingQueue();

@@ -1,0 +1,172 @@
+// `npm run soak [-- N] [-- --concurrency C]`: proves the audit trail loses nothing (docs/audit.md).
+//
+// Starts the local stack (`scripts/start.mjs`: wrangler dev with Miniflare's Queue and D1, demo
+// origins, demo key), sends N requests to it on 127.0.0.1 only, a third each allowed (the demo key),
+// denied (a wrong secret) and malformed (a bad key header), each under a path unique to this run,
+// then waits for the queue consumer and checks the local D1:
+//   sent       requests that got the status their kind expects
+//   stored     requests the trail accounts for (a row each, or folded_count for a folded flood row)
+//   duplicates rows sharing a request id
+//   dlq        dead letters stored since the run started
+//   secrets    rows containing the demo secret anywhere
+// and ends with `soak: sent=N stored=N duplicates=0 dlq=0 secrets=0`, exit 0 only when it says so.
+// Bounded: N ≤ 100,000, the load and the wait each stop after a fixed time.
+
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { queryLocalD1, ROOT } from "./lib/wrangler.mjs";
+
+const BASE = "http://127.0.0.1:8787";
+const START_TIMEOUT_MS = 180_000;
+const LOAD_TIMEOUT_MS = 600_000;
+const SETTLE_TIMEOUT_MS = 120_000;
+
+function fail(message) {
+  console.error(`soak: ${message}`);
+  process.exitCode = 1;
+}
+
+/** Starts scripts/start.mjs in its own process group; resolves once its banner says it is ready. */
+function startStack() {
+  const child = spawn(process.execPath, [join(ROOT, "scripts", "start.mjs")], {
+    cwd: ROOT,
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  const ready = new Promise((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`the local stack did not start within ${START_TIMEOUT_MS / 1000} s:\n${output}`)),
+      START_TIMEOUT_MS,
+    );
+    const onData = (chunk) => {
+      output += chunk;
+      if (output.includes("Ctrl-C stops everything")) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    child.stdout.setEncoding("utf8").on("data", onData);
+    child.stderr.setEncoding("utf8").on("data", onData);
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`the local stack exited (code ${code}) before it was ready:\n${output}`));
+    });
+  });
+  const stop = () =>
+    new Promise((resolve) => {
+      if (child.exitCode !== null) return resolve();
+      child.once("exit", () => resolve());
+      try {
+        process.kill(-child.pid, "SIGINT");
+      } catch {
+        resolve();
+      }
+      setTimeout(() => {
+        try {
+          process.kill(-child.pid, "SIGKILL");
+        } catch {}
+      }, 15_000).unref();
+    });
+  return { ready, stop };
+}
+
+/** The kinds of request the soak mixes, with the status each must get. */
+function kinds(secret) {
+  return [
+    { name: "allowed", expected: 200, headers: { "X-Spot-Api-Key": "acct_demo", "X-Spot-Api-Secret": secret } },
+    {
+      name: "denied",
+      expected: 401,
+      headers: { "X-Spot-Api-Key": "acct_demo", "X-Spot-Api-Secret": "sk_live_soakWrongSecret000000000000" },
+    },
+    { name: "malformed", expected: 400, headers: { "X-Spot-Api-Key": "not-an-account", "X-Spot-Api-Secret": secret } },
+  ];
+}
+
+/** Sends `total` requests with at most `concurrency` in flight; returns how many got their expected status. */
+async function sendLoad(run, total, concurrency, secret) {
+  const mix = kinds(secret);
+  let next = 0;
+  let ok = 0;
+  const unexpected = new Map();
+  const deadline = Date.now() + LOAD_TIMEOUT_MS;
+  async function worker() {
+    while (next < total && Date.now() < deadline) {
+      const i = next++;
+      const kind = mix[i % mix.length];
+      try {
+        const res = await fetch(`${BASE}/soak/${run}/${kind.name}/${i}`, { headers: { ...kind.headers, "User-Agent": "spot-soak/1" } });
+        await res.arrayBuffer();
+        if (res.status === kind.expected) ok++;
+        else unexpected.set(`${kind.name}:${res.status}`, (unexpected.get(`${kind.name}:${res.status}`) ?? 0) + 1);
+      } catch (err) {
+        unexpected.set(
+          `${kind.name}:${err.cause?.code ?? err.message}`,
+          (unexpected.get(`${kind.name}:${err.cause?.code ?? err.message}`) ?? 0) + 1,
+        );
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  return { ok, attempted: next, unexpected };
+}
+
+async function trailCounts(run) {
+  const [row] = await queryLocalD1(
+    `SELECT count(*) AS rows, coalesce(sum(CASE WHEN folded_count > 0 THEN folded_count ELSE 1 END), 0) AS represented, ` +
+      `count(*) - count(DISTINCT request_id) AS duplicates FROM audit_events WHERE path LIKE '/soak/${run}/%'`,
+  );
+  return row;
+}
+
+async function main() {
+  const { values, positionals } = parseArgs({
+    options: { concurrency: { type: "string", default: "32" } },
+    allowPositionals: true,
+  });
+  const total = Number(positionals[0] ?? 10_000);
+  const concurrency = Number(values.concurrency);
+  if (!Number.isInteger(total) || total < 3 || total > 100_000) return fail("N must be a whole number from 3 to 100000");
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 256) return fail("--concurrency must be from 1 to 256");
+
+  const stack = startStack();
+  try {
+    await stack.ready;
+    const { secret } = JSON.parse(readFileSync(join(ROOT, ".wrangler", "demo-key.json"), "utf8"));
+    const run = randomBytes(6).toString("hex");
+    const startedIso = new Date().toISOString();
+    console.log(`soak: run ${run}: ${total} requests, ${concurrency} at a time, to ${BASE} ...`);
+    const t0 = Date.now();
+    const load = await sendLoad(run, total, concurrency, secret);
+    console.log(`soak: sent ${load.attempted} in ${((Date.now() - t0) / 1000).toFixed(1)} s; expected statuses: ${load.ok}`);
+    for (const [what, n] of load.unexpected) console.log(`soak:   unexpected ${what} × ${n}`);
+
+    // Wait until the consumer has stored everything (or nothing moves for a while).
+    let counts = await trailCounts(run);
+    const settleDeadline = Date.now() + SETTLE_TIMEOUT_MS;
+    while (counts.represented < load.attempted && Date.now() < settleDeadline) {
+      await new Promise((r) => setTimeout(r, 2000));
+      counts = await trailCounts(run);
+    }
+    // A last look a few seconds on, so a late duplicate would show too.
+    await new Promise((r) => setTimeout(r, 3000));
+    counts = await trailCounts(run);
+
+    const [dlq] = await queryLocalD1(`SELECT count(*) AS n FROM audit_dead_letters WHERE received_at >= '${startedIso}'`);
+    const rows = await queryLocalD1(`SELECT * FROM audit_events WHERE path LIKE '/soak/${run}/%'`);
+    const secrets = rows.filter((row) => JSON.stringify(row).includes(secret)).length;
+    console.log(`soak: ${counts.rows} rows stand for ${counts.represented} requests (floods of denied requests are folded per IP)`);
+    const line = `soak: sent=${load.ok} stored=${counts.represented} duplicates=${counts.duplicates} dlq=${dlq.n} secrets=${secrets}`;
+    console.log(line);
+    const good = load.ok === total && counts.represented === total && counts.duplicates === 0 && dlq.n === 0 && secrets === 0;
+    if (!good) fail(`the trail does not account for every request exactly once (${line})`);
+  } finally {
+    await stack.stop();
+  }
+}
+
+main().catch((err) => fail(err?.stack ?? String(err)));
