@@ -1,4 +1,5 @@
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
+import { exportJWK, generateKeyPair } from "jose";
 import { defineConfig } from "vitest/config";
 
 // Every test file runs inside workerd with the bindings of wrangler.toml (KV, Queue, D1), each
@@ -6,6 +7,11 @@ import { defineConfig } from "vitest/config";
 // never depend on a developer's .dev.vars.
 export default defineConfig(async () => {
   const migrations = await readD1Migrations("./migrations");
+  // A fresh admin signing key per run: the Worker trusts its public half (inline JWKS, as locally),
+  // tests sign admin tokens with the private half (test/helpers/admin.ts). Nothing is committed.
+  const { publicKey, privateKey } = await generateKeyPair("ES256", { extractable: true });
+  const adminPublicJwk = { ...(await exportJWK(publicKey)), kid: "test-admin", alg: "ES256", use: "sig" };
+  const adminPrivateJwk = { ...(await exportJWK(privateKey)), kid: "test-admin", alg: "ES256" };
   return {
     plugins: [
       cloudflareTest({
@@ -15,6 +21,13 @@ export default defineConfig(async () => {
             TEST_MIGRATIONS: migrations,
             SECRET_HASH_KEY: "dGVzdC1vbmx5LWhtYWMta2V5LWZvci1zZWNyZXQtaGFzaGVzLTAxMjM0NTY3ODk=",
             SECRET_HASH_KEY_ID: "hk-test",
+            ADMIN_JWKS_URL: "",
+            ADMIN_JWKS: JSON.stringify({ keys: [adminPublicJwk] }),
+            ADMIN_JWT_ISSUER: "https://issuer.test",
+            ADMIN_JWT_AUDIENCE: "spot-admin-test",
+            ADMIN_JWT_ALGORITHMS: "ES256",
+            ADMIN_PERMISSIONS_CLAIM: "permissions",
+            TEST_ADMIN_PRIVATE_JWK: JSON.stringify(adminPrivateJwk),
             API_VERSIONS: JSON.stringify([
               {
                 version: "2023-08-01",

@@ -1,12 +1,14 @@
 /**
  * createApp(): the middleware order and the routes (README "How a request flows").
  *
+ *   requestId → /__spot/admin/* : the admin API (src/admin/app.ts: admin JWT, never API keys, never proxied)
  *   requestId → audit (stamps + audit event on the way out) → clientIp
  *     → credentials (duplicates, presence, format: no KV) → apiVersion (no KV)
  *     → authenticate (HMAC → isolate cache → KV) → forward (upstream origin)
  */
 import { Hono } from "hono";
 import { requestId } from "hono/request-id";
+import { ADMIN_MOUNT, createAdminApp } from "./admin/app";
 // biome-ignore lint/correctness/noUnusedImports: bound by the __SPOT_DEBUG_COUNTERS__ define in bench/test builds (src/debug/counters.ts)
 import { spotDebugCounters } from "./debug/counters";
 import type { AppEnv } from "./env";
@@ -26,6 +28,9 @@ export function createApp(): Hono<AppEnv> {
 
   // Always a fresh id: a client-sent X-Request-Id is not trusted (it keys the audit trail).
   app.use(requestId({ headerName: "" }));
+  // Before the API-key chain: the admin app answers every path under its prefix itself (its own
+  // audit event, errors and 404), so none of them reaches the audit/credentials/forward chain below.
+  app.route(ADMIN_MOUNT, createAdminApp());
   app.use(audit);
   app.use(clientIp);
 

@@ -13,3 +13,6 @@ export default {
     await consumeAuditBatch(batch, env);
   },
 } satisfies ExportedHandler<Env>;
+
+export { AccountKeys } from "./admin/account-do";
+export { SecretClaims } from "./admin/claim-do";

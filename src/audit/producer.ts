@@ -10,6 +10,7 @@ import { z } from "zod";
 // biome-ignore lint/correctness/noUnusedImports: bound by the __SPOT_DEBUG_COUNTERS__ define in bench/test builds (src/debug/counters.ts)
 import { spotDebugCounters } from "../debug/counters";
 import { errorMessage, log } from "../log";
+import { type AdminAuditEvent, AdminAuditEventSchema, isAdminEvent } from "./admin-event";
 import {
   type AuditEvent,
   AuditEventSchema,
@@ -28,15 +29,21 @@ export const SHRUNK_TEXT_MAX_CHARS = 256;
 /** Cap for every string of an event written to the log because it could not be sent. */
 const LOGGED_TEXT_MAX_CHARS = 256;
 
-/** One queue message: 1..n events. */
+/** Either kind of event a message carries: a request event, or an admin event (`kind: "admin"`). */
+export type AnyAuditEvent = AuditEvent | AdminAuditEvent;
+
+/** One queue message: 1..n events, request and admin events alike. */
 export interface AuditMessage {
   v: 1;
-  events: AuditEvent[];
+  events: AnyAuditEvent[];
 }
 
 export const AuditMessageSchema = z.strictObject({
   v: z.literal(AUDIT_MESSAGE_VERSION),
-  events: z.array(AuditEventSchema).min(1).max(MAX_EVENTS_PER_MESSAGE),
+  events: z
+    .array(z.union([AuditEventSchema, AdminAuditEventSchema]))
+    .min(1)
+    .max(MAX_EVENTS_PER_MESSAGE),
 });
 
 /** UTF-8 bytes of the message as the queue receives it (JSON). */
@@ -62,7 +69,7 @@ export function shrinkAuditEvent(event: AuditEvent): AuditEvent {
 }
 
 /** A copy of the event with every string value cut, for a log line of bounded size. */
-function clippedForLog(event: AuditEvent): Record<string, unknown> {
+function clippedForLog(event: AnyAuditEvent): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(event)) {
     if (typeof value === "string") out[key] = cleanText(value, LOGGED_TEXT_MAX_CHARS);
@@ -73,23 +80,24 @@ function clippedForLog(event: AuditEvent): Record<string, unknown> {
   return out;
 }
 
-function idsOf(event: AuditEvent): { request_id: string; event_id: string } {
+function idsOf(event: AnyAuditEvent): { request_id: string; event_id: string } {
   const id = (value: unknown) => (typeof value === "string" ? cleanText(value, ID_MAX_CHARS) : "");
-  const e = event as Partial<AuditEvent> | null | undefined;
+  const e = event as Partial<AnyAuditEvent> | null | undefined;
   return { request_id: id(e?.request_id), event_id: id(e?.event_id) };
 }
 
 /**
  * Sends one event as `{ v: 1, events: [event] }` with `contentType: "json"`. Never throws.
- * Over MAX_EVENT_BYTES: shrunk (see shrinkAuditEvent); still over: not sent, logged as
- * `audit_event_too_large`. A failing `send`: logged as `audit_send_failed` with the whole event.
+ * Over MAX_EVENT_BYTES: a request event is shrunk (see shrinkAuditEvent; an admin event is capped
+ * far below it); still over: not sent, logged as `audit_event_too_large`. A failing `send`: logged
+ * as `audit_send_failed` with the whole event.
  */
-export async function sendAuditEvent(queue: Queue, event: AuditEvent): Promise<void> {
-  let toSend: AuditEvent = event;
+export async function sendAuditEvent(queue: Queue, event: AnyAuditEvent): Promise<void> {
+  let toSend: AnyAuditEvent = event;
   try {
     let message: AuditMessage = { v: AUDIT_MESSAGE_VERSION, events: [event] };
     let size = messageSize(message);
-    if (size > MAX_EVENT_BYTES) {
+    if (size > MAX_EVENT_BYTES && !isAdminEvent(event)) {
       toSend = shrinkAuditEvent(event);
       message = { v: AUDIT_MESSAGE_VERSION, events: [toSend] };
       size = messageSize(message);
