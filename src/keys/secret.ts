@@ -71,7 +71,8 @@ export function checksumOf(randomPart: string): string {
 export function randomBase62(length: number): string {
   let out = "";
   while (out.length < length) {
-    for (const byte of crypto.getRandomValues(new Uint8Array(Math.max(16, (length - out.length) * 2)))) {
+    // getRandomValues fills at most 65,536 bytes per call.
+    for (const byte of crypto.getRandomValues(new Uint8Array(Math.min(65_536, Math.max(16, (length - out.length) * 2))))) {
       if (byte < REJECT_FROM && out.length < length) out += BASE62[byte % 62];
     }
   }
