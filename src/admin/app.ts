@@ -61,7 +61,7 @@ const adminAudit = createMiddleware<AppEnv>(async (c, next) => {
   c.res.headers.set("X-Request-Id", c.var.requestId);
   c.res.headers.set("Cache-Control", "no-store");
   try {
-    const target: AdminAuditTarget = c.var.adminAudit ?? { action: "unknown", accountId: null, keyId: null, newKeyId: null };
+    const target: AdminAuditTarget = c.var.adminAudit ?? targetFromPath(new URL(c.req.url).pathname);
     const status = c.res.status;
     const event = buildAdminAuditEvent({
       eventId: crypto.randomUUID(),
@@ -88,6 +88,12 @@ const adminAudit = createMiddleware<AppEnv>(async (c, next) => {
     log("error", "audit_build_failed", { request_id: c.var.requestId, error: errorMessage(err) });
   }
 });
+
+/** For a request refused before routing (API-key headers, unknown path): the account and key named in its path. */
+function targetFromPath(path: string): AdminAuditTarget {
+  const match = /\/accounts\/([^/]+)(?:\/keys\/([^/]+))?/.exec(path);
+  return { action: "unknown", accountId: match?.[1] ?? null, keyId: match?.[2] ?? null, newKeyId: null };
+}
 
 /** `WWW-Authenticate` of the admin API's 401s and 403s (RFC 6750 §3). */
 function bearerChallenge(error?: "invalid_token" | "insufficient_scope"): Record<string, string> {
@@ -175,8 +181,9 @@ function validationHook(result: { success: true } | { success: false; error: z.Z
   const path = issue ? issue.path.map(String) : [];
   if (issue?.code === "unrecognized_keys" && issue.keys[0] !== undefined) path.push(issue.keys[0]);
   const param = [where, ...path].join(".");
-  const why = issue?.code === "unrecognized_keys" ? "is not a field of this request" : (issue?.message ?? "is invalid");
-  throw new ApiError(where === "path" ? "invalid_parameter" : "invalid_body", `${param} ${why}.`, {}, param);
+  const message =
+    issue?.code === "unrecognized_keys" ? `${param} is not a field of this request.` : `${param}: ${issue?.message ?? "is invalid"}.`;
+  throw new ApiError(where === "path" ? "invalid_parameter" : "invalid_body", message, {}, param);
 }
 
 /** The admin app's onError: the same envelope as the request path, HTTP exceptions of the JSON parser included. */

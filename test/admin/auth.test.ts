@@ -140,7 +140,7 @@ describe("API keys are never accepted", () => {
     expect(res.headers.get("www-authenticate")).toBe('Bearer realm="spot-admin"');
     expect(origin.received).toHaveLength(0);
     expect(kvReads).toEqual([]);
-    expect(adminEvents[0]).toMatchObject({ reason: "api_key_not_accepted", actor_sub: null });
+    expect(adminEvents[0]).toMatchObject({ action: "unknown", reason: "api_key_not_accepted", actor_sub: null, account_id: "acct_1" });
   });
 
   it("a working API key does not open the admin API", async () => {
