@@ -154,6 +154,43 @@ describe("KV write failures", () => {
     expect((await apiRequest("acct_kv1", key.secret)).res.status).toBe(401);
   });
 
+  it("KV writes land in the order of the changes: a slow write of an older state never overwrites a newer one", async () => {
+    const key = await createKey("acct_kv3");
+    const stub = env.KEY_ACCOUNTS.get(env.KEY_ACCOUNTS.idFromName("acct_kv3"));
+    const realKv = env.KEYS;
+    let puts = 0;
+    // The first write (the rotation's) is slow; the next (the revocation's) is fast.
+    const slowFirstKv = {
+      put: async (...args: Parameters<KVNamespace["put"]>) => {
+        puts++;
+        if (puts === 1) await new Promise((resolve) => setTimeout(resolve, 100));
+        return realKv.put(...args);
+      },
+      get: realKv.get.bind(realKv),
+    } as unknown as KVNamespace;
+    const results = await runInDurableObject(stub, async (instance: AccountKeys) => {
+      (instance as unknown as { env: Env }).env = { ...env, KEYS: slowFirstKv };
+      return Promise.all([
+        instance.rotateKey({
+          accountId: "acct_kv3",
+          keyId: key.keyId,
+          overlapSeconds: 3600,
+          expiresAt: null,
+          label: undefined,
+          actor: "test",
+          secretHash: "e".repeat(64),
+          hashKeyId: "hk-test",
+          secretHint: null,
+          secretFormat: "checksum",
+        }),
+        instance.revokeKey({ accountId: "acct_kv3", keyId: key.keyId, actor: "test" }),
+      ]);
+    });
+    expect(results.map((r) => r.ok)).toEqual([true, true]);
+    // The old key's record in KV is its latest state: revoked.
+    expect((await kvRecord(key.secret))?.status).toBe("revoked");
+  });
+
   it("the key storage being unreachable → 503 admin_unavailable, never a bare 500", async () => {
     vi.spyOn(console, "error").mockImplementation(() => {});
     const broken = {
