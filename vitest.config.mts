@@ -1,4 +1,5 @@
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
+import { exportJWK, generateKeyPair } from "jose";
 import { defineConfig } from "vitest/config";
 
 // Every test file runs inside workerd with the bindings of wrangler.toml (KV, Queue, D1), each
@@ -25,6 +26,11 @@ const TEST_ASSERTION_KEY_2 = {
 };
 export default defineConfig(async () => {
   const migrations = await readD1Migrations("./migrations");
+  // A fresh admin signing key per run: the Worker trusts its public half (inline JWKS, as locally),
+  // tests sign admin tokens with the private half (test/helpers/admin.ts). Nothing is committed.
+  const { publicKey, privateKey } = await generateKeyPair("ES256", { extractable: true });
+  const adminPublicJwk = { ...(await exportJWK(publicKey)), kid: "test-admin", alg: "ES256", use: "sig" };
+  const adminPrivateJwk = { ...(await exportJWK(privateKey)), kid: "test-admin", alg: "ES256" };
   return {
     plugins: [
       cloudflareTest({
@@ -39,6 +45,13 @@ export default defineConfig(async () => {
             TEST_ASSERTION_KEY_2: JSON.stringify(TEST_ASSERTION_KEY_2),
             // Short batch delay keeps each test's waitUntil brief; coalescing tests set their own.
             AUDIT_BATCH_DELAY_MS: "5",
+            ADMIN_JWKS_URL: "",
+            ADMIN_JWKS: JSON.stringify({ keys: [adminPublicJwk] }),
+            ADMIN_JWT_ISSUER: "https://issuer.test",
+            ADMIN_JWT_AUDIENCE: "spot-admin-test",
+            ADMIN_JWT_ALGORITHMS: "ES256",
+            ADMIN_PERMISSIONS_CLAIM: "permissions",
+            TEST_ADMIN_PRIVATE_JWK: JSON.stringify(adminPrivateJwk),
             API_VERSIONS: JSON.stringify([
               {
                 version: "2023-08-01",

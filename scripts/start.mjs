@@ -1,15 +1,18 @@
 // `npm start` / `npm run dev`: runs the whole edge authorizer on this machine, no Cloudflare
 // account and no network (DESIGN §9).
 //
-//   1. .dev.vars       SECRET_HASH_KEY and ASSERTION_SIGNING_KEY (each generated once, kept) and
-//                      API_VERSIONS → local demo origins
+//   1. .dev.vars       SECRET_HASH_KEY and ASSERTION_SIGNING_KEY (each generated once, kept), API_VERSIONS →
+//                      local demo origins, and the admin API settings: ADMIN_JWKS = the public half of the dev
+//                      admin key, generated on first start into .wrangler/admin-dev-key.json (git-ignored; the
+//                      CLI mints tokens from it)
 //   2. D1              `wrangler d1 migrations apply AUDIT_DB --local`
-//   3. demo key        first start only: acct_demo / key_demo…, secret kept in .wrangler/demo-key.json
-//                      (re-seeded into local KV when the hash key changed or the KV entry is gone)
-//   4. demo origins    scripts/demo-origin.mjs, 127.0.0.1:8700-8703, one per API version; each verifies
+//   3. demo origins    scripts/demo-origin.mjs, 127.0.0.1:8700-8703, one per API version; each verifies
 //                      X-Spot-Assertion against the Worker's JWKS and echoes the verified claims
-//   5. wrangler dev    local mode (Miniflare's embedded KV, Queues, D1) on wrangler.toml's [dev] address
-//   6. banner          what runs where, and a ready curl
+//   4. wrangler dev    local mode (Miniflare's embedded KV, Queues, D1, Durable Objects) on wrangler.toml's [dev] address
+//   5. demo key        through the admin API, exactly as `npx spot-keys create` does (scripts/admin-client.mjs):
+//                      created on first start (acct_demo), secret kept in .wrangler/demo-key.json; a kept key
+//                      that no longer authenticates (local state wiped, hash key changed) is replaced
+//   6. banner          what runs where, a ready curl and the spot-keys commands
 //
 // Options: --reset-db  delete the local D1 database (the local audit trail) before migrating.
 // Ctrl-C / SIGTERM stops everything; if wrangler dies, the origins are stopped and the exit code is 1.
@@ -26,6 +29,16 @@ import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import {
+  AdminApiError,
+  adminRequest,
+  DEV_ADMIN_KEY_FILE,
+  DEV_AUDIENCE,
+  DEV_ISSUER,
+  generateDevAdminKey,
+  mintDevToken,
+  readDevAdminKey,
+} from "./admin-client.mjs";
 import { isUsableSigningKey, newSigningKey } from "./assertion-key.mjs";
 import { DEMO_HOST, DEMO_ORIGINS, startDemoOrigins } from "./demo-origin.mjs";
 
@@ -41,12 +54,6 @@ const APPLIED_MIGRATIONS_FILE = join(STATE_DIR, "start-migrations.json");
 
 const DEMO_ACCOUNT = "acct_demo";
 const DEMO_LABEL = "demo key (npm start)";
-/**
- * Characters after `sk_live_`. DESIGN §7 asks for at least 192 bits: 33 × log2(62) ≈ 196.5 bits
- * (32 characters would be only ≈ 190.5).
- */
-const SECRET_CHARS = 33;
-const KEY_ID_CHARS = 8;
 
 /** Local version table: the shape of wrangler.toml's API_VERSIONS, pointing at the demo origins. */
 const VERSION_STATUS = [
@@ -62,12 +69,13 @@ const LOCAL_API_VERSIONS = VERSION_STATUS.map((entry) => {
   return { version, status, origin: `http://${DEMO_HOST}:${demo.port}`, ...dates };
 });
 
-// Format rules mirrored from src/keys/format.ts and src/keys/record.ts (this script cannot import TypeScript).
+// Format rules mirrored from src/keys/format.ts and src/admin/model.ts (this script cannot import TypeScript).
 const API_KEY_PATTERN = /^acct_[A-Za-z0-9]{1,64}$/;
 const API_SECRET_PATTERN = /^sk_(live|test)_[A-Za-z0-9]{4,128}$/;
 const KEY_ID_PATTERN = /^key_[A-Za-z0-9]{1,64}$/;
-const ISO_UTC_PATTERN = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
 const MIN_HASH_KEY_BYTES = 32; // src/keys/hash.ts
+/** .dev.vars lines npm start owns and rewrites on every start (everything else is kept as it is). */
+const MANAGED_VARS = ["API_VERSIONS", "ADMIN_JWKS", "ADMIN_JWKS_URL", "ADMIN_JWT_ISSUER", "ADMIN_JWT_AUDIENCE", "ADMIN_JWT_ALGORITHMS"];
 
 // Environment for every wrangler command: never phone home (metrics, error reports, the update
 // check in the banner, Miniflare's download of the Request.cf object), and make sure anything
@@ -253,10 +261,12 @@ function decodeHashKey(value) {
 
 /**
  * Makes sure .dev.vars holds a usable SECRET_HASH_KEY and ASSERTION_SIGNING_KEY (each kept across
- * runs) and API_VERSIONS for the demo origins; every other line is kept as it is.
- * @returns {{ hashKey: Uint8Array, vars: Map<string, string> }}
+ * runs), API_VERSIONS for the demo origins and the admin API settings for the dev admin key; every
+ * other line is kept as it is.
+ * @param {object} adminPublicJwk the public half of the dev admin key (see {@link ensureDevAdminKey})
+ * @returns {{ vars: Map<string, string> }}
  */
-function ensureDevVars() {
+function ensureDevVars(adminPublicJwk) {
   const before = readText(DEV_VARS);
   const lines = before === null ? [] : before.replace(/\n$/, "").split("\n");
   const entries = parseDotenv(before ?? "");
@@ -274,7 +284,7 @@ function ensureDevVars() {
         for (let i = entry.start; i <= entry.end; i++) commentOut.add(i);
         notes.push("ASSERTION_SIGNING_KEY in .dev.vars was not an Ed25519 private JWK with a kid: replaced (old line kept as a comment)");
       }
-    } else if (entry.name === "API_VERSIONS") {
+    } else if (MANAGED_VARS.includes(entry.name)) {
       for (let i = entry.start; i <= entry.end; i++) drop.add(i);
     } else if (entry.name === "SECRET_HASH_KEY") {
       if (decodeHashKey(entry.value)) {
@@ -303,14 +313,36 @@ function ensureDevVars() {
     out.push(`ASSERTION_SIGNING_KEY='${signingKeyText}'`);
     notes.push(`added a new ASSERTION_SIGNING_KEY to .dev.vars (kid ${JSON.parse(signingKeyText).kid})`);
   }
-  // Wrangler reads .dev.vars after [vars], so this table replaces the production one locally.
+  // Wrangler reads .dev.vars after [vars], so these replace the production values locally.
   out.push(`API_VERSIONS='${JSON.stringify(LOCAL_API_VERSIONS)}'`);
+  // Admin API: trust the dev admin key only (inline JWKS; the production JWKS URL is switched off).
+  out.push(`ADMIN_JWKS='${JSON.stringify({ keys: [adminPublicJwk] })}'`);
+  out.push('ADMIN_JWKS_URL=""');
+  out.push(`ADMIN_JWT_ISSUER="${DEV_ISSUER}"`);
+  out.push(`ADMIN_JWT_AUDIENCE="${DEV_AUDIENCE}"`);
+  out.push(`ADMIN_JWT_ALGORITHMS="${adminPublicJwk.alg}"`);
   const after = `${out.join("\n")}\n`;
   if (after !== before) writePrivate(DEV_VARS, after);
   for (const note of notes) step(note);
 
   const vars = new Map(parseDotenv(after).map((e) => [e.name, e.value]));
-  return { hashKey: decodeHashKey(hashKeyText), vars };
+  return { vars };
+}
+
+/**
+ * The dev admin key: kept in .wrangler/admin-dev-key.json (private, git-ignored), generated on first
+ * start or when that file is gone. @returns the public JWK for ADMIN_JWKS
+ */
+async function ensureDevAdminKey() {
+  let file = readDevAdminKey();
+  if (file === null) {
+    const generated = await generateDevAdminKey();
+    file = generated.privateFile;
+    writePrivate(DEV_ADMIN_KEY_FILE, `${JSON.stringify(file, null, 2)}\n`);
+    step("generated a dev admin key pair: public JWK → .dev.vars (ADMIN_JWKS), private → .wrangler/admin-dev-key.json");
+  }
+  const { kty, crv, x, y, kid, alg } = file.private_jwk;
+  return { kty, crv, x, y, kid, alg, use: "sig" };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -397,56 +429,16 @@ async function applyMigrations(resetDb) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// 3. Demo key
+// 5. Demo key, through the admin API (the same path as `npx spot-keys create`)
 
-const BASE62 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-
-/** `length` uniform base62 characters from crypto.getRandomValues; bytes ≥ 248 are rejected (no modulo bias). */
-function randomBase62(length) {
-  let out = "";
-  while (out.length < length) {
-    for (const byte of crypto.getRandomValues(new Uint8Array(length * 2))) {
-      if (byte < 248 && out.length < length) out += BASE62[byte % 62];
-    }
-  }
-  return out;
-}
-
-/** Lowercase hex HMAC-SHA-256 of the UTF-8 secret, keyed with the decoded hash key (exactly src/keys/hash.ts). */
-async function hashSecret(hashKey, secret) {
-  const key = await crypto.subtle.importKey("raw", hashKey, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
-  const mac = new Uint8Array(await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(secret)));
-  return Buffer.from(mac).toString("hex");
-}
-
-/** The rules of src/keys/record.ts (KeyRecordSchema); @returns the first violation, or null. */
-function recordProblem(record) {
-  if (typeof record !== "object" || record === null) return "not an object";
-  if (record.v !== 1) return "v must be 1";
-  if (typeof record.key_id !== "string" || !KEY_ID_PATTERN.test(record.key_id)) return "bad key_id";
-  if (typeof record.account_id !== "string" || !API_KEY_PATTERN.test(record.account_id)) return "bad account_id";
-  if (record.mode !== "live" && record.mode !== "test") return "bad mode";
-  if (record.status !== "active" && record.status !== "revoked") return "bad status";
-  if (record.label !== undefined && (typeof record.label !== "string" || record.label.length > 200)) return "bad label";
-  if (typeof record.created_at !== "string" || !ISO_UTC_PATTERN.test(record.created_at)) return "bad created_at";
-  if (record.expires_at != null && (typeof record.expires_at !== "string" || !ISO_UTC_PATTERN.test(record.expires_at)))
-    return "bad expires_at";
-  if (typeof record.hash_key_id !== "string" || record.hash_key_id.length < 1 || record.hash_key_id.length > 64) return "bad hash_key_id";
-  return null;
-}
-
+/** @returns the kept demo key, null when there is none; a file from before the admin API is reported as legacy */
 function readDemoKey() {
   const text = readText(DEMO_KEY_FILE);
   if (text === null) return null;
   try {
     const demo = JSON.parse(text);
-    if (
-      API_KEY_PATTERN.test(demo.account_id) &&
-      KEY_ID_PATTERN.test(demo.key_id) &&
-      API_SECRET_PATTERN.test(demo.secret) &&
-      ISO_UTC_PATTERN.test(demo.created_at)
-    ) {
-      return demo;
+    if (API_KEY_PATTERN.test(demo.account_id) && KEY_ID_PATTERN.test(demo.key_id) && API_SECRET_PATTERN.test(demo.secret)) {
+      return demo.created_via === "admin-api" ? demo : { ...demo, legacy: true };
     }
   } catch {
     // fall through
@@ -455,97 +447,64 @@ function readDemoKey() {
   return null;
 }
 
-/** @returns the record stored under `kvKey` in local KV, or null when absent or not a record */
-async function readKvRecord(kvKey) {
-  const result = await wranglerStep("Reading the demo key from local KV", [
-    "kv",
-    "key",
-    "get",
-    "--local",
-    "--binding",
-    "KEYS",
-    kvKey,
-    "--text",
-  ]);
-  // A missing key prints "Value not found" (exit code 0); a present one prints the JSON value.
-  try {
-    const record = JSON.parse(result.stdout.trim());
-    return recordProblem(record) === null ? record : null;
-  } catch {
-    return null;
-  }
-}
-
-async function putKvRecord(kvKey, record) {
-  const problem = recordProblem(record);
-  if (problem) throw new StartError(`internal: demo key record is invalid (${problem})`);
-  await wranglerStep("Storing the demo key in local KV", [
-    "kv",
-    "key",
-    "put",
-    "--local",
-    "--binding",
-    "KEYS",
-    kvKey,
-    JSON.stringify(record),
-  ]);
-}
-
-function demoRecord(demo, hashKeyId) {
-  return {
-    v: 1,
-    key_id: demo.key_id,
-    account_id: demo.account_id,
-    mode: "live",
-    status: "active",
-    label: DEMO_LABEL,
-    created_at: demo.created_at,
-    expires_at: null,
-    hash_key_id: hashKeyId,
-  };
-}
-
-async function ensureDemoKey(hashKey, hashKeyId) {
-  let demo = readDemoKey();
-  if (demo === null) {
-    demo = {
-      note: "Local demo key created by `npm start`. The secret exists only here (KV holds its HMAC). Never commit this file.",
-      account_id: DEMO_ACCOUNT,
-      key_id: `key_demo${randomBase62(KEY_ID_CHARS)}`,
-      mode: "live",
-      secret: `sk_live_${randomBase62(SECRET_CHARS)}`,
-      created_at: new Date().toISOString(),
-      kv_key: null,
-    };
-  }
-  const kvKey = `secret:${await hashSecret(hashKey, demo.secret)}`;
-  let reason = null;
-  if (demo.kv_key === null) {
-    reason = "created";
-  } else if (demo.kv_key !== kvKey) {
-    reason = "re-seeded (SECRET_HASH_KEY changed)";
-    // The old entry can never match again; remove it so local KV holds one record per key.
+/**
+ * A demo key written straight into local KV by an older `npm start` is unknown to the admin API:
+ * remove its KV record (before wrangler dev holds the local state) so every local key is managed.
+ */
+async function dropLegacyDemoKey() {
+  const demo = readDemoKey();
+  if (demo?.legacy !== true) return;
+  if (typeof demo.kv_key === "string" && /^secret:[0-9a-f]{64}$/.test(demo.kv_key)) {
     await runWrangler(["kv", "key", "delete", "--local", "--binding", "KEYS", demo.kv_key]);
-  } else {
-    const stored = await readKvRecord(kvKey);
-    if (stored === null) reason = "re-seeded (its local KV entry was missing)";
-    else if (stored.key_id !== demo.key_id || stored.account_id !== demo.account_id)
-      reason = "re-seeded (its local KV entry belonged to another key)";
-    else if (stored.status !== "active") warn(`the demo key's KV record says status "${stored.status}": left as is`);
   }
-  if (reason) {
-    await putKvRecord(kvKey, demoRecord(demo, hashKeyId));
-    demo.kv_key = kvKey;
-    writePrivate(DEMO_KEY_FILE, `${JSON.stringify(demo, null, 2)}\n`);
-    step(`demo key ${demo.key_id} ${reason}`);
-  } else {
-    step(`demo key ${demo.key_id} found in local KV`);
+  rmSync(DEMO_KEY_FILE, { force: true });
+  step("removed the demo key of an older npm start (written straight into KV); a new one comes from the admin API");
+}
+
+/** Status of `GET /` with the demo credentials: anything but 401 means the key authenticates. */
+async function demoKeyWorks(url, demo) {
+  const res = await fetch(`${url}/`, {
+    headers: { "X-Spot-Api-Key": demo.account_id, "X-Spot-Api-Secret": demo.secret, "user-agent": "spot-start/demo-check" },
+    signal: AbortSignal.timeout(15_000),
+  });
+  await res.body?.cancel();
+  return res.status !== 401;
+}
+
+async function ensureDemoKey(url) {
+  const token = await mintDevToken({ sub: "npm-start@localhost" });
+  const admin = (method, path, body) => adminRequest({ baseUrl: url, token, method, path, body });
+  let demo = readDemoKey();
+  if (demo !== null && (await demoKeyWorks(url, demo))) {
+    step(`demo key ${demo.key_id} found`);
+    return demo;
   }
+  if (demo !== null) {
+    // Local state wiped or hash key changed: retire the old key if the admin API still knows it.
+    try {
+      await admin("POST", `/accounts/${demo.account_id}/keys/${demo.key_id}/revoke`, {});
+    } catch (err) {
+      if (!(err instanceof AdminApiError && err.status === 404)) throw err;
+    }
+  }
+  const { body } = await admin("POST", `/accounts/${DEMO_ACCOUNT}/keys`, { label: DEMO_LABEL });
+  const reason = demo === null ? "created" : "replaced (the kept one no longer authenticated)";
+  demo = {
+    note: "Local demo key created by `npm start` through the admin API. The secret exists only here (KV holds its HMAC). Never commit this file.",
+    created_via: "admin-api",
+    account_id: body.key.account_id,
+    key_id: body.key.key_id,
+    mode: body.key.mode,
+    secret: body.secret,
+    created_at: body.key.created_at,
+  };
+  writePrivate(DEMO_KEY_FILE, `${JSON.stringify(demo, null, 2)}\n`);
+  step(`demo key ${demo.key_id} ${reason} through the admin API`);
   return demo;
 }
 
 // ---------------------------------------------------------------------------------------------
-// 4-5. Processes
+// 3-4. Processes
 
 /** Fails with a message naming the port when something already listens on it. */
 function assertPortFree(host, port, what) {
@@ -629,6 +588,8 @@ function banner({ url, demo }) {
     `   ${green(curl("2024-11-15"))}`,
     `   ${green(curl("2024-06-01"))}`,
     `   ${green("npm run audit:tail")}   ${dim("# newest rows of the audit trail (local D1)")}`,
+    `   ${green(`npx spot-keys list --account ${demo.account_id}`)}   ${dim("# keys through the admin API (dev admin token minted locally)")}`,
+    `   ${green("npx spot-keys create --account acct_42")}`,
     "",
     ` ${dim("Ctrl-C stops everything.")}`,
     line,
@@ -681,26 +642,26 @@ async function main() {
 
   try {
     // 1
-    const { hashKey, vars } = ensureDevVars();
+    const adminPublicJwk = await ensureDevAdminKey();
+    const { vars } = ensureDevVars(adminPublicJwk);
     const hashKeyId = vars.get("SECRET_HASH_KEY_ID") ?? toml.hashKeyId;
     if (!hashKeyId) throw new StartError("SECRET_HASH_KEY_ID not found in wrangler.toml [vars]");
     step(
-      `.dev.vars ready: SECRET_HASH_KEY, ASSERTION_SIGNING_KEY, API_VERSIONS → demo origins on ports ${DEMO_ORIGINS.map((o) => o.port).join(", ")}`,
+      `.dev.vars ready: SECRET_HASH_KEY, ASSERTION_SIGNING_KEY, ADMIN_JWKS (dev admin key ${adminPublicJwk.kid}), API_VERSIONS → demo origins on ports ${DEMO_ORIGINS.map((o) => o.port).join(", ")}`,
     );
     // Fail on busy ports before doing anything slow.
     await assertPortFree(toml.devIp, toml.devPort, "wrangler dev");
     for (const { version, port } of DEMO_ORIGINS) await assertPortFree(DEMO_HOST, port, `the ${version} demo origin`);
     // 2
     await applyMigrations(values["reset-db"]);
-    // 3
-    const demo = await ensureDemoKey(hashKey, hashKeyId);
+    await dropLegacyDemoKey();
     if (stopping) return 0;
-    // 4
+    // 3
     const issuer = vars.get("ASSERTION_ISSUER") ?? toml.issuer;
     if (!issuer) throw new StartError("ASSERTION_ISSUER not found in wrangler.toml [vars]");
     origins = await startDemoOrigins({ log: (line) => console.log(dim(line)), authorizerUrl: url, issuer });
     step(`demo origins listening on ${DEMO_HOST}:${DEMO_ORIGINS.map((o) => o.port).join(", ")}`);
-    // 5
+    // 4
     await assertPortFree(toml.devIp, toml.devPort, "wrangler dev");
     step(`starting wrangler dev on ${url} …`);
     const dev = startWranglerDev();
@@ -715,6 +676,8 @@ async function main() {
       if (!stopping) stopAll(1, red(`✘ could not start wrangler dev: ${err.message}`));
     });
     await waitForHttp(`${url}/`, devExited.signal);
+    // 5
+    const demo = await ensureDemoKey(url);
     banner({ url, demo });
   } catch (err) {
     if (stopping) return 0;

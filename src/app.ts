@@ -2,12 +2,14 @@
  * createApp(): the middleware order and the routes (README "How a request flows").
  *
  *   requestId → [reserved: /.well-known/spot-authorizer/jwks.json, answered here, no credentials]
- *     → audit (stamps + audit event on the way out) → clientIp
+ *   requestId → /__spot/admin/* : the admin API (src/admin/app.ts: admin JWT, never API keys, never proxied)
+ *   requestId → audit (stamps + audit event on the way out) → clientIp
  *     → credentials (duplicates, presence, format: no KV) → apiVersion (no KV)
  *     → authenticate (HMAC → isolate cache → KV) → forward (signed assertion → upstream origin)
  */
 import { Hono } from "hono";
 import { requestId } from "hono/request-id";
+import { ADMIN_MOUNT, createAdminApp } from "./admin/app";
 import { mountJwks } from "./assertion/jwks";
 // biome-ignore lint/correctness/noUnusedImports: bound by the __SPOT_DEBUG_COUNTERS__ define in bench/test builds (src/debug/counters.ts)
 import { spotDebugCounters } from "./debug/counters";
@@ -30,6 +32,9 @@ export function createApp(): Hono<AppEnv> {
   app.use(requestId({ headerName: "" }));
   // The JWKS for origins: before every credential check, never audited, never proxied (src/assertion/jwks.ts).
   mountJwks(app);
+  // Before the API-key chain: the admin app answers every path under its prefix itself (its own
+  // audit event, errors and 404), so none of them reaches the audit/credentials/forward chain below.
+  app.route(ADMIN_MOUNT, createAdminApp());
   app.use(audit);
   app.use(clientIp);
 

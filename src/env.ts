@@ -2,6 +2,8 @@
  * The Worker's environment: Hono's `AppEnv` (bindings + per-request variables) and the
  * configuration parsed from `Env` once per isolate.
  */
+import type { AdminActor } from "./admin/auth";
+import type { AdminAction } from "./audit/admin-event";
 import type { ClientIp } from "./client-ip/resolve";
 import { ApiError, type ErrorCode } from "./errors";
 import type { KeyMode } from "./keys/format";
@@ -41,6 +43,18 @@ export interface Variables {
   upstreamOrigin: string | undefined;
   /** Error code of the authorizer's own answer, when it answered with an error. */
   errorCode: ErrorCode | undefined;
+  /** Admin API: the verified caller (set by the admin authentication). */
+  adminActor: AdminActor | undefined;
+  /** Admin API: what the request does and to which account/key, for its admin audit event. */
+  adminAudit: AdminAuditTarget | undefined;
+}
+
+/** What an admin request acted on (recorded in its admin audit event). */
+export interface AdminAuditTarget {
+  action: AdminAction;
+  accountId: string | null;
+  keyId: string | null;
+  newKeyId: string | null;
 }
 
 export type AppEnv = { Bindings: Env; Variables: Variables };

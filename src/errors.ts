@@ -24,7 +24,21 @@ export const ERROR_CODES = {
   upstream_timeout: { status: 504, type: "upstream_error" },
   authorizer_unavailable: { status: 503, type: "api_error" },
   internal_error: { status: 503, type: "api_error" },
-} as const satisfies Record<string, { status: 400 | 401 | 403 | 404 | 405 | 429 | 502 | 503 | 504; type: string }>;
+  // Admin API (/__spot/admin/v1/, docs/admin-api.md).
+  invalid_body: { status: 400, type: "invalid_request_error" },
+  invalid_parameter: { status: 400, type: "invalid_request_error" },
+  api_key_not_accepted: { status: 401, type: "authentication_error" },
+  missing_admin_token: { status: 401, type: "authentication_error" },
+  invalid_admin_token: { status: 401, type: "authentication_error" },
+  insufficient_permission: { status: 403, type: "permission_error" },
+  account_not_found: { status: 404, type: "invalid_request_error" },
+  key_not_found: { status: 404, type: "invalid_request_error" },
+  key_revoked: { status: 409, type: "invalid_request_error" },
+  key_expired: { status: 409, type: "invalid_request_error" },
+  key_already_rotated: { status: 409, type: "invalid_request_error" },
+  secret_already_registered: { status: 409, type: "invalid_request_error" },
+  admin_unavailable: { status: 503, type: "api_error" },
+} as const satisfies Record<string, { status: 400 | 401 | 403 | 404 | 405 | 409 | 429 | 502 | 503 | 504; type: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
 export type ErrorType = (typeof ERROR_CODES)[ErrorCode]["type"];
@@ -38,30 +52,35 @@ export const WWW_AUTHENTICATE = 'SpotApiKey realm="api.spot-thought.com", key_he
  *
  * @param code     one of {@link ERROR_CODES}
  * @param message  a human sentence for the integrator; never contains a secret
- * @param headers  extra response headers (e.g. `Retry-After`)
+ * @param headers  extra response headers (e.g. `Retry-After`); a `WWW-Authenticate` here replaces the API-key one
+ * @param param    the request field the error is about (admin API: `body.label`, `path.account_id`), if any
  */
 export class ApiError extends Error {
   readonly code: ErrorCode;
   readonly headers: Record<string, string>;
-  constructor(code: ErrorCode, message: string, headers: Record<string, string> = {}) {
+  readonly param: string | undefined;
+  constructor(code: ErrorCode, message: string, headers: Record<string, string> = {}, param?: string) {
     super(message);
     this.name = "ApiError";
     this.code = code;
     this.headers = headers;
+    this.param = param;
   }
   get status(): number {
     return ERROR_CODES[this.code].status;
   }
 }
 
-/** The JSON body of an error response. */
+/** The JSON body of an error response; `param` only on admin API errors about one request field. */
 export interface ErrorBody {
-  error: { type: ErrorType; code: ErrorCode; message: string; request_id: string };
+  error: { type: ErrorType; code: ErrorCode; message: string; request_id: string; param?: string };
 }
 
 /** Builds the envelope for `code`; pure, used by {@link errorResponse} and by tests. */
-export function errorBody(code: ErrorCode, message: string, requestId: string): ErrorBody {
-  return { error: { type: ERROR_CODES[code].type, code, message, request_id: requestId } };
+export function errorBody(code: ErrorCode, message: string, requestId: string, param?: string): ErrorBody {
+  const body: ErrorBody = { error: { type: ERROR_CODES[code].type, code, message, request_id: requestId } };
+  if (param !== undefined) body.error.param = param;
+  return body;
 }
 
 /**
@@ -78,7 +97,7 @@ export function errorResponse(c: Context, err: unknown): Response {
           "The authorizer could not process this request. Retry later; if it persists, contact support with the request id.",
         );
   const requestId = (c.get("requestId") as string | undefined) ?? "";
-  const res = c.json(errorBody(apiError.code, apiError.message, requestId), apiError.status as 400);
+  const res = c.json(errorBody(apiError.code, apiError.message, requestId, apiError.param), apiError.status as 400);
   res.headers.set("Cache-Control", "no-store");
   res.headers.set("X-Content-Type-Options", "nosniff");
   if (requestId) res.headers.set("X-Request-Id", requestId);

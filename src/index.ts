@@ -17,3 +17,6 @@ export default {
     await applyRetention(env.AUDIT_DB, retentionDays(env.AUDIT_RETENTION_DAYS), controller.scheduledTime);
   },
 } satisfies ExportedHandler<Env>;
+
+export { AccountKeys } from "./admin/account-do";
+export { SecretClaims } from "./admin/claim-do";

@@ -14,6 +14,12 @@ interface SpotWorkerSecrets {
    * Ed25519 public JWK published in the JWKS, for key rotation (docs/assertion.md).
    */
   ASSERTION_EXTRA_PUBLIC_KEY: string;
+  /**
+   * Inline JWKS (JSON `{ "keys": [...] }`, public keys only) for admin tokens; the alternative to
+   * ADMIN_JWKS_URL. Not a secret but absent from wrangler.toml (locally `npm start` writes it into
+   * .dev.vars), so it may be undefined at run time whatever this type says.
+   */
+  ADMIN_JWKS: string;
 }
 
 interface Env extends SpotWorkerSecrets {}

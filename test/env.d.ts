@@ -7,6 +7,8 @@ declare global {
       TEST_MIGRATIONS: D1Migration[];
       /** Set in vitest.config.mts: a second Ed25519 private JWK (kid test-k2) for the rotation tests. */
       TEST_ASSERTION_KEY_2: string;
+      /** Private JWK (ES256) whose public half is ADMIN_JWKS; set in vitest.config.mts. */
+      TEST_ADMIN_PRIVATE_JWK: string;
     }
   }
 }

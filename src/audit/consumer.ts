@@ -2,7 +2,8 @@
  * Audit consumer: queue batches → D1 (DESIGN §8, docs/audit.md).
  *
  * - `spot-audit-events`: each message body is validated (AuditMessageSchema). The events of all
- *   valid messages go to `audit_events` in one `AUDIT_DB.batch()` with INSERT OR IGNORE, so a
+ *   valid messages go to `audit_events` (admin events: `admin_audit_events`) in one
+ *   `AUDIT_DB.batch()` with INSERT OR IGNORE, so a
  *   redelivered message never duplicates a row (event_id is the primary key). Success acks each
  *   message; a failing batch retries each one with exponential backoff. A body that fails
  *   validation (poison) is stored in `audit_dead_letters` at once and acked, so it never blocks
@@ -12,6 +13,7 @@
  */
 import type { z } from "zod";
 import { errorMessage, log } from "../log";
+import { type AdminAuditEvent, isAdminEvent } from "./admin-event";
 import { type AuditEvent, cleanText } from "./event";
 import { AuditMessageSchema } from "./producer";
 
@@ -83,6 +85,60 @@ const EVENT_COLUMNS = [
 const INSERT_EVENTS_SQL = `INSERT OR IGNORE INTO audit_events (${EVENT_COLUMNS.join(", ")}) SELECT ${EVENT_COLUMNS.map(
   (c) => `value ->> '$.${c}'`,
 ).join(", ")} FROM json_each(?)`;
+
+const ADMIN_EVENT_COLUMNS = [
+  "event_id",
+  "v",
+  "time",
+  "time_ms",
+  "request_id",
+  "ray_id",
+  "action",
+  "outcome",
+  "reason",
+  "status",
+  "actor_sub",
+  "actor_email",
+  "account_id",
+  "key_id",
+  "new_key_id",
+  "method",
+  "path",
+  "connecting_ip",
+  "user_agent",
+  "duration_ms",
+  "truncated",
+] as const;
+
+const INSERT_ADMIN_EVENT_SQL = `INSERT OR IGNORE INTO admin_audit_events (${ADMIN_EVENT_COLUMNS.join(", ")}) VALUES (${ADMIN_EVENT_COLUMNS.map(() => "?").join(", ")})`;
+
+/** Column values of one admin event, in ADMIN_EVENT_COLUMNS order. */
+function adminEventRow(e: AdminAuditEvent): (string | number | null)[] {
+  const row: Record<(typeof ADMIN_EVENT_COLUMNS)[number], string | number | null> = {
+    event_id: e.event_id,
+    v: e.v,
+    time: e.time,
+    time_ms: Date.parse(e.time),
+    request_id: e.request_id,
+    ray_id: e.ray_id,
+    action: e.action,
+    outcome: e.outcome,
+    reason: e.reason,
+    status: e.status,
+    actor_sub: e.actor_sub,
+    actor_email: e.actor_email,
+    account_id: e.account_id,
+    key_id: e.key_id,
+    new_key_id: e.new_key_id,
+    method: e.method,
+    path: e.path,
+    connecting_ip: e.connecting_ip,
+    user_agent: e.user_agent,
+    duration_ms: e.duration_ms,
+    truncated: e.truncated ? 1 : 0,
+  };
+  return ADMIN_EVENT_COLUMNS.map((c) => row[c]);
+}
 
 const INSERT_DEAD_LETTER_SQL =
   "INSERT OR IGNORE INTO audit_dead_letters (queue, message_id, received_at, enqueued_at, attempts, reason, body, body_length) VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
@@ -255,7 +311,7 @@ async function storeDeadLetters(env: Env, queue: string, letters: DeadLetter[]):
 }
 
 async function consumeEvents(batch: MessageBatch<unknown>, env: Env): Promise<void> {
-  const valid: { msg: Message<unknown>; events: AuditEvent[] }[] = [];
+  const valid: { msg: Message<unknown>; events: (AuditEvent | AdminAuditEvent)[] }[] = [];
   const poison: DeadLetter[] = [];
   for (const msg of batch.messages) {
     const parsed = AuditMessageSchema.safeParse(msg.body);
@@ -274,9 +330,19 @@ async function consumeEvents(batch: MessageBatch<unknown>, env: Env): Promise<vo
 
   if (valid.length === 0) return;
   try {
-    // One statement per message, all in one D1 batch (a single transaction): all stored or none.
-    const insert = env.AUDIT_DB.prepare(INSERT_EVENTS_SQL);
-    await env.AUDIT_DB.batch(valid.map((v) => insert.bind(JSON.stringify(v.events.map(eventRow)))));
+    // One statement per message for its request events (all rows as one JSON parameter), one per
+    // admin event (rare); all in one D1 batch, a single transaction: all stored or none.
+    const insertEvents = env.AUDIT_DB.prepare(INSERT_EVENTS_SQL);
+    const insertAdmin = env.AUDIT_DB.prepare(INSERT_ADMIN_EVENT_SQL);
+    const statements = valid.flatMap((v) => {
+      const requests = v.events.filter((e): e is AuditEvent => !isAdminEvent(e));
+      const admins = v.events.filter(isAdminEvent);
+      return [
+        ...(requests.length > 0 ? [insertEvents.bind(JSON.stringify(requests.map(eventRow)))] : []),
+        ...admins.map((e) => insertAdmin.bind(...adminEventRow(e))),
+      ];
+    });
+    await env.AUDIT_DB.batch(statements);
   } catch (err) {
     const delays = retryAll(valid.map((v) => v.msg));
     log("error", "audit_d1_write_failed", {

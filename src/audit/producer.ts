@@ -10,6 +10,7 @@ import { z } from "zod";
 // biome-ignore lint/correctness/noUnusedImports: bound by the __SPOT_DEBUG_COUNTERS__ define in bench/test builds (src/debug/counters.ts)
 import { spotDebugCounters } from "../debug/counters";
 import { errorMessage, log } from "../log";
+import { type AdminAuditEvent, AdminAuditEventSchema, isAdminEvent } from "./admin-event";
 import { Batcher, type BatchLimits } from "./batcher";
 import {
   type AuditEvent,
@@ -30,15 +31,21 @@ export const SHRUNK_TEXT_MAX_CHARS = 256;
 /** Cap for every string of an event written to the log because it could not be sent. */
 const LOGGED_TEXT_MAX_CHARS = 256;
 
-/** One queue message: 1..n events. */
+/** Either kind of event a message carries: a request event, or an admin event (`kind: "admin"`). */
+export type AnyAuditEvent = AuditEvent | AdminAuditEvent;
+
+/** One queue message: 1..n events, request and admin events alike. */
 export interface AuditMessage {
   v: 1;
-  events: AuditEvent[];
+  events: AnyAuditEvent[];
 }
 
 export const AuditMessageSchema = z.strictObject({
   v: z.literal(AUDIT_MESSAGE_VERSION),
-  events: z.array(AuditEventSchema).min(1).max(MAX_EVENTS_PER_MESSAGE),
+  events: z
+    .array(z.union([AuditEventSchema, AdminAuditEventSchema]))
+    .min(1)
+    .max(MAX_EVENTS_PER_MESSAGE),
 });
 
 /** UTF-8 bytes of the message as the queue receives it (JSON). */
@@ -64,7 +71,7 @@ export function shrinkAuditEvent(event: AuditEvent): AuditEvent {
 }
 
 /** A copy of the event with every string value cut, for a log line of bounded size. */
-function clippedForLog(event: AuditEvent): Record<string, unknown> {
+function clippedForLog(event: AnyAuditEvent): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(event)) {
     if (typeof value === "string") out[key] = cleanText(value, LOGGED_TEXT_MAX_CHARS);
@@ -75,9 +82,9 @@ function clippedForLog(event: AuditEvent): Record<string, unknown> {
   return out;
 }
 
-function idsOf(event: AuditEvent): { request_id: string; event_id: string } {
+function idsOf(event: AnyAuditEvent): { request_id: string; event_id: string } {
   const id = (value: unknown) => (typeof value === "string" ? cleanText(value, ID_MAX_CHARS) : "");
-  const e = event as Partial<AuditEvent> | null | undefined;
+  const e = event as Partial<AnyAuditEvent> | null | undefined;
   return { request_id: id(e?.request_id), event_id: id(e?.event_id) };
 }
 
@@ -89,10 +96,11 @@ export const DEFAULT_BATCH_LIMITS: BatchLimits = { maxEvents: MAX_EVENTS_PER_MES
  * @returns the event (shrunk if its message was over MAX_EVENT_BYTES) and its serialised size in
  *          bytes, or null when it stays too large (then logged as `audit_event_too_large`)
  */
-export function prepareAuditEvent(event: AuditEvent): { event: AuditEvent; bytes: number } | null {
+export function prepareAuditEvent(event: AnyAuditEvent): { event: AnyAuditEvent; bytes: number } | null {
   let prepared = event;
   let size = messageSize({ v: AUDIT_MESSAGE_VERSION, events: [event] });
-  if (size > MAX_EVENT_BYTES) {
+  // An admin event is capped far below the limit by its builder (src/audit/admin-event.ts).
+  if (size > MAX_EVENT_BYTES && !isAdminEvent(event)) {
     prepared = shrinkAuditEvent(event);
     size = messageSize({ v: AUDIT_MESSAGE_VERSION, events: [prepared] });
   }
@@ -107,7 +115,7 @@ export function prepareAuditEvent(event: AuditEvent): { event: AuditEvent; bytes
  * Sends one message `{ v: 1, events }` with `contentType: "json"`. Never throws: a failing `send`
  * writes one `audit_send_failed` line per event, each with its request id and the whole event.
  */
-export async function deliverAuditEvents(queue: Queue, events: AuditEvent[]): Promise<void> {
+export async function deliverAuditEvents(queue: Queue, events: AnyAuditEvent[]): Promise<void> {
   try {
     if (typeof __SPOT_DEBUG_COUNTERS__ !== "undefined") __SPOT_DEBUG_COUNTERS__.queueSend();
     await queue.send({ v: AUDIT_MESSAGE_VERSION, events } satisfies AuditMessage, { contentType: "json" });
@@ -118,14 +126,15 @@ export async function deliverAuditEvents(queue: Queue, events: AuditEvent[]): Pr
 }
 
 /** One batcher per queue binding per isolate. */
-const batchers = new WeakMap<Queue, Batcher<AuditEvent>>();
+const batchers = new WeakMap<Queue, Batcher<AnyAuditEvent>>();
 
 /** Denied events per connecting IP per second stored one by one before the rest are folded. */
 export const DENIED_EVENTS_PER_IP_PER_SECOND = 20;
 const floodGuard = new DeniedFloodGuard(DENIED_EVENTS_PER_IP_PER_SECOND, 1000, 10_000);
 
 /** Merges a folded denied event into the pending one of its IP: the newest details, the counts added. */
-function foldDenied(pending: AuditEvent, next: AuditEvent): AuditEvent {
+function foldDenied(pending: AnyAuditEvent, next: AnyAuditEvent): AnyAuditEvent {
+  if (isAdminEvent(pending) || isAdminEvent(next)) return next;
   return { ...next, folded_count: (pending.folded_count ?? 1) + (next.folded_count ?? 1) };
 }
 
@@ -135,7 +144,7 @@ function foldDenied(pending: AuditEvent, next: AuditEvent): AuditEvent {
  * @param limits batch bounds; the first call per queue binding fixes them for the isolate
  * @returns the promise of the flush carrying the event: hand it to `ctx.waitUntil`
  */
-export function sendAuditEvent(queue: Queue, event: AuditEvent, limits: BatchLimits = DEFAULT_BATCH_LIMITS): Promise<void> {
+export function sendAuditEvent(queue: Queue, event: AnyAuditEvent, limits: BatchLimits = DEFAULT_BATCH_LIMITS): Promise<void> {
   try {
     const prepared = prepareAuditEvent(event);
     if (prepared === null) return Promise.resolve();
@@ -144,7 +153,8 @@ export function sendAuditEvent(queue: Queue, event: AuditEvent, limits: BatchLim
       batcher = new Batcher((events) => deliverAuditEvents(queue, events), limits);
       batchers.set(queue, batcher);
     }
-    if (event.outcome === "denied" && floodGuard.shouldFold(event.connecting_ip ?? "none", Date.now())) {
+    // Only request events are folded; an admin action is always stored on its own.
+    if (!isAdminEvent(event) && event.outcome === "denied" && floodGuard.shouldFold(event.connecting_ip ?? "none", Date.now())) {
       const folded = { ...prepared.event, folded_count: 1 };
       return batcher.add(folded, prepared.bytes, { key: `denied:${event.connecting_ip ?? "none"}`, merge: foldDenied });
     }

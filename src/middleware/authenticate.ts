@@ -1,6 +1,7 @@
 /**
- * Verifies the presented secret (DESIGN §7): HMAC-SHA-256 of the secret → one KV read (isolate
- * cache first) → the record must match the account, the secret's mode, be active and unexpired.
+ * Verifies the presented secret (DESIGN §7): checksum of a checksummed secret (src/keys/secret.ts;
+ * a wrong one answers 401 with no hashing and no KV read) → HMAC-SHA-256 of the secret → one KV read
+ * (isolate cache first) → the record must match the account, the secret's mode, be active and unexpired.
  * Every mismatch answers the same 401 `invalid_credentials`; KV or hash key trouble answers 503
  * `authorizer_unavailable` (fail closed).
  */
@@ -10,6 +11,7 @@ import { ApiError } from "../errors";
 import { readCredentials } from "../keys/credentials";
 import { hashSecret, importHashKey } from "../keys/hash";
 import { checkKeyRecord } from "../keys/record";
+import { hasValidChecksum } from "../keys/secret";
 import { findKeyBySecretHash } from "../keys/store";
 import { errorMessage, log } from "../log";
 
@@ -22,6 +24,8 @@ export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
   if ("code" in presented) throw new ApiError(presented.code, presented.message);
   const caller = { accountId: presented.accountId, mode: presented.secret.mode };
   const secret = presented.secret.secret;
+  // A typo or a truncated copy of a generated secret is refused here, before any hashing or KV read.
+  if (!hasValidChecksum(secret)) throw new ApiError("invalid_credentials", INVALID_CREDENTIALS_MESSAGE);
   const config = requireConfig(c.env, c.var.requestId);
 
   let record: Awaited<ReturnType<typeof findKeyBySecretHash>>;

@@ -13,7 +13,7 @@ export interface CallResult {
   res: Response;
   /** Parsed JSON body when the response is JSON, else the text. */
   body: unknown;
-  /** Audit events sent while handling the request. */
+  /** Audit events sent while handling the request (admin requests: admin events, typed loosely). */
   events: AuditEvent[];
   /** KV keys read while handling the request. */
   kvReads: string[];
@@ -38,7 +38,8 @@ export async function call(path: string, init: RequestInit = {}, options: CallOp
     options.bindings?.AUDIT_QUEUE ??
     ({
       send: async (body: AuditMessage) => {
-        events.push(...body.events);
+        // Request events; admin events (kind: "admin") too, which test/helpers/admin.ts picks out.
+        events.push(...(body.events as AuditEvent[]));
       },
       sendBatch: async () => {},
     } as unknown as Queue);

@@ -1,6 +1,7 @@
 import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { type AdminAuditEvent, buildAdminAuditEvent } from "../../src/audit/admin-event";
 import {
   AUDIT_DLQ_NAME,
   AUDIT_QUEUE_NAME,
@@ -329,5 +330,65 @@ describe("one statement per message", () => {
     expect(JSON.parse(String(rows[0]?.forwarded_chain))).toEqual([
       { raw: "203.0.113.9:51234", ip: "203.0.113.9", port: 51234, valid: true },
     ]);
+  });
+});
+
+describe("admin events (kind: admin)", () => {
+  function adminEvent(id: string): AdminAuditEvent {
+    return buildAdminAuditEvent({
+      eventId: id,
+      timeMs: Date.UTC(2026, 5, 1, 12, 0, 0, 500),
+      requestId: `req-${id}`,
+      rayId: null,
+      action: "key.rotate",
+      outcome: "allowed",
+      reason: "ok",
+      status: 200,
+      actorSub: "ops@spot-thought.test",
+      actorEmail: "ops@spot-thought.test",
+      accountId: "acct_42",
+      keyId: "key_old",
+      newKeyId: "key_new",
+      method: "POST",
+      path: "/__spot/admin/v1/accounts/acct_42/keys/key_old/rotate?x=1",
+      connectingIp: "198.51.100.23",
+      userAgent: "spot-keys/0.1",
+      durationMs: 12,
+    });
+  }
+
+  it("go to admin_audit_events, next to request events of the same batch, idempotently", async () => {
+    const mixed = message("admin-msg-1", { v: 1, events: [adminEvent("admin-ev-1"), event("admin-req-1")] });
+    await run(AUDIT_QUEUE_NAME, [mixed]);
+    const { result } = await run(AUDIT_QUEUE_NAME, [mixed]);
+    expect(result.explicitAcks).toEqual(["admin-msg-1"]);
+    const { results } = await env.AUDIT_DB.prepare("SELECT * FROM admin_audit_events WHERE event_id LIKE 'admin-ev-%'").all<
+      Record<string, unknown>
+    >();
+    expect(results).toHaveLength(1);
+    expect(results[0]).toMatchObject({
+      v: 1,
+      action: "key.rotate",
+      outcome: "allowed",
+      actor_sub: "ops@spot-thought.test",
+      account_id: "acct_42",
+      key_id: "key_old",
+      new_key_id: "key_new",
+      path: "/__spot/admin/v1/accounts/acct_42/keys/key_old/rotate",
+      status: 200,
+      truncated: 0,
+      time_ms: Date.UTC(2026, 5, 1, 12, 0, 0, 500),
+    });
+    expect((await eventRows("admin-req-")).map((r) => r.event_id)).toEqual(["admin-req-1"]);
+  });
+
+  it("an admin event with an unknown field or action is poison, like any bad event", async () => {
+    const bad = { ...adminEvent("admin-ev-2"), secret: "sk_live_abcd" };
+    const badAction = { ...adminEvent("admin-ev-3"), action: "key.delete" };
+    await run(AUDIT_QUEUE_NAME, [
+      message("admin-poison-1", { v: 1, events: [bad] }),
+      message("admin-poison-2", { v: 1, events: [badAction] }),
+    ]);
+    expect((await deadLetters("admin-poison-")).map((l) => l.message_id)).toEqual(["admin-poison-1", "admin-poison-2"]);
   });
 });

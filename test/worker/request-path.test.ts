@@ -4,6 +4,7 @@
  */
 import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { generateSecret } from "../../src/keys/secret";
 import { clearKeyCache } from "../../src/keys/store";
 import { ACCOUNT, authHeaders, KEY_ID, keyRecord, putKey, SECRET, TEST_SECRET } from "../helpers/fixtures";
 import { type OriginStub, stubOrigins } from "../helpers/origin";
@@ -177,6 +178,29 @@ describe("refused credentials", () => {
     expect(errorOf(body).message).toBe("The API key and secret do not match an active key.");
     expect(origin.received).toHaveLength(0);
     expect(events[0]).toMatchObject({ outcome: "denied", reason: "invalid_credentials", account_verified: false, key_id: null });
+  });
+
+  it("a checksummed secret whose checksum fails → 401 invalid_credentials without hashing or a KV read", async () => {
+    const good = generateSecret("live");
+    await putKey(good);
+    const bad = `${good.slice(0, 10)}${good[10] === "a" ? "b" : "a"}${good.slice(11)}`;
+    const { res, body, kvReads, events } = await call("/v1/charges", { headers: authHeaders({ "X-Spot-Api-Secret": bad }) });
+    expect(res.status).toBe(401);
+    expect(errorOf(body)).toMatchObject({ code: "invalid_credentials", message: "The API key and secret do not match an active key." });
+    expect(kvReads).toEqual([]);
+    expect(origin.received).toHaveLength(0);
+    expect(events[0]).toMatchObject({ outcome: "denied", reason: "invalid_credentials" });
+    // The same secret with its checksum intact is looked up and works.
+    const ok = await call("/v1/charges", { headers: authHeaders({ "X-Spot-Api-Secret": good }) });
+    expect(ok.res.status).toBe(200);
+    expect(ok.kvReads).toHaveLength(1);
+  });
+
+  it("a legacy secret (any other length) is looked up without a checksum", async () => {
+    await putKey("sk_live_abcd");
+    const { res, kvReads } = await call("/v1/charges", { headers: authHeaders({ "X-Spot-Api-Secret": "sk_live_abcd" }) });
+    expect(res.status).toBe(200);
+    expect(kvReads).toHaveLength(1);
   });
 
   it("a key that expires in the future still works", async () => {

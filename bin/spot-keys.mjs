@@ -1,0 +1,395 @@
+#!/usr/bin/env node
+// spot-keys: the command line for the admin API's key lifecycle (docs/cli.md).
+// Runs on Node ≥ 20 (`npx spot-keys …` uses the Node on PATH). Plain ESM; node: builtins and jose.
+
+import { createInterface } from "node:readline";
+import { parseArgs } from "node:util";
+import { AdminApiError, adminRequest, isLocalUrl, localBaseUrl, mintDevToken } from "../scripts/admin-client.mjs";
+
+/** Exit codes (docs/cli.md). */
+const EXIT = { ok: 0, server: 1, usage: 2, network: 3, auth: 4, notFound: 5, conflict: 6, aborted: 7 };
+
+const USAGE = `spot-keys: manage API keys through the edge authorizer's admin API
+
+Usage:
+  spot-keys create --account ACCT [--mode live|test] [--label TEXT] [--expires-at ISO]
+  spot-keys list   --account ACCT
+  spot-keys show   --account ACCT KEY_ID
+  spot-keys rotate --account ACCT KEY_ID [--overlap DURATION] [--expires-at ISO] [--label TEXT]
+  spot-keys revoke --account ACCT KEY_ID [--yes]
+  spot-keys import --account ACCT [--label TEXT] [--expires-at ISO]   (the secret is read from stdin)
+  spot-keys token  [--read-only]                                      (prints a local dev admin token)
+
+Options:
+  --json        machine-readable output: the API's JSON answer (errors too), nothing else on stdout
+  --yes, -y     revoke without asking
+  --overlap     how long the old secret keeps working: 0, 3600, 90s, 30m, 24h, 7d (default 24h, at most 30d)
+  -h, --help    this text
+
+Environment:
+  SPOT_ADMIN_URL    the authorizer (default: the local dev server of npm start, ${localBaseUrl()})
+  SPOT_ADMIN_TOKEN  an admin JWT (Authorization: Bearer). Unset and the URL is local: a dev token is
+                    minted from .wrangler/admin-dev-key.json (made by npm start).
+
+Exit codes: 0 ok · 1 server error · 2 usage or validation error · 3 network · 4 not authorized (401/403)
+            5 not found · 6 conflict (409) · 7 not confirmed`;
+
+class UsageError extends Error {}
+
+const useColor = Boolean(process.stdout.isTTY) && !process.env.NO_COLOR;
+const paint = (code) => (text) => (useColor ? `\x1b[${code}m${text}\x1b[0m` : text);
+const bold = paint("1");
+const dim = paint("2");
+const yellow = paint("33");
+const red = paint("31");
+
+/** Seconds of a duration: a number of seconds, or a number with s, m, h or d. */
+function parseDuration(text) {
+  const match = /^(\d+)(s|m|h|d)?$/.exec(String(text).trim());
+  if (!match) throw new UsageError(`--overlap ${JSON.stringify(text)}: give seconds or a number with s, m, h or d (e.g. 0, 3600, 24h)`);
+  return Number(match[1]) * { s: 1, m: 60, h: 3600, d: 86_400 }[match[2] ?? "s"];
+}
+
+function requireAccount(values) {
+  if (!values.account) throw new UsageError("--account is required (acct_…)");
+  if (!/^acct_[A-Za-z0-9]{1,64}$/.test(values.account))
+    throw new UsageError(`--account ${JSON.stringify(values.account)} is not an account id (acct_…)`);
+  return values.account;
+}
+
+function requireKeyId(positionals) {
+  const keyId = positionals[0];
+  if (!keyId) throw new UsageError("the key id is required (key_…)");
+  if (positionals.length > 1) throw new UsageError(`unexpected arguments: ${positionals.slice(1).join(" ")}`);
+  if (!/^key_[A-Za-z0-9]{1,64}$/.test(keyId)) throw new UsageError(`${JSON.stringify(keyId)} is not a key id (key_…)`);
+  return keyId;
+}
+
+function noPositionals(positionals) {
+  if (positionals.length > 0) throw new UsageError(`unexpected arguments: ${positionals.join(" ")}`);
+}
+
+function optionalBody(values, fields) {
+  const body = {};
+  for (const [option, field] of fields) if (values[option] !== undefined) body[field] = values[option];
+  return body;
+}
+
+async function connection() {
+  const baseUrl = process.env.SPOT_ADMIN_URL?.trim() || localBaseUrl();
+  let token = process.env.SPOT_ADMIN_TOKEN?.trim();
+  if (!token) {
+    if (!isLocalUrl(baseUrl)) throw new UsageError(`SPOT_ADMIN_TOKEN is not set: an admin token is needed for ${baseUrl}`);
+    try {
+      token = await mintDevToken();
+    } catch (err) {
+      throw new UsageError(err.message);
+    }
+  }
+  return { baseUrl, token };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Human output
+
+function keyLine(key) {
+  return [
+    key.key_id.padEnd(22),
+    key.status.padEnd(8),
+    key.mode.padEnd(5),
+    (key.secret_hint ? `…${key.secret_hint}` : "—").padEnd(7),
+    key.created_at.slice(0, 19).replace("T", " ").padEnd(20),
+    (key.expires_at ? key.expires_at.slice(0, 19).replace("T", " ") : "never").padEnd(20),
+    key.label ?? "",
+  ].join(" ");
+}
+
+function showKey(key) {
+  const rows = [
+    ["key id", key.key_id],
+    ["account", key.account_id],
+    ["status", key.status],
+    ["mode", key.mode],
+    ["label", key.label ?? "—"],
+    ["secret", `${key.secret_hint ? `sk_${key.mode}_…${key.secret_hint}` : "(too short to hint)"} (${key.secret_format}, ${key.source})`],
+    ["created", `${key.created_at} by ${key.created_by || "—"}`],
+    ["expires", key.expires_at ?? "never"],
+  ];
+  if (key.revoked_at) rows.push(["revoked", key.revoked_at]);
+  if (key.replaces_key_id) rows.push(["replaces", key.replaces_key_id]);
+  if (key.replaced_by_key_id) rows.push(["replaced by", `${key.replaced_by_key_id} at ${key.rotated_at}`]);
+  rows.push(["hash key", key.hash_key_id]);
+  return rows.map(([name, value]) => `  ${name.padEnd(12)}${value}`).join("\n");
+}
+
+function printSecret(secret) {
+  console.log(`\n  ${bold("secret")}  ${secret}\n`);
+  console.error(yellow("! Store this secret now: it is shown only this once and cannot be recovered."));
+}
+
+function syncNote(body) {
+  if (body.kv_synced === false)
+    console.error(yellow("! The change is saved; its edge lookup record is still being written (retried automatically)."));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Prompts
+
+function ask(question) {
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  return new Promise((resolve) => {
+    rl.question(question, (answer) => {
+      rl.close();
+      resolve(answer);
+    });
+  });
+}
+
+/** Reads the secret to import: the first line of stdin, or a prompt without echo on a terminal. */
+async function readSecret() {
+  if (!process.stdin.isTTY) {
+    let text = "";
+    for await (const chunk of process.stdin) text += chunk;
+    return text.split(/\r?\n/)[0].trim();
+  }
+  const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true });
+  let prompted = false;
+  rl._writeToOutput = (text) => {
+    if (!prompted) {
+      process.stderr.write(text);
+      prompted = true;
+    }
+  };
+  const answer = await new Promise((resolve) => rl.question("Secret to import (not shown): ", resolve));
+  rl.close();
+  process.stderr.write("\n");
+  return answer.trim();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Commands
+
+const COMMON = { json: { type: "boolean", default: false }, help: { type: "boolean", short: "h", default: false } };
+const SPECS = {
+  create: { ...COMMON, account: { type: "string" }, mode: { type: "string" }, label: { type: "string" }, "expires-at": { type: "string" } },
+  list: { ...COMMON, account: { type: "string" } },
+  show: { ...COMMON, account: { type: "string" } },
+  rotate: {
+    ...COMMON,
+    account: { type: "string" },
+    overlap: { type: "string" },
+    label: { type: "string" },
+    "expires-at": { type: "string" },
+  },
+  revoke: { ...COMMON, account: { type: "string" }, yes: { type: "boolean", short: "y", default: false } },
+  import: { ...COMMON, account: { type: "string" }, label: { type: "string" }, "expires-at": { type: "string" } },
+  token: { ...COMMON, "read-only": { type: "boolean", default: false } },
+};
+
+async function run(command, values, positionals) {
+  const json = values.json;
+  const out = (body, human) => (json ? console.log(JSON.stringify(body, null, 2)) : human(body));
+
+  switch (command) {
+    case "token": {
+      noPositionals(positionals);
+      console.log(await mintDevToken({ readOnly: values["read-only"] }));
+      return EXIT.ok;
+    }
+    case "create": {
+      const account = requireAccount(values);
+      noPositionals(positionals);
+      const body = optionalBody(values, [
+        ["mode", "mode"],
+        ["label", "label"],
+        ["expires-at", "expires_at"],
+      ]);
+      const { body: created } = await adminRequest({ ...(await connection()), method: "POST", path: `/accounts/${account}/keys`, body });
+      out(created, (b) => {
+        console.log(`Created key ${bold(b.key.key_id)} for ${b.key.account_id} (${b.key.mode}${b.key.label ? `, "${b.key.label}"` : ""}).`);
+        printSecret(b.secret);
+        syncNote(b);
+      });
+      return EXIT.ok;
+    }
+    case "list": {
+      const account = requireAccount(values);
+      noPositionals(positionals);
+      const { body: list } = await adminRequest({ ...(await connection()), method: "GET", path: `/accounts/${account}/keys` });
+      out(list, (b) => {
+        console.log(
+          dim(
+            [
+              "KEY".padEnd(22),
+              "STATUS".padEnd(8),
+              "MODE ",
+              "SECRET ",
+              "CREATED (UTC)".padEnd(20),
+              "EXPIRES (UTC)".padEnd(20),
+              "LABEL",
+            ].join(" "),
+          ),
+        );
+        for (const key of b.keys) console.log(keyLine(key));
+      });
+      return EXIT.ok;
+    }
+    case "show": {
+      const account = requireAccount(values);
+      const keyId = requireKeyId(positionals);
+      const { body: shown } = await adminRequest({ ...(await connection()), method: "GET", path: `/accounts/${account}/keys/${keyId}` });
+      out(shown, (b) => console.log(showKey(b.key)));
+      return EXIT.ok;
+    }
+    case "rotate": {
+      const account = requireAccount(values);
+      const keyId = requireKeyId(positionals);
+      const body = optionalBody(values, [
+        ["label", "label"],
+        ["expires-at", "expires_at"],
+      ]);
+      if (values.overlap !== undefined) body.overlap_seconds = parseDuration(values.overlap);
+      const { body: rotated } = await adminRequest({
+        ...(await connection()),
+        method: "POST",
+        path: `/accounts/${account}/keys/${keyId}/rotate`,
+        body,
+      });
+      out(rotated, (b) => {
+        console.log(`Rotated ${b.previous.key_id} → ${bold(b.key.key_id)}.`);
+        console.log(
+          `The old secret works until ${b.previous.expires_at}${b.previous.status === "expired" ? " (already ended)" : ""}; the new one works now.`,
+        );
+        printSecret(b.secret);
+        syncNote(b);
+      });
+      return EXIT.ok;
+    }
+    case "revoke": {
+      const account = requireAccount(values);
+      const keyId = requireKeyId(positionals);
+      if (!values.yes) {
+        if (!process.stdin.isTTY) {
+          console.error(red(`Not revoking ${keyId}: confirm with --yes (there is no terminal to ask on).`));
+          return EXIT.aborted;
+        }
+        const answer = await ask(`Revoke ${keyId} of ${account}? It stops working within about 90 s and cannot be undone. [y/N] `);
+        if (!/^y(es)?$/i.test(answer.trim())) {
+          console.error("Not revoked.");
+          return EXIT.aborted;
+        }
+      }
+      const { body: revoked } = await adminRequest({
+        ...(await connection()),
+        method: "POST",
+        path: `/accounts/${account}/keys/${keyId}/revoke`,
+        body: {},
+      });
+      out(revoked, (b) => {
+        console.log(
+          b.already_revoked
+            ? `${b.key.key_id} was already revoked (${b.key.revoked_at}).`
+            : `Revoked ${bold(b.key.key_id)} at ${b.key.revoked_at}.`,
+        );
+        console.log(dim("It stops working everywhere within about 90 s (KV propagation + isolate cache)."));
+        syncNote(b);
+      });
+      return EXIT.ok;
+    }
+    case "import": {
+      const account = requireAccount(values);
+      noPositionals(positionals);
+      const secret = await readSecret();
+      if (!secret) throw new UsageError("no secret given: pipe it on stdin (e.g. `spot-keys import --account acct_42 < secret.txt`)");
+      const body = {
+        secret,
+        ...optionalBody(values, [
+          ["label", "label"],
+          ["expires-at", "expires_at"],
+        ]),
+      };
+      const { body: imported } = await adminRequest({
+        ...(await connection()),
+        method: "POST",
+        path: `/accounts/${account}/keys/import`,
+        body,
+      });
+      out(imported, (b) => {
+        console.log(`Imported as key ${bold(b.key.key_id)} for ${b.key.account_id} (${b.key.mode}, ${b.key.secret_format}).`);
+        syncNote(b);
+      });
+      return EXIT.ok;
+    }
+    default:
+      throw new UsageError(command ? `unknown command ${JSON.stringify(command)}` : "no command given");
+  }
+}
+
+function exitCodeOf(err) {
+  if (err.kind === "network") return EXIT.network;
+  if (err.status === 400) return EXIT.usage;
+  if (err.status === 401 || err.status === 403) return EXIT.auth;
+  if (err.status === 404) return EXIT.notFound;
+  if (err.status === 409) return EXIT.conflict;
+  return EXIT.server;
+}
+
+const HINTS = {
+  401: "check SPOT_ADMIN_TOKEN (locally: unset it to use a dev token; restart npm start if .dev.vars changed)",
+  403: 'the token lacks the "keys:write" permission',
+};
+
+async function main(argv) {
+  const [command, ...rest] = argv;
+  const json = rest.includes("--json");
+  try {
+    if (!command || command === "-h" || command === "--help" || command === "help") {
+      console.log(USAGE);
+      return command ? EXIT.ok : EXIT.usage;
+    }
+    const spec = SPECS[command];
+    if (!spec) throw new UsageError(`unknown command ${JSON.stringify(command)}`);
+    let parsed;
+    try {
+      parsed = parseArgs({ args: rest, options: spec, allowPositionals: true, strict: true });
+    } catch (err) {
+      throw new UsageError(err.message);
+    }
+    if (parsed.values.help) {
+      console.log(USAGE);
+      return EXIT.ok;
+    }
+    return await run(command, parsed.values, parsed.positionals);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      if (json) console.log(JSON.stringify({ error: { code: "usage", message: err.message } }, null, 2));
+      else console.error(`${red("error:")} ${err.message}\n${dim("Run `spot-keys --help` for usage.")}`);
+      return EXIT.usage;
+    }
+    if (err instanceof AdminApiError) {
+      if (json) {
+        console.log(
+          JSON.stringify(
+            err.body ?? { error: { code: err.kind === "network" ? "network_error" : "http_error", message: err.message } },
+            null,
+            2,
+          ),
+        );
+      } else {
+        const detail =
+          err.kind === "network" ? "" : ` (${[err.status, err.code, err.param && `field ${err.param}`].filter(Boolean).join(", ")})`;
+        console.error(`${red("error:")} ${err.message}${detail}`);
+        if (err.kind === "network") console.error(dim("Is the authorizer running (`npm start`), or is SPOT_ADMIN_URL right?"));
+        if (HINTS[err.status]) console.error(dim(HINTS[err.status]));
+        if (err.requestId) console.error(dim(`request id: ${err.requestId}`));
+      }
+      return exitCodeOf(err);
+    }
+    console.error(`${red("error:")} ${err?.stack ?? String(err)}`);
+    return EXIT.server;
+  }
+}
+
+main(process.argv.slice(2)).then((code) => {
+  process.exitCode = code;
+});

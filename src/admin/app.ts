@@ -1,0 +1,517 @@
+/**
+ * The admin API (docs/admin-api.md), mounted by src/app.ts at {@link ADMIN_MOUNT} before the
+ * API-key chain: nothing under that prefix is ever proxied upstream or authenticated with an API key.
+ *
+ *   adminAudit (admin audit event on the way out, X-Request-Id, no-store)
+ *     → refuseApiKeys (X-Spot-Api-Key / X-Spot-Api-Secret present → 401 api_key_not_accepted)
+ *     → per route: action (for the audit event) → requireAdmin(read|write) (jose JWT) → zod validation → handler
+ *     → handler: secrets made and hashed here; state changes in the account's Durable Object
+ *
+ * Routes are @hono/zod-openapi routes, so the served OpenAPI document ({@link OPENAPI_PATH}) is
+ * generated from the same zod schemas that validate the requests.
+ */
+import { createRoute, OpenAPIHono, type z } from "@hono/zod-openapi";
+import type { Context, MiddlewareHandler } from "hono";
+import { createMiddleware } from "hono/factory";
+import { HTTPException } from "hono/http-exception";
+import { buildAdminAuditEvent } from "../audit/admin-event";
+import { sendAuditEvent } from "../audit/producer";
+import type { AdminAuditTarget, AppEnv } from "../env";
+import { ApiError, errorResponse } from "../errors";
+import { API_KEY_HEADER, API_SECRET_HEADER } from "../keys/credentials";
+import type { KeyMode } from "../keys/format";
+import { hashSecret, importHashKey } from "../keys/hash";
+import { generateSecret, hasValidChecksum, secretFormat, secretHint } from "../keys/secret";
+import { errorMessage, log } from "../log";
+import type { AccountKeys, AccountOpError, NewSecret } from "./account-do";
+import { ADMIN_REALM, AdminTokenError, bearerToken, getAdminAuthConfig, verifyAdminToken, WRITE_PERMISSION } from "./auth";
+import {
+  AccountParams,
+  CreatedKeyResponse,
+  CreateKeyBody,
+  ErrorResponse,
+  ImportedKeyResponse,
+  ImportKeyBody,
+  KeyListResponse,
+  KeyParams,
+  KeyResponse,
+  RevokedKeyResponse,
+  RevokeKeyBody,
+  RotatedKeyResponse,
+  RotateKeyBody,
+} from "./schemas";
+
+/** Every path under this prefix belongs to the admin API (unknown ones answer the admin 404). */
+export const ADMIN_MOUNT = "/__spot/admin";
+/** The versioned admin API. */
+export const ADMIN_PREFIX = `${ADMIN_MOUNT}/v1`;
+/** The OpenAPI 3.0 document of the admin API (GET, no token needed). */
+export const OPENAPI_PATH = `${ADMIN_PREFIX}/openapi.json`;
+
+const ADMIN_UNAVAILABLE_MESSAGE = "The admin API cannot serve this request right now. Retry shortly.";
+const SECRET_WARNING = "Store this secret now: it is shown only this once and cannot be recovered.";
+
+// ---------------------------------------------------------------------------------------------
+// Middleware
+
+/** The admin audit event of every admin request (on the way out, inside waitUntil), and the response stamps. */
+const adminAudit = createMiddleware<AppEnv>(async (c, next) => {
+  const startedAtMs = Date.now();
+  await next();
+  c.res.headers.set("X-Request-Id", c.var.requestId);
+  c.res.headers.set("Cache-Control", "no-store");
+  try {
+    const target: AdminAuditTarget = c.var.adminAudit ?? targetFromPath(new URL(c.req.url).pathname);
+    const status = c.res.status;
+    const event = buildAdminAuditEvent({
+      eventId: crypto.randomUUID(),
+      timeMs: startedAtMs,
+      requestId: c.var.requestId,
+      rayId: c.req.header("cf-ray") ?? null,
+      action: target.action,
+      outcome: c.var.errorCode ? (status >= 500 ? "error" : "denied") : "allowed",
+      reason: c.var.errorCode ?? "ok",
+      status,
+      actorSub: c.var.adminActor?.sub ?? null,
+      actorEmail: c.var.adminActor?.email ?? null,
+      accountId: target.accountId,
+      keyId: target.keyId,
+      newKeyId: target.newKeyId,
+      method: c.req.method,
+      path: new URL(c.req.url).pathname,
+      connectingIp: c.req.header("cf-connecting-ip") ?? null,
+      userAgent: c.req.header("user-agent") ?? null,
+      durationMs: Date.now() - startedAtMs,
+    });
+    c.executionCtx.waitUntil(sendAuditEvent(c.env.AUDIT_QUEUE, event));
+  } catch (err) {
+    log("error", "audit_build_failed", { request_id: c.var.requestId, error: errorMessage(err) });
+  }
+});
+
+/** For a request refused before routing (API-key headers, unknown path): the account and key named in its path. */
+function targetFromPath(path: string): AdminAuditTarget {
+  const match = /\/accounts\/([^/]+)(?:\/keys\/([^/]+))?/.exec(path);
+  return { action: "unknown", accountId: match?.[1] ?? null, keyId: match?.[2] ?? null, newKeyId: null };
+}
+
+/** `WWW-Authenticate` of the admin API's 401s and 403s (RFC 6750 §3). */
+function bearerChallenge(error?: "invalid_token" | "insufficient_scope"): Record<string, string> {
+  const parts = [`Bearer realm="${ADMIN_REALM}"`];
+  if (error) parts.push(`error="${error}"`);
+  if (error === "insufficient_scope") parts.push(`scope="${WRITE_PERMISSION}"`);
+  return { "WWW-Authenticate": parts.join(", ") };
+}
+
+/** API keys never authenticate here: a request carrying either API-key header is refused. */
+const refuseApiKeys = createMiddleware<AppEnv>(async (c, next) => {
+  if (c.req.raw.headers.has(API_KEY_HEADER) || c.req.raw.headers.has(API_SECRET_HEADER)) {
+    throw new ApiError(
+      "api_key_not_accepted",
+      `The admin API does not accept API keys: remove ${API_KEY_HEADER} and ${API_SECRET_HEADER} and send an admin token in Authorization: Bearer.`,
+      bearerChallenge(),
+    );
+  }
+  await next();
+});
+
+/** Names the action and its account/key for the admin audit event; runs first on each route. */
+function action(name: AdminAuditTarget["action"]): MiddlewareHandler<AppEnv> {
+  return createMiddleware<AppEnv>(async (c, next) => {
+    c.set("adminAudit", {
+      action: name,
+      accountId: c.req.param("account_id") ?? null,
+      keyId: c.req.param("key_id") ?? null,
+      newKeyId: null,
+    });
+    await next();
+  });
+}
+
+/**
+ * Verifies the admin token; `write` also needs {@link WRITE_PERMISSION}.
+ * 401 missing/invalid token, 403 without the permission, 503 when the configuration or JWKS is unusable.
+ */
+function requireAdmin(access: "read" | "write"): MiddlewareHandler<AppEnv> {
+  return createMiddleware<AppEnv>(async (c, next) => {
+    let config: ReturnType<typeof getAdminAuthConfig>;
+    try {
+      config = getAdminAuthConfig(c.env);
+    } catch (err) {
+      log("error", "admin_config_invalid", { request_id: c.var.requestId, error: errorMessage(err) });
+      throw new ApiError("admin_unavailable", ADMIN_UNAVAILABLE_MESSAGE, { "Retry-After": "30" });
+    }
+    const header = c.req.header("authorization");
+    const token = bearerToken(header);
+    if (token === null) {
+      throw new ApiError(
+        header ? "invalid_admin_token" : "missing_admin_token",
+        header ? "Send the admin token as Authorization: Bearer <token>." : "This needs an admin token in Authorization: Bearer <token>.",
+        bearerChallenge(header ? "invalid_token" : undefined),
+      );
+    }
+    try {
+      c.set("adminActor", await verifyAdminToken(token, config));
+    } catch (err) {
+      if (err instanceof AdminTokenError) {
+        throw new ApiError("invalid_admin_token", `The admin token was refused: ${err.message}.`, bearerChallenge("invalid_token"));
+      }
+      log("error", "admin_jwks_unavailable", { request_id: c.var.requestId, error: errorMessage(err) });
+      throw new ApiError("admin_unavailable", ADMIN_UNAVAILABLE_MESSAGE, { "Retry-After": "30" });
+    }
+    if (access === "write" && !c.var.adminActor?.permissions.includes(WRITE_PERMISSION)) {
+      throw new ApiError(
+        "insufficient_permission",
+        `This admin token may read keys but not change them: it needs the "${WRITE_PERMISSION}" permission.`,
+        bearerChallenge("insufficient_scope"),
+      );
+    }
+    await next();
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+
+/** Zod validation failures → 400 naming the field (`body.label`, `path.account_id`). */
+function validationHook(result: { success: true } | { success: false; error: z.ZodError; target: string }, _c: Context<AppEnv>): undefined {
+  if (result.success) return undefined;
+  const issue = result.error.issues[0];
+  const where = result.target === "json" ? "body" : result.target === "param" ? "path" : result.target;
+  const path = issue ? issue.path.map(String) : [];
+  if (issue?.code === "unrecognized_keys" && issue.keys[0] !== undefined) path.push(issue.keys[0]);
+  const param = [where, ...path].join(".");
+  const message =
+    issue?.code === "unrecognized_keys" ? `${param} is not a field of this request.` : `${param}: ${issue?.message ?? "is invalid"}.`;
+  throw new ApiError(where === "path" ? "invalid_parameter" : "invalid_body", message, {}, param);
+}
+
+/** The admin app's onError: the same envelope as the request path, HTTP exceptions of the JSON parser included. */
+function adminOnError(err: Error, c: Context<AppEnv>): Response {
+  let apiError: ApiError;
+  if (err instanceof ApiError) {
+    apiError = err;
+  } else if (err instanceof HTTPException && err.status < 500) {
+    apiError = new ApiError("invalid_body", "The body must be a JSON object sent with Content-Type: application/json.", {}, "body");
+  } else {
+    log("error", "unhandled_error", { request_id: c.var.requestId, error: errorMessage(err) });
+    apiError = new ApiError(
+      "internal_error",
+      "The admin API could not process this request. Retry later; if it persists, quote the request id.",
+    );
+  }
+  c.set("errorCode", apiError.code);
+  return errorResponse(c, apiError);
+}
+
+function throwIfRefused<T extends { ok: boolean }>(result: T | AccountOpError): asserts result is T {
+  if (!result.ok) {
+    const refusal = result as AccountOpError;
+    throw new ApiError(refusal.code, refusal.message);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Storage
+
+/** The RPC methods of an account's Durable Object, as plain promises (the stub's own types are unions of RPC wrappers). */
+type AccountKeysRpc = {
+  [K in "listKeys" | "getKey" | "createKey" | "rotateKey" | "revokeKey"]: (
+    ...args: Parameters<AccountKeys[K]>
+  ) => Promise<Awaited<ReturnType<AccountKeys[K]>>>;
+};
+
+function accountKeys(env: Env, accountId: string): AccountKeysRpc {
+  return env.KEY_ACCOUNTS.get(env.KEY_ACCOUNTS.idFromName(accountId)) as unknown as AccountKeysRpc;
+}
+
+/** Calls the account's Durable Object; its unavailability is a 503, never a pass or a bare 500. */
+async function storage<T>(c: Context<AppEnv>, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    log("error", "key_storage_unavailable", { request_id: c.var.requestId, error: errorMessage(err) });
+    throw new ApiError("admin_unavailable", ADMIN_UNAVAILABLE_MESSAGE, { "Retry-After": "5" });
+  }
+}
+
+/** Hashes a secret with the current HMAC key and claims the hash for the account (409 if another account has it). */
+async function registerSecret(c: Context<AppEnv>, accountId: string, secret: string): Promise<NewSecret> {
+  let secretHash: string;
+  try {
+    secretHash = await hashSecret(await importHashKey(c.env.SECRET_HASH_KEY), secret);
+  } catch (err) {
+    log("error", "admin_hash_key_unusable", { request_id: c.var.requestId, error: errorMessage(err) });
+    throw new ApiError("admin_unavailable", ADMIN_UNAVAILABLE_MESSAGE, { "Retry-After": "30" });
+  }
+  const owned = await storage(c, () => c.env.SECRET_CLAIMS.get(c.env.SECRET_CLAIMS.idFromName(secretHash)).claim(accountId));
+  if (!owned) throw new ApiError("secret_already_registered", "This secret is already registered to another account.");
+  return { secretHash, hashKeyId: c.env.SECRET_HASH_KEY_ID, secretHint: secretHint(secret), secretFormat: secretFormat(secret) };
+}
+
+/** `expires_at` of a body must lie in the future. */
+function futureOrNull(value: string | null | undefined, param: string): string | null {
+  if (value === undefined || value === null) return null;
+  const ms = Date.parse(value);
+  if (ms <= Date.now()) throw new ApiError("invalid_body", `${param} must be in the future.`, {}, param);
+  return new Date(ms).toISOString();
+}
+
+function actorOf(c: Context<AppEnv>): string {
+  return c.var.adminActor?.sub ?? "";
+}
+
+function setTarget(c: Context<AppEnv>, patch: Partial<AdminAuditTarget>): void {
+  const current = c.var.adminAudit ?? { action: "unknown", accountId: null, keyId: null, newKeyId: null };
+  c.set("adminAudit", { ...current, ...patch });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Routes
+
+const errors = (...statuses: number[]) =>
+  Object.fromEntries(
+    statuses.map((status) => [
+      status,
+      { description: ERROR_DESCRIPTIONS[status], content: { "application/json": { schema: ErrorResponse } } },
+    ]),
+  );
+
+const ERROR_DESCRIPTIONS: Record<number, string> = {
+  400: "Bad path parameter or body: `invalid_parameter` / `invalid_body`, with `param` naming the field.",
+  401: "No, or an unacceptable, admin token (`missing_admin_token`, `invalid_admin_token`), or API-key headers sent (`api_key_not_accepted`).",
+  403: "A valid admin token without the `keys:write` permission (`insufficient_permission`).",
+  404: "`account_not_found` (no key in that account) or `key_not_found`.",
+  409: "`key_revoked`, `key_expired`, `key_already_rotated`, `secret_already_registered`.",
+  503: "`admin_unavailable`: admin settings, JWKS or key storage unusable (fail closed), with Retry-After.",
+};
+
+const security = [{ adminBearer: [] }];
+
+const listRoute = createRoute({
+  method: "get",
+  path: "/v1/accounts/{account_id}/keys",
+  operationId: "listKeys",
+  summary: "List an account's keys (metadata only)",
+  security,
+  middleware: [action("key.list"), requireAdmin("read")] as const,
+  request: { params: AccountParams },
+  responses: {
+    200: { description: "Every key of the account, oldest first.", content: { "application/json": { schema: KeyListResponse } } },
+    ...errors(400, 401, 404, 503),
+  },
+});
+
+const getRoute = createRoute({
+  method: "get",
+  path: "/v1/accounts/{account_id}/keys/{key_id}",
+  operationId: "getKey",
+  summary: "Show one key (metadata only)",
+  security,
+  middleware: [action("key.get"), requireAdmin("read")] as const,
+  request: { params: KeyParams },
+  responses: { 200: { description: "The key.", content: { "application/json": { schema: KeyResponse } } }, ...errors(400, 401, 404, 503) },
+});
+
+const createKeyRoute = createRoute({
+  method: "post",
+  path: "/v1/accounts/{account_id}/keys",
+  operationId: "createKey",
+  summary: "Create a key; the answer holds its secret, shown only this once",
+  security,
+  middleware: [action("key.create"), requireAdmin("write")] as const,
+  request: { params: AccountParams, body: { required: false, content: { "application/json": { schema: CreateKeyBody } } } },
+  responses: {
+    201: { description: "Created. Store `secret` now.", content: { "application/json": { schema: CreatedKeyResponse } } },
+    ...errors(400, 401, 403, 409, 503),
+  },
+});
+
+const importRoute = createRoute({
+  method: "post",
+  path: "/v1/accounts/{account_id}/keys/import",
+  operationId: "importKey",
+  summary: "Register an existing (legacy) secret as a key",
+  security,
+  middleware: [action("key.import"), requireAdmin("write")] as const,
+  request: { params: AccountParams, body: { required: true, content: { "application/json": { schema: ImportKeyBody } } } },
+  responses: {
+    201: { description: "Imported. The secret is not echoed.", content: { "application/json": { schema: ImportedKeyResponse } } },
+    ...errors(400, 401, 403, 409, 503),
+  },
+});
+
+const rotateRoute = createRoute({
+  method: "post",
+  path: "/v1/accounts/{account_id}/keys/{key_id}/rotate",
+  operationId: "rotateKey",
+  summary: "Rotate a key: a new key and secret; the old secret works until the overlap ends",
+  security,
+  middleware: [action("key.rotate"), requireAdmin("write")] as const,
+  request: { params: KeyParams, body: { required: false, content: { "application/json": { schema: RotateKeyBody } } } },
+  responses: {
+    200: { description: "Rotated. Store `secret` now.", content: { "application/json": { schema: RotatedKeyResponse } } },
+    ...errors(400, 401, 403, 404, 409, 503),
+  },
+});
+
+const revokeRoute = createRoute({
+  method: "post",
+  path: "/v1/accounts/{account_id}/keys/{key_id}/revoke",
+  operationId: "revokeKey",
+  summary: "Revoke a key (idempotent); it stops working within the revocation bound",
+  security,
+  middleware: [action("key.revoke"), requireAdmin("write")] as const,
+  request: { params: KeyParams, body: { required: false, content: { "application/json": { schema: RevokeKeyBody } } } },
+  responses: {
+    200: { description: "Revoked (or already revoked).", content: { "application/json": { schema: RevokedKeyResponse } } },
+    ...errors(400, 401, 403, 404, 503),
+  },
+});
+
+/** The admin API as a Hono app; mount it at {@link ADMIN_MOUNT}. */
+export function createAdminApp(): OpenAPIHono<AppEnv> {
+  const admin = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+  admin.use(adminAudit);
+  admin.use(refuseApiKeys);
+
+  admin.openapi(listRoute, async (c) => {
+    const { account_id } = c.req.valid("param");
+    const keys = await storage(c, () => accountKeys(c.env, account_id).listKeys(account_id));
+    if (keys.length === 0) throw new ApiError("account_not_found", "This account has no keys.");
+    return c.json({ account_id, keys }, 200);
+  });
+
+  admin.openapi(getRoute, async (c) => {
+    const { account_id, key_id } = c.req.valid("param");
+    const result = await storage(c, () => accountKeys(c.env, account_id).getKey(account_id, key_id));
+    throwIfRefused(result);
+    return c.json({ key: result.key }, 200);
+  });
+
+  admin.openapi(createKeyRoute, async (c) => {
+    const { account_id } = c.req.valid("param");
+    const body = c.req.valid("json") as Partial<z.infer<typeof CreateKeyBody>>;
+    const mode: KeyMode = body.mode ?? "live";
+    const expiresAt = futureOrNull(body.expires_at, "body.expires_at");
+    const secret = generateSecret(mode);
+    const registered = await registerSecret(c, account_id, secret);
+    const result = await storage(c, () =>
+      accountKeys(c.env, account_id).createKey({
+        ...registered,
+        accountId: account_id,
+        mode,
+        label: body.label ?? null,
+        expiresAt,
+        source: "generated",
+        actor: actorOf(c),
+      }),
+    );
+    throwIfRefused(result);
+    setTarget(c, { keyId: result.key.key_id });
+    c.header("X-Spot-Secret-Warning", SECRET_WARNING);
+    return c.json({ key: result.key, secret, kv_synced: result.kvSynced }, 201);
+  });
+
+  admin.openapi(importRoute, async (c) => {
+    const { account_id } = c.req.valid("param");
+    const body = c.req.valid("json");
+    if (!hasValidChecksum(body.secret)) {
+      throw new ApiError(
+        "invalid_body",
+        "body.secret has 39 characters after its prefix, so it is read as a checksummed secret, and its checksum does not match: it could never authenticate.",
+        {},
+        "body.secret",
+      );
+    }
+    const expiresAt = futureOrNull(body.expires_at, "body.expires_at");
+    const registered = await registerSecret(c, account_id, body.secret);
+    const result = await storage(c, () =>
+      accountKeys(c.env, account_id).createKey({
+        ...registered,
+        accountId: account_id,
+        mode: body.secret.startsWith("sk_test_") ? "test" : "live",
+        label: body.label ?? null,
+        expiresAt,
+        source: "imported",
+        actor: actorOf(c),
+      }),
+    );
+    throwIfRefused(result);
+    setTarget(c, { keyId: result.key.key_id });
+    return c.json({ key: result.key, kv_synced: result.kvSynced }, 201);
+  });
+
+  admin.openapi(rotateRoute, async (c) => {
+    const { account_id, key_id } = c.req.valid("param");
+    const body = c.req.valid("json") as Partial<z.infer<typeof RotateKeyBody>>;
+    const expiresAt = futureOrNull(body.expires_at, "body.expires_at");
+    // The old key decides the mode; read it first so a refusal costs no secret.
+    const current = await storage(c, () => accountKeys(c.env, account_id).getKey(account_id, key_id));
+    throwIfRefused(current);
+    const secret = generateSecret(current.key.mode);
+    const registered = await registerSecret(c, account_id, secret);
+    const result = await storage(c, () =>
+      accountKeys(c.env, account_id).rotateKey({
+        ...registered,
+        accountId: account_id,
+        keyId: key_id,
+        overlapSeconds: body.overlap_seconds ?? 86_400,
+        expiresAt,
+        label: body.label,
+        actor: actorOf(c),
+      }),
+    );
+    throwIfRefused(result);
+    setTarget(c, { newKeyId: result.key.key_id });
+    c.header("X-Spot-Secret-Warning", SECRET_WARNING);
+    return c.json({ key: result.key, previous: result.previous, secret, kv_synced: result.kvSynced }, 200);
+  });
+
+  admin.openapi(revokeRoute, async (c) => {
+    const { account_id, key_id } = c.req.valid("param");
+    const result = await storage(c, () =>
+      accountKeys(c.env, account_id).revokeKey({ accountId: account_id, keyId: key_id, actor: actorOf(c) }),
+    );
+    throwIfRefused(result);
+    return c.json({ key: result.key, already_revoked: result.alreadyRevoked, kv_synced: result.kvSynced }, 200);
+  });
+
+  admin.openAPIRegistry.registerComponent("securitySchemes", "adminBearer", {
+    type: "http",
+    scheme: "bearer",
+    bearerFormat: "JWT",
+    description: `A JWT verified against the configured JWKS (issuer, audience and algorithms pinned). Writes need "${WRITE_PERMISSION}" in the permissions claim.`,
+  });
+
+  let document: Record<string, unknown> | null = null;
+  admin.get(OPENAPI_PATH.slice(ADMIN_MOUNT.length), action("openapi.get"), (c) => {
+    if (document === null) document = adminOpenApiDocument(admin);
+    return c.json(document);
+  });
+
+  // Everything else under the prefix: the admin 404, never the API-key chain.
+  admin.all("*", () => {
+    throw new ApiError("not_found", "No such admin route. The admin API is described at GET /__spot/admin/v1/openapi.json.");
+  });
+  admin.onError(adminOnError);
+  return admin;
+}
+
+/** The OpenAPI 3.0 document of the admin API, with full paths (docs/admin-openapi.json is this, committed). */
+export function adminOpenApiDocument(admin: OpenAPIHono<AppEnv> = createAdminApp()): Record<string, unknown> {
+  const doc = admin.getOpenAPIDocument({
+    openapi: "3.0.3",
+    info: {
+      title: "Spot Thought edge authorizer: admin API",
+      version: "1.0.0",
+      description:
+        "Key lifecycle for the edge authorizer (docs/admin-api.md). Every error uses the authorizer's JSON envelope (docs/errors.md). " +
+        "Secrets are returned only by create and rotate, exactly once.",
+    },
+    servers: [{ url: "https://api.spot-thought.com" }, { url: "http://127.0.0.1:8787", description: "npm start" }],
+  });
+  const paths: Record<string, unknown> = {};
+  for (const [path, item] of Object.entries(doc.paths ?? {})) paths[`${ADMIN_MOUNT}${path}`] = item;
+  return { ...doc, paths };
+}

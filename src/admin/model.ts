@@ -1,0 +1,162 @@
+/**
+ * The key model (docs/storage.md "Key model"): the full record an account's Durable Object keeps
+ * (the source of truth), the public view the admin API returns, and the projection written to KV
+ * for the request path (the v1 {@link KeyRecord}). Pure.
+ */
+import { z } from "zod";
+import { API_KEY_PATTERN, type KeyMode } from "../keys/format";
+import { KEY_RECORD_VERSION, type KeyRecord } from "../keys/record";
+
+export const KEY_ID_PATTERN = /^key_[A-Za-z0-9]{1,64}$/;
+/** Random Base62 characters of a generated key id (`key_` + 16 ≈ 95 bits: unique, not secret). */
+export const KEY_ID_RANDOM_CHARS = 16;
+export const LABEL_MAX_CHARS = 200;
+/** Schema version of {@link StoredKey} inside the Durable Object; a change is a migration (docs/storage.md). */
+export const STORED_KEY_VERSION = 1;
+/** After a key is revoked or expires, its KV record is kept this long (seconds), then KV deletes it. */
+export const KV_RETENTION_AFTER_END_SECONDS = 86_400;
+
+const isoInstant = z.iso.datetime();
+
+/**
+ * Policy fields reserved for later (scopes, IP allowlist). Not accepted by the admin API and not
+ * enforced yet: always null in this version, so nobody mistakes a stored allowlist for protection.
+ */
+export const KeyPolicySchema = z.strictObject({
+  scopes: z.array(z.string()).nullable(),
+  ip_allowlist: z.array(z.string()).nullable(),
+});
+
+/** A key as the account's Durable Object stores it; validated with zod on every read from storage. */
+export const StoredKeySchema = z.strictObject({
+  v: z.literal(STORED_KEY_VERSION),
+  key_id: z.string().regex(KEY_ID_PATTERN),
+  account_id: z.string().regex(API_KEY_PATTERN),
+  mode: z.enum(["live", "test"]),
+  label: z.string().max(LABEL_MAX_CHARS).nullable(),
+  /** Stored status; "expired" is derived from `expires_at` (see {@link keyStatus}). */
+  status: z.enum(["active", "revoked"]),
+  created_at: isoInstant,
+  /** From this instant on the key answers 401; set by rotation to end the overlap; null: no expiry. */
+  expires_at: isoInstant.nullable(),
+  revoked_at: isoInstant.nullable(),
+  /** Lowercase hex HMAC-SHA-256 of the secret (never the secret); names the KV record `secret:<hash>`. */
+  secret_hash: z.string().regex(/^[0-9a-f]{64}$/),
+  /** Id of the HMAC key that made `secret_hash` (SECRET_HASH_KEY_ID at the time). */
+  hash_key_id: z.string().min(1).max(64),
+  /** Last 4 characters of the secret, or null when the secret is too short to show any of it. */
+  secret_hint: z.string().max(4).nullable(),
+  secret_format: z.enum(["checksum", "legacy"]),
+  source: z.enum(["generated", "imported"]),
+  /** Rotation: the key this one replaced, and on the old key the one that replaced it and when. */
+  replaces_key_id: z.string().regex(KEY_ID_PATTERN).nullable(),
+  replaced_by_key_id: z.string().regex(KEY_ID_PATTERN).nullable(),
+  rotated_at: isoInstant.nullable(),
+  /** `sub` of the admin token that created the key. */
+  created_by: z.string().max(256),
+  policy: KeyPolicySchema.nullable(),
+});
+
+export type StoredKey = z.infer<typeof StoredKeySchema>;
+
+/** The status a person sees: "expired" once `expires_at` has passed (the request path's own rule). */
+export type KeyStatus = "active" | "expired" | "revoked";
+
+/** @param nowMs current time, epoch milliseconds */
+export function keyStatus(key: StoredKey, nowMs: number): KeyStatus {
+  if (key.status === "revoked") return "revoked";
+  if (key.expires_at !== null && Date.parse(key.expires_at) <= nowMs) return "expired";
+  return "active";
+}
+
+/** What the admin API returns for a key: metadata only, never the secret or its hash. */
+export interface KeyView {
+  key_id: string;
+  account_id: string;
+  mode: KeyMode;
+  label: string | null;
+  status: KeyStatus;
+  created_at: string;
+  expires_at: string | null;
+  revoked_at: string | null;
+  secret_hint: string | null;
+  secret_format: "checksum" | "legacy";
+  source: "generated" | "imported";
+  hash_key_id: string;
+  replaces_key_id: string | null;
+  replaced_by_key_id: string | null;
+  rotated_at: string | null;
+  created_by: string;
+  policy: null | { scopes: string[] | null; ip_allowlist: string[] | null };
+}
+
+/** The public view of a stored key at `nowMs`: every field but `secret_hash` and `v`, with the derived status. */
+export function keyView(key: StoredKey, nowMs: number): KeyView {
+  return {
+    key_id: key.key_id,
+    account_id: key.account_id,
+    mode: key.mode,
+    label: key.label,
+    status: keyStatus(key, nowMs),
+    created_at: key.created_at,
+    expires_at: key.expires_at,
+    revoked_at: key.revoked_at,
+    secret_hint: key.secret_hint,
+    secret_format: key.secret_format,
+    source: key.source,
+    hash_key_id: key.hash_key_id,
+    replaces_key_id: key.replaces_key_id,
+    replaced_by_key_id: key.replaced_by_key_id,
+    rotated_at: key.rotated_at,
+    created_by: key.created_by,
+    policy: key.policy,
+  };
+}
+
+/** The v1 KV record the request path reads under `secret:<secret_hash>` (docs/storage.md). */
+export function kvRecordOf(key: StoredKey): KeyRecord {
+  const record: KeyRecord = {
+    v: KEY_RECORD_VERSION,
+    key_id: key.key_id,
+    account_id: key.account_id,
+    mode: key.mode,
+    status: key.status,
+    created_at: key.created_at,
+    expires_at: key.expires_at,
+    hash_key_id: key.hash_key_id,
+  };
+  if (key.label !== null) record.label = key.label;
+  return record;
+}
+
+/**
+ * When KV may drop the record (KV `expiration`, epoch seconds): {@link KV_RETENTION_AFTER_END_SECONDS}
+ * after the key was revoked or expires, never sooner than that from `nowMs`; null while the key
+ * has no end. The request path refuses the key from its end on either way; this only cleans up.
+ */
+export function kvExpirationOf(key: StoredKey, nowMs: number): number | null {
+  const endMs =
+    key.status === "revoked"
+      ? Date.parse(key.revoked_at ?? new Date(nowMs).toISOString())
+      : key.expires_at
+        ? Date.parse(key.expires_at)
+        : null;
+  if (endMs === null) return null;
+  return Math.floor(Math.max(endMs, nowMs) / 1000) + KV_RETENTION_AFTER_END_SECONDS;
+}
+
+/** Largest rotation overlap accepted (seconds): 30 days. */
+export const MAX_OVERLAP_SECONDS = 30 * 86_400;
+/** Overlap used when a rotation names none (seconds): 24 hours. */
+export const DEFAULT_OVERLAP_SECONDS = 86_400;
+
+/**
+ * When the old key stops working after a rotation: `nowMs + overlapSeconds`, never later than the
+ * old key's own `expires_at`. An overlap of 0 ends it now (subject to the revocation bound).
+ * @returns ISO 8601 UTC instant
+ */
+export function overlapEnd(oldKey: StoredKey, overlapSeconds: number, nowMs: number): string {
+  const end = nowMs + overlapSeconds * 1000;
+  const own = oldKey.expires_at === null ? Number.POSITIVE_INFINITY : Date.parse(oldKey.expires_at);
+  return new Date(Math.min(end, own)).toISOString();
+}

@@ -1,0 +1,142 @@
+/**
+ * Admin API request and response schemas (zod, with OpenAPI metadata for @hono/zod-openapi):
+ * what the routes validate is exactly what the OpenAPI document says (docs/admin-api.md).
+ * Request bodies are strict objects: an unknown field is a 400 naming it.
+ */
+import { z } from "@hono/zod-openapi";
+import { ERROR_CODES, type ErrorCode } from "../errors";
+import { API_KEY_PATTERN, API_SECRET_PATTERN } from "../keys/format";
+import { DEFAULT_OVERLAP_SECONDS, KEY_ID_PATTERN, LABEL_MAX_CHARS, MAX_OVERLAP_SECONDS } from "./model";
+
+const AccountId = z
+  .string()
+  .regex(API_KEY_PATTERN, "must be acct_ followed by 1 to 64 ASCII letters or digits")
+  .openapi({ param: { name: "account_id", in: "path" }, example: "acct_42" });
+const KeyId = z
+  .string()
+  .regex(KEY_ID_PATTERN, "must be key_ followed by 1 to 64 ASCII letters or digits")
+  .openapi({ param: { name: "key_id", in: "path" }, example: "key_4fGh8KqP2mZx9TbN" });
+
+export const AccountParams = z.object({ account_id: AccountId });
+export const KeyParams = z.object({ account_id: AccountId, key_id: KeyId });
+
+const Instant = z.iso.datetime({ message: "must be an ISO 8601 UTC instant such as 2027-01-31T00:00:00Z" });
+const Label = z
+  .string()
+  .min(1)
+  .max(LABEL_MAX_CHARS)
+  .refine((s) => ![...s].some((ch) => ch.charCodeAt(0) < 0x20 || ch.charCodeAt(0) === 0x7f), "must not contain control characters")
+  .nullable()
+  .openapi({ description: `For people, at most ${LABEL_MAX_CHARS} characters; null for none.`, example: "billing service" });
+const ExpiresAt = Instant.nullable().openapi({
+  description: "From this instant on the key answers 401 (must be in the future); null or omitted: no expiry.",
+  example: "2027-01-31T00:00:00Z",
+});
+
+export const CreateKeyBody = z
+  .strictObject({
+    mode: z.enum(["live", "test"]).default("live").openapi({ description: "`sk_live_` or `sk_test_` secret; default live." }),
+    label: Label.optional(),
+    expires_at: ExpiresAt.optional(),
+  })
+  .openapi("CreateKeyRequest");
+
+export const ImportKeyBody = z
+  .strictObject({
+    secret: z
+      .string()
+      .regex(API_SECRET_PATTERN, "must be sk_live_ or sk_test_ followed by 4 to 128 ASCII letters or digits")
+      .openapi({
+        description:
+          "The existing secret to register (its mode comes from its prefix). Stored only as its HMAC; never returned. " +
+          "A secret whose part after the prefix has exactly 39 characters must carry a valid checksum (docs/storage.md).",
+        example: "sk_live_abcd",
+      }),
+    label: Label.optional(),
+    expires_at: ExpiresAt.optional(),
+  })
+  .openapi("ImportKeyRequest");
+
+export const RotateKeyBody = z
+  .strictObject({
+    overlap_seconds: z
+      .number()
+      .int()
+      .min(0)
+      .max(MAX_OVERLAP_SECONDS)
+      .default(DEFAULT_OVERLAP_SECONDS)
+      .openapi({
+        description: `Seconds the old secret keeps working (default ${DEFAULT_OVERLAP_SECONDS}, 24 h; 0 = it ends now; at most ${MAX_OVERLAP_SECONDS}, 30 days), never beyond the old key's own expiry.`,
+      }),
+    expires_at: ExpiresAt.optional().openapi({ description: "Expiry of the new key; null or omitted: no expiry." }),
+    label: Label.optional().openapi({ description: "Label of the new key; omitted: the old key's label." }),
+  })
+  .openapi("RotateKeyRequest");
+
+export const RevokeKeyBody = z.strictObject({}).openapi("RevokeKeyRequest");
+
+const Policy = z
+  .object({ scopes: z.array(z.string()).nullable(), ip_allowlist: z.array(z.string()).nullable() })
+  .nullable()
+  .openapi({ description: "Reserved for later (scopes, IP allowlist): always null, not enforced yet." });
+
+export const KeySchema = z
+  .object({
+    key_id: z.string().openapi({ example: "key_4fGh8KqP2mZx9TbN" }),
+    account_id: z.string().openapi({ example: "acct_42" }),
+    mode: z.enum(["live", "test"]),
+    label: z.string().nullable(),
+    status: z.enum(["active", "expired", "revoked"]).openapi({ description: "expired: `expires_at` has passed." }),
+    created_at: z.string().openapi({ format: "date-time" }),
+    expires_at: z.string().nullable().openapi({ format: "date-time" }),
+    revoked_at: z.string().nullable().openapi({ format: "date-time" }),
+    secret_hint: z
+      .string()
+      .nullable()
+      .openapi({ description: "Last 4 characters of the secret; null when the secret is too short to show any of it.", example: "Qx3k" }),
+    secret_format: z.enum(["checksum", "legacy"]),
+    source: z.enum(["generated", "imported"]),
+    hash_key_id: z.string().openapi({ description: "Id of the HMAC key that hashed the secret (SECRET_HASH_KEY_ID)." }),
+    replaces_key_id: z.string().nullable().openapi({ description: "The key this one replaced by rotation." }),
+    replaced_by_key_id: z.string().nullable().openapi({ description: "The key that replaced this one by rotation." }),
+    rotated_at: z.string().nullable().openapi({ format: "date-time" }),
+    created_by: z.string().openapi({ description: "`sub` of the admin token that created the key." }),
+    policy: Policy,
+  })
+  .openapi("Key");
+
+const KvSynced = z.boolean().openapi({
+  description:
+    "True when the key's lookup record was written to Workers KV before this answer; false when that write is still being retried " +
+    "(the change is committed and will reach KV; the revocation bound counts from then).",
+});
+const Secret = z.string().openapi({
+  description: "The secret, shown exactly once: store it now. It is never shown again, logged or stored in clear.",
+  example: "sk_live_3hG8…",
+});
+
+export const KeyResponse = z.object({ key: KeySchema }).openapi("KeyResponse");
+export const KeyListResponse = z.object({ account_id: z.string(), keys: z.array(KeySchema) }).openapi("KeyList");
+export const CreatedKeyResponse = z.object({ key: KeySchema, secret: Secret, kv_synced: KvSynced }).openapi("CreatedKey");
+export const ImportedKeyResponse = z.object({ key: KeySchema, kv_synced: KvSynced }).openapi("ImportedKey");
+export const RotatedKeyResponse = z
+  .object({
+    key: KeySchema.openapi({ description: "The new key." }),
+    previous: KeySchema.openapi({ description: "The old key, with `expires_at` at the end of the overlap." }),
+    secret: Secret,
+    kv_synced: KvSynced,
+  })
+  .openapi("RotatedKey");
+export const RevokedKeyResponse = z.object({ key: KeySchema, already_revoked: z.boolean(), kv_synced: KvSynced }).openapi("RevokedKey");
+
+export const ErrorResponse = z
+  .object({
+    error: z.object({
+      type: z.string().openapi({ example: "invalid_request_error" }),
+      code: z.enum(Object.keys(ERROR_CODES) as [ErrorCode, ...ErrorCode[]]),
+      message: z.string(),
+      request_id: z.string(),
+      param: z.string().optional().openapi({ description: "The request field the error is about, e.g. `body.label`." }),
+    }),
+  })
+  .openapi("Error");

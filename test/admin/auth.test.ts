@@ -1,0 +1,248 @@
+/**
+ * Admin authentication through the Worker: the JWT checks (jose), the write permission, API keys
+ * refused, the configuration failing closed, a remote JWKS, and the audit trail of refusals.
+ */
+import { env } from "cloudflare:workers";
+import { exportJWK, generateKeyPair } from "jose";
+import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { bearerToken, getAdminAuthConfig, permissionsOf } from "../../src/admin/auth";
+import { clearKeyCache } from "../../src/keys/store";
+import { ADMIN, AUDIENCE, adminCall, adminToken, createKey, errorOf, ISSUER } from "../helpers/admin";
+import { type OriginStub, stubOrigins } from "../helpers/origin";
+import { call } from "../helpers/worker";
+
+let origin: OriginStub;
+beforeEach(() => {
+  clearKeyCache();
+  origin = stubOrigins();
+});
+afterEach(() => {
+  origin.restore();
+  vi.restoreAllMocks();
+});
+
+let otherEs256: { privateKey: CryptoKey; publicKey: CryptoKey };
+let rs256: { privateKey: CryptoKey; publicKey: CryptoKey };
+beforeAll(async () => {
+  otherEs256 = await generateKeyPair("ES256", { extractable: true });
+  rs256 = await generateKeyPair("RS256", { extractable: true });
+});
+
+describe("tokens", () => {
+  it("no Authorization header → 401 missing_admin_token with a Bearer challenge", async () => {
+    const { res, body, adminEvents } = await adminCall("GET", "/accounts/acct_1/keys", { token: null });
+    expect(res.status).toBe(401);
+    expect(errorOf(body)).toMatchObject({ type: "authentication_error", code: "missing_admin_token" });
+    expect(res.headers.get("www-authenticate")).toBe('Bearer realm="spot-admin"');
+    expect(adminEvents[0]).toMatchObject({ action: "key.list", outcome: "denied", reason: "missing_admin_token", actor_sub: null });
+  });
+
+  it.each([
+    ["the wrong audience", () => adminToken({ audience: "someone-else" }), '"aud"'],
+    ["the wrong issuer", () => adminToken({ issuer: "https://evil.test" }), '"iss"'],
+    ["an expired token", () => adminToken({ expiresIn: -120 }), "expired"],
+    ["no sub", () => adminToken({ sub: null }), '"sub"'],
+    [
+      "a signature by another key with the trusted kid",
+      () => adminToken({ key: { key: otherEs256.privateKey, alg: "ES256", kid: "test-admin" } }),
+      "signature",
+    ],
+    ["a key the JWKS does not have", () => adminToken({ key: { key: otherEs256.privateKey, alg: "ES256", kid: "stranger" } }), "no key"],
+    ["an algorithm not pinned (RS256)", () => adminToken({ key: { key: rs256.privateKey, alg: "RS256", kid: "test-admin" } }), "algorithm"],
+    ["HS256 with a shared secret", () => adminToken({ key: { key: new TextEncoder().encode("x".repeat(32)), alg: "HS256" } }), "algorithm"],
+    ["garbage", async () => "not.a.jwt", "not a valid"],
+  ])("%s → 401 invalid_admin_token", async (_name, make, reason) => {
+    const { res, body } = await adminCall("GET", "/accounts/acct_1/keys", { token: await make() });
+    expect(res.status).toBe(401);
+    expect(errorOf(body)).toMatchObject({ type: "authentication_error", code: "invalid_admin_token" });
+    expect(errorOf(body).message).toContain(reason);
+    expect(res.headers.get("www-authenticate")).toBe('Bearer realm="spot-admin", error="invalid_token"');
+  });
+
+  it("an unsigned token (alg none) → 401", async () => {
+    const header = btoa(JSON.stringify({ alg: "none" })).replace(/=+$/, "");
+    const claims = btoa(JSON.stringify({ iss: ISSUER, aud: AUDIENCE, sub: "x", exp: Math.floor(Date.now() / 1000) + 60 })).replace(
+      /=+$/,
+      "",
+    );
+    const { res, body } = await adminCall("GET", "/accounts/acct_1/keys", { token: `${header}.${claims}.` });
+    expect(res.status).toBe(401);
+    expect(errorOf(body).code).toBe("invalid_admin_token");
+  });
+
+  it.each([["Basic dXNlcjpwYXNz"], ["Bearer"], ["Bearer a b"], ["Token abc"]])(
+    "Authorization %j → 401 invalid_admin_token",
+    async (value) => {
+      const { res, body } = await adminCall("GET", "/accounts/acct_1/keys", { token: null, headers: { Authorization: value } });
+      expect(res.status).toBe(401);
+      expect(errorOf(body).code).toBe("invalid_admin_token");
+    },
+  );
+
+  it("the scheme is case-insensitive", async () => {
+    await createKey("acct_case");
+    const { res } = await adminCall("GET", "/accounts/acct_case/keys", {
+      token: null,
+      headers: { Authorization: `bearer ${await adminToken()}` },
+    });
+    expect(res.status).toBe(200);
+  });
+});
+
+describe("permissions", () => {
+  it("a token without keys:write may read but not write → 403 insufficient_permission", async () => {
+    const { keyId } = await createKey("acct_p1");
+    const reader = await adminToken({ claims: { permissions: ["keys:read"] } });
+    expect((await adminCall("GET", "/accounts/acct_p1/keys", { token: reader })).res.status).toBe(200);
+    expect((await adminCall("GET", `/accounts/acct_p1/keys/${keyId}`, { token: reader })).res.status).toBe(200);
+    for (const [path, body] of [
+      ["/accounts/acct_p1/keys", {}],
+      ["/accounts/acct_p1/keys/import", { secret: "sk_live_readonly1" }],
+      [`/accounts/acct_p1/keys/${keyId}/rotate`, {}],
+      [`/accounts/acct_p1/keys/${keyId}/revoke`, {}],
+    ] as const) {
+      const { res, body: out, adminEvents } = await adminCall("POST", path, { token: reader, body });
+      expect(res.status).toBe(403);
+      expect(errorOf(out)).toMatchObject({ type: "permission_error", code: "insufficient_permission" });
+      expect(res.headers.get("www-authenticate")).toContain('error="insufficient_scope"');
+      expect(adminEvents[0]).toMatchObject({ outcome: "denied", reason: "insufficient_permission", actor_sub: "ops@spot-thought.test" });
+    }
+    // Nothing changed.
+    const list = await adminCall("GET", "/accounts/acct_p1/keys");
+    expect((list.body as { keys: { status: string }[] }).keys.map((k) => k.status)).toEqual(["active"]);
+  });
+
+  it("a space-separated permissions string counts too", async () => {
+    const token = await adminToken({ claims: { permissions: "keys:read keys:write" } });
+    expect((await adminCall("POST", "/accounts/acct_p2/keys", { token })).res.status).toBe(201);
+  });
+
+  it("a token with no permissions claim cannot write", async () => {
+    const token = await adminToken({ claims: { permissions: undefined } });
+    expect((await adminCall("POST", "/accounts/acct_p3/keys", { token })).res.status).toBe(403);
+  });
+
+  it("authentication comes before validation: a bad body without a token is a 401", async () => {
+    const { res } = await adminCall("POST", "/accounts/acct_p4/keys", { token: null, body: { mode: "prod" } });
+    expect(res.status).toBe(401);
+  });
+});
+
+describe("API keys are never accepted", () => {
+  it.each([
+    [{ "X-Spot-Api-Key": "acct_1", "X-Spot-Api-Secret": "sk_live_abcd" }],
+    [{ "X-Spot-Api-Key": "acct_1" }],
+    [{ "X-Spot-Api-Secret": "" }],
+  ])("API-key headers %j (even with a valid admin token) → 401 api_key_not_accepted, nothing proxied", async (headers) => {
+    const { res, body, adminEvents, kvReads } = await adminCall("GET", "/accounts/acct_1/keys", { headers });
+    expect(res.status).toBe(401);
+    expect(errorOf(body)).toMatchObject({ type: "authentication_error", code: "api_key_not_accepted" });
+    expect(res.headers.get("www-authenticate")).toBe('Bearer realm="spot-admin"');
+    expect(origin.received).toHaveLength(0);
+    expect(kvReads).toEqual([]);
+    expect(adminEvents[0]).toMatchObject({ action: "unknown", reason: "api_key_not_accepted", actor_sub: null, account_id: "acct_1" });
+  });
+
+  it("a working API key does not open the admin API", async () => {
+    const { secret } = await createKey("acct_k1");
+    const { res, body } = await call(`${ADMIN}/accounts/acct_k1/keys`, {
+      headers: { "X-Spot-Api-Key": "acct_k1", "X-Spot-Api-Secret": secret },
+    });
+    expect(res.status).toBe(401);
+    expect(errorOf(body).code).toBe("api_key_not_accepted");
+    expect(JSON.stringify(body)).not.toContain(secret);
+    expect(origin.received).toHaveLength(0);
+  });
+
+  it("the OpenAPI document needs no token but still refuses API keys", async () => {
+    expect((await call(`${ADMIN}/openapi.json`)).res.status).toBe(200);
+    expect((await call(`${ADMIN}/openapi.json`, { headers: { "X-Spot-Api-Key": "acct_1" } })).res.status).toBe(401);
+  });
+});
+
+describe("configuration fails closed", () => {
+  const adminUnavailable = async (bindings: Partial<Env>) => {
+    vi.spyOn(console, "error").mockImplementation(() => {});
+    const { res, body } = await adminCall("GET", "/accounts/acct_1/keys", { call: { bindings } });
+    expect(res.status).toBe(503);
+    expect(errorOf(body)).toMatchObject({ type: "api_error", code: "admin_unavailable" });
+    expect(res.headers.get("retry-after")).toBeTruthy();
+  };
+
+  it.each([
+    ["both JWKS settings", { ADMIN_JWKS_URL: "https://jwks.test/keys.json" }],
+    ["no JWKS setting", { ADMIN_JWKS: "" }],
+    ["a JWKS that is not JSON", { ADMIN_JWKS: "{" }],
+    ["a JWKS holding a private key", { ADMIN_JWKS: JSON.stringify({ keys: [{ kty: "EC", crv: "P-256", x: "a", y: "b", d: "c" }] }) }],
+    ["an http JWKS URL", { ADMIN_JWKS: "", ADMIN_JWKS_URL: "http://jwks.test/keys.json" }],
+    ["an empty audience", { ADMIN_JWT_AUDIENCE: "" }],
+    ["an empty issuer", { ADMIN_JWT_ISSUER: " " }],
+    ["a symmetric algorithm", { ADMIN_JWT_ALGORITHMS: "HS256" }],
+    ["no algorithm", { ADMIN_JWT_ALGORITHMS: "" }],
+  ])("%s → 503 admin_unavailable", async (_name, bindings) => {
+    await adminUnavailable(bindings as Partial<Env>);
+  });
+
+  it("a hash key that cannot be used → 503 on create, nothing stored", async () => {
+    vi.spyOn(console, "error").mockImplementation(() => {});
+    const { res, body } = await adminCall("POST", "/accounts/acct_hk/keys", { call: { bindings: { SECRET_HASH_KEY: "c2hvcnQ=" } } });
+    expect(res.status).toBe(503);
+    expect(errorOf(body).code).toBe("admin_unavailable");
+    expect((await adminCall("GET", "/accounts/acct_hk/keys")).res.status).toBe(404);
+  });
+});
+
+describe("remote JWKS (createRemoteJWKSet)", () => {
+  it("verifies against keys fetched from ADMIN_JWKS_URL; a JWKS that cannot be fetched → 503", async () => {
+    const pair = await generateKeyPair("ES256", { extractable: true });
+    const jwk = { ...(await exportJWK(pair.publicKey)), kid: "remote-1", alg: "ES256" };
+    origin.restore();
+    let served = true;
+    origin = stubOrigins((req) =>
+      served && req.url === "https://access.test/cdn-cgi/access/certs"
+        ? Response.json({ keys: [jwk] })
+        : new Response("down", { status: 500 }),
+    );
+    const bindings = { ADMIN_JWKS: "", ADMIN_JWKS_URL: "https://access.test/cdn-cgi/access/certs" } as Partial<Env>;
+    await createKey("acct_remote");
+    const token = await adminToken({ key: { key: pair.privateKey, alg: "ES256", kid: "remote-1" } });
+    const ok = await adminCall("GET", "/accounts/acct_remote/keys", { token, call: { bindings } });
+    expect(ok.res.status).toBe(200);
+    expect(origin.received.map((r) => r.url.href)).toEqual(["https://access.test/cdn-cgi/access/certs"]);
+
+    // Another URL (a fresh key set) that answers 500: fail closed.
+    served = false;
+    vi.spyOn(console, "error").mockImplementation(() => {});
+    const down = await adminCall("GET", "/accounts/acct_remote/keys", {
+      token,
+      call: { bindings: { ADMIN_JWKS: "", ADMIN_JWKS_URL: "https://access.test/other/certs" } as Partial<Env> },
+    });
+    expect(down.res.status).toBe(503);
+    expect(errorOf(down.body).code).toBe("admin_unavailable");
+  });
+});
+
+describe("pure helpers", () => {
+  it.each([
+    ["Bearer abc.def.ghi", "abc.def.ghi"],
+    ["bearer   abc", "abc"],
+    ["Bearer abc==", "abc=="],
+    ["Bearer a,b", null],
+    ["Basic abc", null],
+    ["", null],
+    [undefined, null],
+  ])("bearerToken(%j) = %j", (header, token) => {
+    expect(bearerToken(header)).toBe(token);
+  });
+
+  it("permissionsOf reads arrays and space-separated strings, and ignores anything else", () => {
+    expect(permissionsOf({ p: ["a", 1, "b"] }, "p")).toEqual(["a", "b"]);
+    expect(permissionsOf({ p: "a  b" }, "p")).toEqual(["a", "b"]);
+    expect(permissionsOf({ p: { a: true } }, "p")).toEqual([]);
+    expect(permissionsOf({}, "p")).toEqual([]);
+  });
+
+  it("the test configuration itself is usable", () => {
+    expect(getAdminAuthConfig(env).algorithms).toEqual(["ES256"]);
+  });
+});

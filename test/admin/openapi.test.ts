@@ -1,0 +1,69 @@
+/**
+ * The OpenAPI document of the admin API: served at GET /__spot/admin/v1/openapi.json, generated from
+ * the zod schemas that validate the requests, and committed as docs/admin-openapi.json (`npm run openapi`).
+ */
+import { describe, expect, it } from "vitest";
+import committed from "../../docs/admin-openapi.json";
+import { ERROR_CODES } from "../../src/errors";
+import { ADMIN } from "../helpers/admin";
+import { call } from "../helpers/worker";
+
+type Doc = {
+  openapi: string;
+  paths: Record<
+    string,
+    Record<string, { operationId: string; security?: unknown[]; responses: Record<string, unknown>; requestBody?: unknown }>
+  >;
+  components: {
+    schemas: Record<string, { properties?: Record<string, unknown>; enum?: string[] }>;
+    securitySchemes: Record<string, unknown>;
+  };
+};
+
+describe("OpenAPI document", () => {
+  it("is served without a token, as JSON, and equals docs/admin-openapi.json (run `npm run openapi` after a change)", async () => {
+    const { res, body } = await call(`${ADMIN}/openapi.json`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toContain("application/json");
+    expect(body).toEqual(committed);
+  });
+
+  it("describes every admin operation under the reserved prefix, each with the bearer scheme", async () => {
+    const doc = (await call(`${ADMIN}/openapi.json`)).body as Doc;
+    expect(doc.openapi).toBe("3.0.3");
+    const operations = Object.entries(doc.paths).flatMap(([path, item]) =>
+      Object.entries(item).map(([method, op]) => [`${method.toUpperCase()} ${path}`, op] as const),
+    );
+    expect(operations.map(([name, op]) => `${name} ${op.operationId}`).sort()).toEqual(
+      [
+        "GET /__spot/admin/v1/accounts/{account_id}/keys listKeys",
+        "POST /__spot/admin/v1/accounts/{account_id}/keys createKey",
+        "GET /__spot/admin/v1/accounts/{account_id}/keys/{key_id} getKey",
+        "POST /__spot/admin/v1/accounts/{account_id}/keys/import importKey",
+        "POST /__spot/admin/v1/accounts/{account_id}/keys/{key_id}/rotate rotateKey",
+        "POST /__spot/admin/v1/accounts/{account_id}/keys/{key_id}/revoke revokeKey",
+      ].sort(),
+    );
+    for (const [, op] of operations) {
+      expect(op.security).toEqual([{ adminBearer: [] }]);
+      expect(op.responses).toHaveProperty("401");
+    }
+    expect(doc.components.securitySchemes.adminBearer).toMatchObject({ type: "http", scheme: "bearer", bearerFormat: "JWT" });
+  });
+
+  it("the documented bodies are the validated ones, and the error codes are the closed set", async () => {
+    const doc = (await call(`${ADMIN}/openapi.json`)).body as Doc;
+    expect(Object.keys(doc.components.schemas.CreateKeyRequest?.properties ?? {}).sort()).toEqual(["expires_at", "label", "mode"]);
+    expect(Object.keys(doc.components.schemas.RotateKeyRequest?.properties ?? {}).sort()).toEqual([
+      "expires_at",
+      "label",
+      "overlap_seconds",
+    ]);
+    expect(Object.keys(doc.components.schemas.ImportKeyRequest?.properties ?? {}).sort()).toEqual(["expires_at", "label", "secret"]);
+    const key = Object.keys(doc.components.schemas.Key?.properties ?? {});
+    expect(key).not.toContain("secret_hash");
+    expect(key).not.toContain("secret");
+    const error = doc.components.schemas.Error?.properties?.error as { properties: { code: { enum: string[] } } };
+    expect(error.properties.code.enum.sort()).toEqual(Object.keys(ERROR_CODES).sort());
+  });
+});

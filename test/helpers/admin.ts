@@ -1,0 +1,80 @@
+/**
+ * Admin API helpers: tokens signed with the test admin key of vitest.config.mts, and calls through
+ * the Worker's real fetch handler (test/helpers/worker.ts).
+ */
+import { env } from "cloudflare:workers";
+import { importJWK, type JWTPayload, SignJWT } from "jose";
+import type { AdminAuditEvent } from "../../src/audit/admin-event";
+import { type CallOptions, type CallResult, call } from "./worker";
+
+export const ADMIN = "/__spot/admin/v1";
+export const ISSUER = "https://issuer.test";
+export const AUDIENCE = "spot-admin-test";
+
+let signingKey: Promise<CryptoKey> | null = null;
+function testKey(): Promise<CryptoKey> {
+  signingKey ??= importJWK(JSON.parse(env.TEST_ADMIN_PRIVATE_JWK), "ES256") as Promise<CryptoKey>;
+  return signingKey;
+}
+
+export interface TokenOptions {
+  claims?: JWTPayload;
+  /** Seconds from now; negative: already expired. Default 300. */
+  expiresIn?: number;
+  issuer?: string;
+  audience?: string;
+  /** A key other than the trusted one (with its alg and kid). */
+  key?: { key: CryptoKey | Uint8Array; alg: string; kid?: string };
+  sub?: string | null;
+}
+
+/** An admin token; by default valid, with `permissions: ["keys:read", "keys:write"]`. */
+export async function adminToken(options: TokenOptions = {}): Promise<string> {
+  const signer = options.key ?? { key: await testKey(), alg: "ES256", kid: "test-admin" };
+  const now = Math.floor(Date.now() / 1000);
+  const jwt = new SignJWT({ permissions: ["keys:read", "keys:write"], email: "ops@spot-thought.test", ...options.claims })
+    .setProtectedHeader({ alg: signer.alg, ...(signer.kid ? { kid: signer.kid } : {}) })
+    .setIssuer(options.issuer ?? ISSUER)
+    .setAudience(options.audience ?? AUDIENCE)
+    .setIssuedAt(now)
+    .setExpirationTime(now + (options.expiresIn ?? 300));
+  if (options.sub !== null) jwt.setSubject(options.sub ?? "ops@spot-thought.test");
+  return jwt.sign(signer.key);
+}
+
+export interface AdminCallResult extends CallResult {
+  adminEvents: AdminAuditEvent[];
+}
+
+/**
+ * Calls the admin API. `token: null` sends no Authorization header; default: a valid write token.
+ * A body object is sent as JSON.
+ */
+export async function adminCall(
+  method: string,
+  path: string,
+  options: { body?: unknown; token?: string | null; headers?: Record<string, string>; call?: CallOptions } = {},
+): Promise<AdminCallResult> {
+  const headers = new Headers(options.headers);
+  const token = options.token === undefined ? await adminToken() : options.token;
+  if (token !== null) headers.set("Authorization", `Bearer ${token}`);
+  let body: string | undefined;
+  if (options.body !== undefined) {
+    body = typeof options.body === "string" ? options.body : JSON.stringify(options.body);
+    if (!headers.has("content-type")) headers.set("Content-Type", "application/json");
+  }
+  const result = await call(`${ADMIN}${path}`, { method, headers, body }, options.call);
+  const adminEvents = result.events.filter((e) => (e as unknown as { kind?: string }).kind === "admin") as unknown as AdminAuditEvent[];
+  return { ...result, adminEvents };
+}
+
+type Envelope = { error: { type: string; code: string; message: string; request_id: string; param?: string } };
+export const errorOf = (body: unknown) => (body as Envelope).error;
+
+/** Creates a key through the admin API and returns its id and secret. */
+export async function createKey(account: string, body: Record<string, unknown> = {}): Promise<{ keyId: string; secret: string }> {
+  const { res, body: out } = await adminCall("POST", `/accounts/${account}/keys`, { body });
+  if (res.status !== 201) throw new Error(`create failed: ${res.status} ${JSON.stringify(out)}`);
+  const created = out as { key: { key_id: string }; secret: string };
+  return { keyId: created.key.key_id, secret: created.secret };
+}
