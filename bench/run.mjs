@@ -23,6 +23,7 @@ import os from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { newSigningKey } from "../scripts/assertion-key.mjs";
 import { buildAll, bundleSize, compatibilityDate, largestInputs } from "./lib/build.mjs";
 import { findWrk, loadRun, unloadedRun } from "./lib/load.mjs";
 import { ORIGIN_BODY } from "./lib/origin.mjs";
@@ -208,8 +209,14 @@ function authorizerVars(key, origin, cacheTtlSeconds) {
     KEY_CACHE_TTL_SECONDS: String(cacheTtlSeconds),
     KEY_CACHE_NEGATIVE_TTL_SECONDS: "5",
     UPSTREAM_TIMEOUT_MS: "30000",
+    // Every forwarded request is signed (X-Spot-Assertion), as in production.
+    ASSERTION_ISSUER: "https://api.spot-thought.com",
+    ASSERTION_SIGNING_KEY: BENCH_SIGNING_KEY,
   };
 }
+
+/** One Ed25519 signing key per bench run (scripts/assertion-key.mjs). */
+const BENCH_SIGNING_KEY = JSON.stringify(newSigningKey("bench"));
 
 // ---------------------------------------------------------------------------------------------
 // Arms
