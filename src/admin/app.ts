@@ -58,22 +58,22 @@ const SECRET_WARNING = "Store this secret now: it is shown only this once and ca
 const adminAudit = createMiddleware<AppEnv>(async (c, next) => {
   const startedAtMs = Date.now();
   await next();
-  c.res.headers.set("X-Request-Id", c.var.requestId);
+  c.res.headers.set("X-Request-Id", c.get("requestId"));
   c.res.headers.set("Cache-Control", "no-store");
   try {
-    const target: AdminAuditTarget = c.var.adminAudit ?? targetFromPath(new URL(c.req.url).pathname);
+    const target: AdminAuditTarget = c.get("adminAudit") ?? targetFromPath(new URL(c.req.url).pathname);
     const status = c.res.status;
     const event = buildAdminAuditEvent({
       eventId: crypto.randomUUID(),
       timeMs: startedAtMs,
-      requestId: c.var.requestId,
+      requestId: c.get("requestId"),
       rayId: c.req.header("cf-ray") ?? null,
       action: target.action,
-      outcome: c.var.errorCode ? (status >= 500 ? "error" : "denied") : "allowed",
-      reason: c.var.errorCode ?? "ok",
+      outcome: c.get("errorCode") ? (status >= 500 ? "error" : "denied") : "allowed",
+      reason: c.get("errorCode") ?? "ok",
       status,
-      actorSub: c.var.adminActor?.sub ?? null,
-      actorEmail: c.var.adminActor?.email ?? null,
+      actorSub: c.get("adminActor")?.sub ?? null,
+      actorEmail: c.get("adminActor")?.email ?? null,
       accountId: target.accountId,
       keyId: target.keyId,
       newKeyId: target.newKeyId,
@@ -85,7 +85,7 @@ const adminAudit = createMiddleware<AppEnv>(async (c, next) => {
     });
     c.executionCtx.waitUntil(sendAuditEvent(c.env.AUDIT_QUEUE, event));
   } catch (err) {
-    log("error", "audit_build_failed", { request_id: c.var.requestId, error: errorMessage(err) });
+    log("error", "audit_build_failed", { request_id: c.get("requestId"), error: errorMessage(err) });
   }
 });
 
@@ -138,7 +138,7 @@ function requireAdmin(access: "read" | "write"): MiddlewareHandler<AppEnv> {
     try {
       config = getAdminAuthConfig(c.env);
     } catch (err) {
-      log("error", "admin_config_invalid", { request_id: c.var.requestId, error: errorMessage(err) });
+      log("error", "admin_config_invalid", { request_id: c.get("requestId"), error: errorMessage(err) });
       throw new ApiError("admin_unavailable", ADMIN_UNAVAILABLE_MESSAGE, { "Retry-After": "30" });
     }
     const header = c.req.header("authorization");
@@ -156,10 +156,10 @@ function requireAdmin(access: "read" | "write"): MiddlewareHandler<AppEnv> {
       if (err instanceof AdminTokenError) {
         throw new ApiError("invalid_admin_token", `The admin token was refused: ${err.message}.`, bearerChallenge("invalid_token"));
       }
-      log("error", "admin_jwks_unavailable", { request_id: c.var.requestId, error: errorMessage(err) });
+      log("error", "admin_jwks_unavailable", { request_id: c.get("requestId"), error: errorMessage(err) });
       throw new ApiError("admin_unavailable", ADMIN_UNAVAILABLE_MESSAGE, { "Retry-After": "30" });
     }
-    if (access === "write" && !c.var.adminActor?.permissions.includes(WRITE_PERMISSION)) {
+    if (access === "write" && !c.get("adminActor")?.permissions.includes(WRITE_PERMISSION)) {
       throw new ApiError(
         "insufficient_permission",
         `This admin token may read keys but not change them: it needs the "${WRITE_PERMISSION}" permission.`,
@@ -194,7 +194,7 @@ function adminOnError(err: Error, c: Context<AppEnv>): Response {
   } else if (err instanceof HTTPException && err.status < 500) {
     apiError = new ApiError("invalid_body", "The body must be a JSON object sent with Content-Type: application/json.", {}, "body");
   } else {
-    log("error", "unhandled_error", { request_id: c.var.requestId, error: errorMessage(err) });
+    log("error", "unhandled_error", { request_id: c.get("requestId"), error: errorMessage(err) });
     apiError = new ApiError(
       "internal_error",
       "The admin API could not process this request. Retry later; if it persists, quote the request id.",
@@ -230,7 +230,7 @@ async function storage<T>(c: Context<AppEnv>, call: () => Promise<T>): Promise<T
   try {
     return await call();
   } catch (err) {
-    log("error", "key_storage_unavailable", { request_id: c.var.requestId, error: errorMessage(err) });
+    log("error", "key_storage_unavailable", { request_id: c.get("requestId"), error: errorMessage(err) });
     throw new ApiError("admin_unavailable", ADMIN_UNAVAILABLE_MESSAGE, { "Retry-After": "5" });
   }
 }
@@ -241,7 +241,7 @@ async function registerSecret(c: Context<AppEnv>, accountId: string, secret: str
   try {
     secretHash = await hashSecret(await importHashKey(c.env.SECRET_HASH_KEY), secret);
   } catch (err) {
-    log("error", "admin_hash_key_unusable", { request_id: c.var.requestId, error: errorMessage(err) });
+    log("error", "admin_hash_key_unusable", { request_id: c.get("requestId"), error: errorMessage(err) });
     throw new ApiError("admin_unavailable", ADMIN_UNAVAILABLE_MESSAGE, { "Retry-After": "30" });
   }
   const owned = await storage(c, () => c.env.SECRET_CLAIMS.get(c.env.SECRET_CLAIMS.idFromName(secretHash)).claim(accountId));
@@ -258,11 +258,11 @@ function futureOrNull(value: string | null | undefined, param: string): string |
 }
 
 function actorOf(c: Context<AppEnv>): string {
-  return c.var.adminActor?.sub ?? "";
+  return c.get("adminActor")?.sub ?? "";
 }
 
 function setTarget(c: Context<AppEnv>, patch: Partial<AdminAuditTarget>): void {
-  const current = c.var.adminAudit ?? { action: "unknown", accountId: null, keyId: null, newKeyId: null };
+  const current = c.get("adminAudit") ?? { action: "unknown", accountId: null, keyId: null, newKeyId: null };
   c.set("adminAudit", { ...current, ...patch });
 }
 

@@ -28,13 +28,13 @@ async function serveJwks(c: Context<AppEnv>): Promise<Response> {
   if (c.req.method !== "GET" && c.req.method !== "HEAD") {
     throw new ApiError("method_not_allowed", "The JWKS is read with GET.", { Allow: "GET, HEAD" });
   }
-  const signer = await requireAssertionSigner(c.env, c.var.requestId);
+  const signer = await requireAssertionSigner(c.env, c.get("requestId"));
   // Hono answers a HEAD with the headers of this GET response and no body.
   return c.body(signer.jwksBody, 200, {
     "Content-Type": JWKS_CONTENT_TYPE,
     "Cache-Control": `public, max-age=${JWKS_MAX_AGE_SECONDS}`,
     "X-Content-Type-Options": "nosniff",
-    "X-Request-Id": c.var.requestId,
+    "X-Request-Id": c.get("requestId"),
   });
 }
 

@@ -24,7 +24,11 @@ import { buildUpstreamUrl, UpstreamUrlError } from "./url";
  *          when the assertion cannot be signed (the request is never forwarded without it)
  */
 export async function forward(c: Context<AppEnv>): Promise<Response> {
-  const { caller, version, clientIp, requestId } = c.var;
+  // c.get() reads one variable; c.var would copy all of them on every access (Hono builds it anew).
+  const caller = c.get("caller");
+  const version = c.get("version");
+  const clientIp = c.get("clientIp");
+  const requestId = c.get("requestId");
   if (!caller?.verified || !caller.keyId || !caller.mode || !version) {
     // Unreachable when the middleware order is right; fail closed if it is not.
     throw new ApiError("authorizer_unavailable", "The request was not authenticated.");

@@ -10,7 +10,7 @@ import { todayUtc } from "../versioning/date";
 import { resolveVersion } from "../versioning/resolve";
 
 export const apiVersion = createMiddleware<AppEnv>(async (c, next) => {
-  const { versions } = requireConfig(c.env, c.var.requestId);
+  const { versions } = requireConfig(c.env, c.get("requestId"));
   const header = c.req.header(API_VERSION_HEADER);
   const resolution = resolveVersion(header, versions, todayUtc(Date.now()));
   c.set("requestedVersion", resolution.requested);

@@ -24,7 +24,7 @@ export const audit = createMiddleware<AppEnv>(async (c, next) => {
     c.executionCtx.waitUntil(sendAuditEvent(c.env.AUDIT_QUEUE, event, batchLimits(c.env)));
   } catch (err) {
     // Building the event must never change the response; say so in the log with the request id.
-    log("error", "audit_build_failed", { request_id: c.var.requestId, error: errorMessage(err) });
+    log("error", "audit_build_failed", { request_id: c.get("requestId"), error: errorMessage(err) });
   }
 });
 
@@ -41,8 +41,8 @@ function batchLimits(env: Env): BatchLimits {
 
 /** Adds the response headers every answer carries; copes with an origin response whose headers are immutable. */
 function stampResponse(c: Context<AppEnv>): void {
-  const stamps: Record<string, string> = { "X-Request-Id": c.var.requestId };
-  const version = c.var.version;
+  const stamps: Record<string, string> = { "X-Request-Id": c.get("requestId") };
+  const version = c.get("version");
   if (version) {
     stamps[API_VERSION_HEADER] = version.entry.version;
     Object.assign(stamps, deprecationHeaders(version.entry));
@@ -61,7 +61,7 @@ function stampResponse(c: Context<AppEnv>): void {
 }
 
 function outcomeOf(c: Context<AppEnv>): AuditOutcome {
-  if (c.var.errorCode) {
+  if (c.get("errorCode")) {
     const status = c.res.status;
     return status >= 500 ? "error" : "denied";
   }
@@ -70,28 +70,28 @@ function outcomeOf(c: Context<AppEnv>): AuditOutcome {
 
 function auditInput(c: Context<AppEnv>) {
   const url = new URL(c.req.url);
-  const caller = c.var.caller;
-  const clientIp = c.var.clientIp;
+  const caller = c.get("caller");
+  const clientIp = c.get("clientIp");
   const cf = c.req.raw.cf as { country?: string; colo?: string } | undefined;
   return {
     eventId: crypto.randomUUID(),
-    timeMs: c.var.startedAtMs,
-    requestId: c.var.requestId,
+    timeMs: c.get("startedAtMs"),
+    requestId: c.get("requestId"),
     rayId: c.req.header("cf-ray") ?? null,
     outcome: outcomeOf(c),
-    reason: c.var.errorCode ?? "ok",
+    reason: c.get("errorCode") ?? "ok",
     accountId: caller?.accountId ?? null,
     accountVerified: caller?.verified ?? false,
     keyId: caller?.keyId ?? null,
     mode: caller?.mode ?? null,
-    requestedVersion: c.var.requestedVersion ?? null,
-    resolvedVersion: c.var.version?.entry.version ?? null,
-    origin: c.var.upstreamOrigin ?? null,
+    requestedVersion: c.get("requestedVersion") ?? null,
+    resolvedVersion: c.get("version")?.entry.version ?? null,
+    origin: c.get("upstreamOrigin") ?? null,
     method: c.req.method,
     host: url.host,
     path: url.pathname,
     status: c.res.status,
-    durationMs: Date.now() - c.var.startedAtMs,
+    durationMs: Date.now() - c.get("startedAtMs"),
     connectingIp: clientIp?.connectingIp ?? null,
     sourceIp: clientIp?.sourceIp ?? null,
     sourceIpFrom: clientIp?.sourceIpFrom ?? "none",

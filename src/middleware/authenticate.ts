@@ -26,7 +26,7 @@ export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
   const secret = presented.secret.secret;
   // A typo or a truncated copy of a generated secret is refused here, before any hashing or KV read.
   if (!hasValidChecksum(secret)) throw new ApiError("invalid_credentials", INVALID_CREDENTIALS_MESSAGE);
-  const config = requireConfig(c.env, c.var.requestId);
+  const config = requireConfig(c.env, c.get("requestId"));
 
   let record: Awaited<ReturnType<typeof findKeyBySecretHash>>;
   try {
@@ -38,7 +38,7 @@ export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
       Date.now(),
     );
   } catch (err) {
-    log("error", "key_lookup_failed", { request_id: c.var.requestId, error: errorMessage(err) });
+    log("error", "key_lookup_failed", { request_id: c.get("requestId"), error: errorMessage(err) });
     throw new ApiError("authorizer_unavailable", UNAVAILABLE_MESSAGE, { "Retry-After": "5" });
   }
 
