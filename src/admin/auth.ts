@@ -13,7 +13,7 @@
  * A configuration that cannot be used answers 503 `admin_unavailable`: never a pass.
  */
 import { createLocalJWKSet, createRemoteJWKSet, errors, type JWTPayload, type JWTVerifyGetKey, jwtVerify } from "jose";
-import { z } from "zod";
+import * as z from "zod";
 
 /** The permission every write (create, rotate, revoke, import) needs. */
 export const WRITE_PERMISSION = "keys:write";

@@ -3,7 +3,7 @@
  * (the source of truth), the public view the admin API returns, and the projection written to KV
  * for the request path (the v1 {@link KeyRecord}). Pure.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { API_KEY_PATTERN, type KeyMode } from "../keys/format";
 import { KEY_RECORD_VERSION, type KeyRecord } from "../keys/record";
 

@@ -14,7 +14,7 @@
  * `alg` and `use` can ever reach the JWKS. Error messages name the setting and the member, never a
  * value (a JSON.parse message would quote the text, key material included, so it is not used).
  */
-import { z } from "zod";
+import * as z from "zod";
 import { ASSERTION_ALG } from "./claims";
 
 /** The assertion configuration cannot be used; the request path answers 503 (fail closed). */

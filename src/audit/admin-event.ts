@@ -6,7 +6,7 @@
  *
  * Pure. What never goes in: a secret, a secret hash, a token, a request body.
  */
-import { z } from "zod";
+import * as z from "zod";
 import {
   type AuditOutcome,
   cleanText,

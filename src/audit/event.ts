@@ -9,7 +9,7 @@
  * What never goes in: the API secret, a query string, a body, or any header other than
  * User-Agent and X-Forwarded-For (both capped); of forged identity headers only the names are kept.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { capChars } from "../text";
 
 export const AUDIT_SCHEMA_VERSION = 1;

@@ -6,7 +6,7 @@
  * that fails, becomes one structured `console.error` line carrying the request id, so no event
  * disappears without a trace.
  */
-import { z } from "zod";
+import * as z from "zod";
 // biome-ignore lint/correctness/noUnusedImports: bound by the __SPOT_DEBUG_COUNTERS__ define in bench/test builds (src/debug/counters.ts)
 import { spotDebugCounters } from "../debug/counters";
 import { errorMessage, log } from "../log";

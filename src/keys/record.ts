@@ -2,7 +2,7 @@
  * The key record stored in KV (docs/storage.md) and the pure check of a record against the
  * credentials presented with a request.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { API_KEY_PATTERN, type KeyMode } from "./format";
 
 /** Schema version of {@link KeyRecord}; a change is a migration (docs/storage.md). */

@@ -14,7 +14,7 @@
  * ]
  * ```
  */
-import { z } from "zod";
+import * as z from "zod";
 import { isCalendarDate } from "./date";
 
 /** Lifecycle of a published version: `stable` (may be the default), `preview` (only on explicit request), `deprecated` (served with Deprecation/Sunset headers until its sunset date). */
