@@ -103,9 +103,9 @@ export function buildUpstreamHeaders(incoming: Headers, added: Record<string, st
     const name = token.trim().toLowerCase();
     if (name) named.add(name);
   }
-  // Collected as pairs and handed to the Headers constructor once: each Headers call crosses into the
-  // runtime, and that dominates this function's cost (npm run bench, micro-benchmark).
-  const pairs: [string, string][] = [];
+  // Collected in a plain object and handed to the Headers constructor once (as fast as appending one
+  // by one in workerd; an array of pairs is about three times slower to convert).
+  const kept: Record<string, string> = {};
   const strippedReserved: string[] = [];
   for (const [name, value] of incoming) {
     if (named.has(name) || HOP_BY_HOP.has(name)) continue;
@@ -114,11 +114,11 @@ export function buildUpstreamHeaders(incoming: Headers, added: Record<string, st
       if (isForgedIdentityHeader(canonical) && !strippedReserved.includes(canonical)) strippedReserved.push(canonical);
       continue;
     }
-    pairs.push([name, value]);
+    kept[name] = value;
   }
-  if (webSocket) pairs.push(["upgrade", "websocket"]);
-  for (const [name, value] of Object.entries(added)) pairs.push([name, value]);
-  return { headers: new Headers(pairs), strippedReserved };
+  if (webSocket) kept.upgrade = "websocket";
+  for (const [name, value] of Object.entries(added)) kept[name.toLowerCase()] = value;
+  return { headers: new Headers(kept), strippedReserved };
 }
 
 /** The `x-spot-*` headers a client is expected to send: its credentials and the version it asks for. */
