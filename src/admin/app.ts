@@ -701,8 +701,8 @@ export function adminOpenApiDocument(admin: OpenAPIHono<AppEnv> = createAdminApp
       title: "Spot Thought edge authorizer: admin API",
       version: "1.0.0",
       description:
-        "Key lifecycle for the edge authorizer (docs/admin-api.md). Every error uses the authorizer's JSON envelope (docs/errors.md). " +
-        "Secrets are returned only by create and rotate, exactly once.",
+        "Key lifecycle and audit trail search for the edge authorizer (docs/admin-api.md, docs/audit.md). " +
+        "Every error uses the authorizer's JSON envelope (docs/errors.md). Secrets are returned only by create and rotate, exactly once.",
     },
     servers: [{ url: "https://api.spot-thought.com" }, { url: "http://127.0.0.1:8787", description: "npm start" }],
   });

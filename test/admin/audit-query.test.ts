@@ -615,6 +615,7 @@ describe("EXPLAIN QUERY PLAN: every supported filter combination reads an index"
         const bounded = since || until || after;
         if (keyed[0]?.index === "audit_events_request") {
           expect(reads[0], label).toBe("SEARCH audit_events USING INDEX audit_events_request (request_id=?)");
+          expect(detail, label).toContain("USE TEMP B-TREE FOR ORDER BY");
         } else if (keyed[0]) {
           // (column, time_ms DESC): equality on the column and, when bounded, the time range inside the index.
           const column = keyed[0].column;
