@@ -33,6 +33,7 @@ import type { KeyMode } from "../keys/format";
 import { hashSecret, importHashKey } from "../keys/hash";
 import { generateSecret, hasValidChecksum, secretFormat, secretHint } from "../keys/secret";
 import { errorMessage, log } from "../log";
+import { batchLimits } from "../middleware/audit";
 import type { AccountKeys, AccountOpError, NewSecret } from "./account-do";
 import { ADMIN_REALM, AdminTokenError, bearerToken, getAdminAuthConfig, verifyAdminToken, WRITE_PERMISSION } from "./auth";
 import {
@@ -100,7 +101,7 @@ const adminAudit = createMiddleware<AppEnv>(async (c, next) => {
       userAgent: c.req.header("user-agent") ?? null,
       durationMs: Date.now() - startedAtMs,
     });
-    c.executionCtx.waitUntil(sendAuditEvent(c.env.AUDIT_QUEUE, event));
+    c.executionCtx.waitUntil(sendAuditEvent(c.env.AUDIT_QUEUE, event, batchLimits(c.env)));
   } catch (err) {
     log("error", "audit_build_failed", { request_id: c.get("requestId"), error: errorMessage(err) });
   }
