@@ -616,6 +616,7 @@ export function createAdminApp(): OpenAPIHono<AppEnv> {
 
   admin.openapi(auditSearchRoute, async (c) => {
     const q = c.req.valid("query");
+    setTarget(c, { accountId: q.account_id ?? null, keyId: q.key_id ?? null });
     const filters: AuditSearchFilters = {
       ...(q.account_id === undefined ? {} : { accountId: q.account_id }),
       ...(q.key_id === undefined ? {} : { keyId: q.key_id }),
@@ -639,7 +640,7 @@ export function createAdminApp(): OpenAPIHono<AppEnv> {
         );
       }
     }
-    setTarget(c, { accountId: q.account_id ?? null, keyId: q.key_id ?? null, query: canonicalQuery(q, AUDIT_QUERY_ORDER) });
+    setTarget(c, { query: canonicalQuery(q, AUDIT_QUERY_ORDER) });
     return c.json(await auditDb(c, () => searchAuditEvents(c.env.AUDIT_DB, filters)), 200);
   });
 
@@ -660,6 +661,7 @@ export function createAdminApp(): OpenAPIHono<AppEnv> {
 
   admin.openapi(adminSearchRoute, async (c) => {
     const q = c.req.valid("query");
+    setTarget(c, { accountId: q.account_id ?? null, keyId: q.key_id ?? null });
     const filters = {
       ...(q.account_id === undefined ? {} : { accountId: q.account_id }),
       ...(q.key_id === undefined ? {} : { keyId: q.key_id }),
@@ -669,7 +671,7 @@ export function createAdminApp(): OpenAPIHono<AppEnv> {
       ...cursorParam("a", q.cursor),
       limit: q.limit,
     };
-    setTarget(c, { accountId: q.account_id ?? null, keyId: q.key_id ?? null, query: canonicalQuery(q, ADMIN_QUERY_ORDER) });
+    setTarget(c, { query: canonicalQuery(q, ADMIN_QUERY_ORDER) });
     return c.json(await auditDb(c, () => searchAdminAuditEvents(c.env.AUDIT_DB, filters)), 200);
   });
 

@@ -333,6 +333,11 @@ describe("GET /audit/events: bad parameters → 400 invalid_parameter naming the
     expect(adminEvents[0]).toMatchObject({ action: "audit.search", outcome: "denied", reason: "invalid_parameter", status: 400 });
   });
 
+  it("a search refused after validation still names the account it was about (query stays null)", async () => {
+    const { adminEvents } = await search({ account_id: "acct_alpha", since: iso(2000), until: iso(1000) });
+    expect(adminEvents[0]).toMatchObject({ action: "audit.search", outcome: "denied", account_id: "acct_alpha", query: null });
+  });
+
   it("a parameter sent twice is refused, not guessed", async () => {
     const { res, body } = await adminCall("GET", "/audit/events?outcome=allowed&outcome=denied&account_id=acct_alpha");
     expect(res.status).toBe(400);
