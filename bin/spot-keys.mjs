@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// spot-keys: the command line for the admin API's key lifecycle (docs/cli.md).
+// spot-keys: the command line for the admin API: the key lifecycle and the audit trail (docs/cli.md).
 // Runs on Node ≥ 20 (`npx spot-keys …` uses the Node on PATH). Plain ESM; node: builtins and jose.
 
 import { createInterface } from "node:readline";
@@ -9,7 +9,7 @@ import { AdminApiError, adminRequest, isLocalUrl, localBaseUrl, mintDevToken } f
 /** Exit codes (docs/cli.md). */
 const EXIT = { ok: 0, server: 1, usage: 2, network: 3, auth: 4, notFound: 5, conflict: 6, aborted: 7 };
 
-const USAGE = `spot-keys: manage API keys through the edge authorizer's admin API
+const USAGE = `spot-keys: manage API keys and search the audit trail through the edge authorizer's admin API
 
 Usage:
   spot-keys create --account ACCT [--mode live|test] [--label TEXT] [--expires-at ISO]
@@ -19,11 +19,22 @@ Usage:
   spot-keys revoke --account ACCT KEY_ID [--yes]
   spot-keys import --account ACCT [--label TEXT] [--expires-at ISO]   (the secret is read from stdin)
   spot-keys token  [--read-only]                                      (prints a local dev admin token)
+  spot-keys audit  --request-id ID [--wait DURATION]                  (the audit event of one response)
+  spot-keys audit  [--account ACCT] [--key KEY_ID] [--request-id ID] [--source-ip IP] [--connecting-ip IP]
+                   [--outcome allowed|denied|error] [--since TIME] [--until TIME]
+                   [--limit N] [--cursor C | --all]                   (search request events, newest first)
+  spot-keys admin-audit [--account ACCT] [--key KEY_ID] [--actor SUB] [--action ACTION]
+                   [--since TIME] [--until TIME] [--limit N] [--cursor C | --all]   (search admin events)
 
 Options:
   --json        machine-readable output: the API's JSON answer (errors too), nothing else on stdout
   --yes, -y     revoke without asking
   --overlap     how long the old secret keeps working: 0, 3600, 90s, 30m, 24h, 7d (default 24h, at most 30d)
+  --since, --until  an ISO 8601 instant (2026-11-30T14:00:00Z), a UTC day (2026-11-30), or a time ago (90s, 15m, 2h, 7d)
+  --limit       events per page, 1..200 (default 50); with --all the most to fetch in all, 1..10000 (default 10000)
+  --cursor      continue from the next_cursor (printed after a page)
+  --all         follow the pages to the end (at most 10000 events)
+  --wait        with a lone --request-id: retry for up to this long (e.g. 15s) while the event is not stored yet
   -h, --help    this text
 
 Environment:
@@ -33,6 +44,11 @@ Environment:
 
 Exit codes: 0 ok · 1 server error · 2 usage or validation error · 3 network · 4 not authorized (401/403)
             5 not found · 6 conflict (409) · 7 not confirmed`;
+
+/** Audit searches: the API's page size bound, and the bound of --all. */
+const MAX_PAGE = 200;
+const MAX_ALL = 10_000;
+const OUTCOMES = ["allowed", "denied", "error"];
 
 class UsageError extends Error {}
 
@@ -48,6 +64,44 @@ function parseDuration(text) {
   const match = /^(\d+)(s|m|h|d)?$/.exec(String(text).trim());
   if (!match) throw new UsageError(`--overlap ${JSON.stringify(text)}: give seconds or a number with s, m, h or d (e.g. 0, 3600, 24h)`);
   return Number(match[1]) * { s: 1, m: 60, h: 3600, d: 86_400 }[match[2] ?? "s"];
+}
+
+/**
+ * A --since/--until value for the API: an ISO 8601 instant (passed on; the API validates it), a UTC day
+ * (`2026-11-30` → its midnight), or a time ago (`15m` → now − 15 minutes).
+ */
+function parseTime(option, text, nowMs = Date.now()) {
+  const value = String(text).trim();
+  const ago = /^(\d+)(s|m|h|d)$/.exec(value);
+  if (ago) return new Date(nowMs - Number(ago[1]) * { s: 1, m: 60, h: 3600, d: 86_400 }[ago[2]] * 1000).toISOString();
+  if (/^\d{4}-\d{2}-\d{2}$/.test(value)) return `${value}T00:00:00Z`;
+  if (/^\d{4}-\d{2}-\d{2}T/.test(value)) return value;
+  throw new UsageError(
+    `--${option} ${JSON.stringify(text)}: give an ISO 8601 instant (2026-11-30T14:00:00Z), a day (2026-11-30) or a time ago (90s, 15m, 2h, 7d)`,
+  );
+}
+
+/** Seconds of a --wait value (a number of seconds or a number with s or m). */
+function parseWait(text) {
+  const match = /^(\d+)(s|m)?$/.exec(String(text).trim());
+  if (!match) throw new UsageError(`--wait ${JSON.stringify(text)}: give seconds or a number with s or m (e.g. 15s)`);
+  const seconds = Number(match[1]) * (match[2] === "m" ? 60 : 1);
+  if (seconds > 600) throw new UsageError("--wait: at most 10 minutes");
+  return seconds;
+}
+
+function parseLimit(text, max) {
+  if (text === undefined) return undefined;
+  if (!/^\d+$/.test(String(text)) || Number(text) < 1 || Number(text) > max)
+    throw new UsageError(`--limit ${JSON.stringify(text)}: give a whole number from 1 to ${max}`);
+  return Number(text);
+}
+
+function optionalId(values, option, pattern, what) {
+  const value = values[option];
+  if (value === undefined) return undefined;
+  if (!pattern.test(value)) throw new UsageError(`--${option} ${JSON.stringify(value)} is not ${what}`);
+  return value;
 }
 
 function requireAccount(values) {
@@ -122,6 +176,105 @@ function showKey(key) {
   return rows.map(([name, value]) => `  ${name.padEnd(12)}${value}`).join("\n");
 }
 
+/** `2026-11-30T14:00:00.123Z` → `2026-11-30 14:00:00.123`. */
+const utc = (iso) =>
+  String(iso ?? "")
+    .replace("T", " ")
+    .replace(/Z$/, "");
+
+/** Prints rows as columns sized to their content (each capped); a longer cell is cut with `…`. */
+function printTable(headers, rows, caps) {
+  const cut = (text, max) => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
+  const cells = rows.map((row) => row.map((cell, i) => cut(String(cell ?? "—"), caps[i] ?? 80)));
+  const widths = headers.map((h, i) => Math.max(h.length, ...cells.map((row) => row[i].length)));
+  const line = (row) =>
+    row
+      .map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i])))
+      .join("  ")
+      .trimEnd();
+  console.log(dim(line(headers)));
+  for (const row of cells) console.log(line(row));
+}
+
+function eventRow(e) {
+  const source = e.source_ip ? `${e.source_ip}${e.source_ip_asserted ? "*" : ""}` : "—";
+  return [
+    utc(e.time),
+    e.folded_count ? `${e.outcome}×${e.folded_count}` : e.outcome,
+    e.status,
+    e.reason,
+    e.account_id ? `${e.account_id}${e.account_verified ? "" : "?"}` : "—",
+    e.key_id ?? "—",
+    e.connecting_ip ?? "—",
+    source,
+    `${e.method} ${e.path}`,
+    e.request_id,
+  ];
+}
+
+function printEvents(events) {
+  if (events.length === 0) {
+    console.log("No audit events match.");
+    return;
+  }
+  printTable(
+    ["TIME (UTC)", "OUTCOME", "STATUS", "REASON", "ACCOUNT", "KEY", "CONNECTING IP", "SOURCE IP", "REQUEST", "REQUEST ID"],
+    events.map(eventRow),
+    [23, 16, 3, 24, 28, 24, 39, 40, 48, 128],
+  );
+  if (events.some((e) => e.source_ip_asserted || (e.account_id && !e.account_verified)))
+    console.log(dim("* asserted by X-Forwarded-For, not observed · ? account as claimed, not verified"));
+}
+
+function printAdminEvents(events) {
+  if (events.length === 0) {
+    console.log("No admin events match.");
+    return;
+  }
+  printTable(
+    ["TIME (UTC)", "ACTION", "OUTCOME", "STATUS", "REASON", "ACTOR", "ACCOUNT", "KEY", "QUERY", "REQUEST ID"],
+    events.map((e) => [
+      utc(e.time),
+      e.action,
+      e.outcome,
+      e.status,
+      e.reason,
+      e.actor_sub ?? "—",
+      e.account_id ?? "—",
+      e.new_key_id ? `${e.key_id} → ${e.new_key_id}` : (e.key_id ?? "—"),
+      e.query ?? "—",
+      e.request_id,
+    ]),
+    [23, 18, 7, 3, 24, 32, 28, 48, 60, 128],
+  );
+}
+
+function showEvent(e) {
+  const chain = e.forwarded_chain.map((entry) =>
+    entry.valid ? entry.ip + (entry.port ? `:${entry.port}` : "") : `${entry.raw} (invalid)`,
+  );
+  const rows = [
+    ["request id", e.request_id],
+    ["time", `${e.time}  (${e.duration_ms} ms)`],
+    ["outcome", `${e.outcome}${e.folded_count ? ` ×${e.folded_count} (folded flood)` : ""}  ${e.status} ${e.reason}`],
+    ["account", e.account_id ? `${e.account_id} (${e.account_verified ? "verified" : "claimed, not verified"})` : "—"],
+    ["key", e.key_id ? `${e.key_id} (${e.mode})` : "—"],
+    ["request", `${e.method} ${e.host}${e.path}${e.path_length > e.path.length ? " …" : ""}`],
+    ["version", `${e.resolved_version ?? "—"}${e.requested_version ? ` (asked: ${e.requested_version})` : " (default)"}`],
+    ["origin", e.origin ?? "—"],
+    ["connecting ip", `${e.connecting_ip ?? "—"}  (observed by Cloudflare)`],
+    ["source ip", `${e.source_ip ?? "—"}  (${e.source_ip_asserted ? "asserted by X-Forwarded-For" : e.source_ip_from})`],
+  ];
+  if (e.forwarded_for !== null)
+    rows.push(["forwarded", `${chain.join(", ")}${e.forwarded_count > chain.length ? ` … (${e.forwarded_count} entries)` : ""}`]);
+  rows.push(["user agent", e.user_agent ?? "—"]);
+  rows.push(["edge", `${e.colo ?? "—"} ${e.country ?? ""}  ray ${e.ray_id ?? "—"}`.trimEnd()]);
+  if (e.forged_headers_count > 0) rows.push(["forged headers", e.forged_headers.join(", ")]);
+  if (e.truncated) rows.push(["truncated", "yes: some values were cut (see the *_length fields with --json)"]);
+  rows.push(["event id", e.event_id]);
+  return rows.map(([name, value]) => `  ${name.padEnd(15)}${value}`).join("\n");
+}
+
 function printSecret(secret) {
   console.log(`\n  ${bold("secret")}  ${secret}\n`);
   console.error(yellow("! Store this secret now: it is shown only this once and cannot be recovered."));
@@ -184,13 +337,136 @@ const SPECS = {
   revoke: { ...COMMON, account: { type: "string" }, yes: { type: "boolean", short: "y", default: false } },
   import: { ...COMMON, account: { type: "string" }, label: { type: "string" }, "expires-at": { type: "string" } },
   token: { ...COMMON, "read-only": { type: "boolean", default: false } },
+  audit: {
+    ...COMMON,
+    "request-id": { type: "string" },
+    account: { type: "string" },
+    key: { type: "string" },
+    since: { type: "string" },
+    until: { type: "string" },
+    "source-ip": { type: "string" },
+    "connecting-ip": { type: "string" },
+    outcome: { type: "string" },
+    limit: { type: "string" },
+    cursor: { type: "string" },
+    all: { type: "boolean", default: false },
+    wait: { type: "string" },
+  },
+  "admin-audit": {
+    ...COMMON,
+    account: { type: "string" },
+    key: { type: "string" },
+    actor: { type: "string" },
+    action: { type: "string" },
+    since: { type: "string" },
+    until: { type: "string" },
+    limit: { type: "string" },
+    cursor: { type: "string" },
+    all: { type: "boolean", default: false },
+  },
 };
+
+/**
+ * Fetches one page, or with --all every page up to `limit` events (pages of at most 200).
+ * @returns {{ events: object[], next_cursor: string | null }} next_cursor non-null when more remain
+ */
+async function fetchPages(conn, path, params, { all, limit, cursor }) {
+  const events = [];
+  let next = cursor ?? null;
+  const cap = all ? (limit ?? MAX_ALL) : null;
+  for (;;) {
+    const query = new URLSearchParams(params);
+    const size = cap === null ? limit : Math.min(MAX_PAGE, cap - events.length);
+    if (size !== undefined) query.set("limit", String(size));
+    if (next) query.set("cursor", next);
+    const { body } = await adminRequest({ ...conn, method: "GET", path: `${path}?${query}` });
+    events.push(...body.events);
+    next = body.next_cursor;
+    if (cap === null || next === null || events.length >= cap) return { events, next_cursor: next };
+  }
+}
+
+function printMore(page, values) {
+  if (page.next_cursor === null) return;
+  if (values.all) console.error(dim(`Stopped after ${page.events.length} events; continue with --cursor ${page.next_cursor}`));
+  else console.error(dim(`More events: add --cursor ${page.next_cursor} (or --all)`));
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function auditCommand(values, positionals, out) {
+  noPositionals(positionals);
+  const requestId = optionalId(values, "request-id", /^[A-Za-z0-9._:-]{1,128}$/, "a request id (the X-Request-Id of a response)");
+  const outcome = values.outcome;
+  if (outcome !== undefined && !OUTCOMES.includes(outcome))
+    throw new UsageError(`--outcome ${JSON.stringify(outcome)}: one of ${OUTCOMES.join(", ")}`);
+  const params = Object.entries({
+    account_id: optionalId(values, "account", /^acct_[A-Za-z0-9]{1,64}$/, "an account id (acct_…)"),
+    key_id: optionalId(values, "key", /^key_[A-Za-z0-9]{1,64}$/, "a key id (key_…)"),
+    request_id: requestId,
+    source_ip: values["source-ip"],
+    connecting_ip: values["connecting-ip"],
+    outcome,
+    since: values.since === undefined ? undefined : parseTime("since", values.since),
+    until: values.until === undefined ? undefined : parseTime("until", values.until),
+  }).filter(([, v]) => v !== undefined);
+  const paging = values.limit !== undefined || values.cursor !== undefined || values.all;
+  if (values.all && values.cursor === "") throw new UsageError("--cursor is empty");
+
+  // A lone request id: the one event of that response.
+  if (requestId !== undefined && params.length === 1 && !paging) {
+    const waitSeconds = values.wait === undefined ? 0 : parseWait(values.wait);
+    const conn = await connection();
+    const deadline = Date.now() + waitSeconds * 1000;
+    for (;;) {
+      try {
+        const { body } = await adminRequest({ ...conn, method: "GET", path: `/audit/requests/${encodeURIComponent(requestId)}` });
+        out(body, (b) => console.log(showEvent(b.event)));
+        return EXIT.ok;
+      } catch (err) {
+        if (!(err instanceof AdminApiError && err.status === 404 && Date.now() < deadline)) throw err;
+        await sleep(Math.min(1000, Math.max(0, deadline - Date.now())));
+      }
+    }
+  }
+  if (values.wait !== undefined) throw new UsageError("--wait goes only with a lone --request-id");
+  const limit = parseLimit(values.limit, values.all ? MAX_ALL : MAX_PAGE);
+  const page = await fetchPages(await connection(), "/audit/events", params, { all: values.all, limit, cursor: values.cursor });
+  out(page, (p) => {
+    printEvents(p.events);
+    printMore(p, values);
+  });
+  return EXIT.ok;
+}
+
+async function adminAuditCommand(values, positionals, out) {
+  noPositionals(positionals);
+  const params = Object.entries({
+    account_id: optionalId(values, "account", /^acct_[A-Za-z0-9]{1,64}$/, "an account id (acct_…)"),
+    key_id: optionalId(values, "key", /^key_[A-Za-z0-9]{1,64}$/, "a key id (key_…)"),
+    actor: values.actor,
+    action: values.action,
+    since: values.since === undefined ? undefined : parseTime("since", values.since),
+    until: values.until === undefined ? undefined : parseTime("until", values.until),
+  }).filter(([, v]) => v !== undefined);
+  const limit = parseLimit(values.limit, values.all ? MAX_ALL : MAX_PAGE);
+  const page = await fetchPages(await connection(), "/audit/admin-events", params, { all: values.all, limit, cursor: values.cursor });
+  out(page, (p) => {
+    printAdminEvents(p.events);
+    printMore(p, values);
+  });
+  return EXIT.ok;
+}
 
 async function run(command, values, positionals) {
   const json = values.json;
   const out = (body, human) => (json ? console.log(JSON.stringify(body, null, 2)) : human(body));
 
   switch (command) {
+    case "audit":
+      return auditCommand(values, positionals, out);
+    case "admin-audit":
+      return adminAuditCommand(values, positionals, out);
     case "token": {
       noPositionals(positionals);
       console.log(await mintDevToken({ readOnly: values["read-only"] }));
@@ -339,6 +615,9 @@ const HINTS = {
   403: 'the token lacks the "keys:write" permission',
 };
 
+/** A hint for a 404 of the audit lookup: its event may not be stored yet. */
+const NOT_STORED_HINT = "Audit events are stored a few seconds after the response: retry, or add --wait 15s.";
+
 async function main(argv) {
   const [command, ...rest] = argv;
   const json = rest.includes("--json");
@@ -381,6 +660,7 @@ async function main(argv) {
         console.error(`${red("error:")} ${err.message}${detail}`);
         if (err.kind === "network") console.error(dim("Is the authorizer running (`npm start`), or is SPOT_ADMIN_URL right?"));
         if (HINTS[err.status]) console.error(dim(HINTS[err.status]));
+        if (err.code === "audit_event_not_found") console.error(dim(NOT_STORED_HINT));
         if (err.requestId) console.error(dim(`request id: ${err.requestId}`));
       }
       return exitCodeOf(err);

@@ -55,6 +55,8 @@ export interface AdminAuditTarget {
   accountId: string | null;
   keyId: string | null;
   newKeyId: string | null;
+  /** Audit query actions: the canonical search parameters (admin event `query`). */
+  query?: string | null;
 }
 
 export type AppEnv = { Bindings: Env; Variables: Variables };

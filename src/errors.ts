@@ -33,6 +33,8 @@ export const ERROR_CODES = {
   insufficient_permission: { status: 403, type: "permission_error" },
   account_not_found: { status: 404, type: "invalid_request_error" },
   key_not_found: { status: 404, type: "invalid_request_error" },
+  // Audit query (/__spot/admin/v1/audit/…, docs/audit.md "Query").
+  audit_event_not_found: { status: 404, type: "invalid_request_error" },
   key_revoked: { status: 409, type: "invalid_request_error" },
   key_expired: { status: 409, type: "invalid_request_error" },
   key_already_rotated: { status: 409, type: "invalid_request_error" },

@@ -16,6 +16,16 @@ import { createMiddleware } from "hono/factory";
 import { HTTPException } from "hono/http-exception";
 import { buildAdminAuditEvent } from "../audit/admin-event";
 import { sendAuditEvent } from "../audit/producer";
+import {
+  type AuditSearchFilters,
+  type Cursor,
+  decodeCursor,
+  findAuditEvent,
+  hasKeyedFilter,
+  MAX_UNKEYED_WINDOW_MS,
+  searchAdminAuditEvents,
+  searchAuditEvents,
+} from "../audit/query";
 import type { AdminAuditTarget, AppEnv } from "../env";
 import { ApiError, errorResponse } from "../errors";
 import { API_KEY_HEADER, API_SECRET_HEADER } from "../keys/credentials";
@@ -23,10 +33,16 @@ import type { KeyMode } from "../keys/format";
 import { hashSecret, importHashKey } from "../keys/hash";
 import { generateSecret, hasValidChecksum, secretFormat, secretHint } from "../keys/secret";
 import { errorMessage, log } from "../log";
+import { batchLimits } from "../middleware/audit";
 import type { AccountKeys, AccountOpError, NewSecret } from "./account-do";
 import { ADMIN_REALM, AdminTokenError, bearerToken, getAdminAuthConfig, verifyAdminToken, WRITE_PERMISSION } from "./auth";
 import {
   AccountParams,
+  AdminAuditEventPage,
+  AdminEventSearchQuery,
+  AuditEventPage,
+  AuditEventResponse,
+  AuditSearchQuery,
   CreatedKeyResponse,
   CreateKeyBody,
   ErrorResponse,
@@ -35,6 +51,7 @@ import {
   KeyListResponse,
   KeyParams,
   KeyResponse,
+  RequestIdParams,
   RevokedKeyResponse,
   RevokeKeyBody,
   RotatedKeyResponse,
@@ -79,11 +96,12 @@ const adminAudit = createMiddleware<AppEnv>(async (c, next) => {
       newKeyId: target.newKeyId,
       method: c.req.method,
       path: new URL(c.req.url).pathname,
+      query: target.query ?? null,
       connectingIp: c.req.header("cf-connecting-ip") ?? null,
       userAgent: c.req.header("user-agent") ?? null,
       durationMs: Date.now() - startedAtMs,
     });
-    c.executionCtx.waitUntil(sendAuditEvent(c.env.AUDIT_QUEUE, event));
+    c.executionCtx.waitUntil(sendAuditEvent(c.env.AUDIT_QUEUE, event, batchLimits(c.env)));
   } catch (err) {
     log("error", "audit_build_failed", { request_id: c.get("requestId"), error: errorMessage(err) });
   }
@@ -173,7 +191,7 @@ function requireAdmin(access: "read" | "write"): MiddlewareHandler<AppEnv> {
 // ---------------------------------------------------------------------------------------------
 // Errors
 
-/** Zod validation failures → 400 naming the field (`body.label`, `path.account_id`). */
+/** Zod validation failures → 400 naming the field (`body.label`, `path.account_id`, `query.since`). */
 function validationHook(result: { success: true } | { success: false; error: z.ZodError; target: string }, _c: Context<AppEnv>): undefined {
   if (result.success) return undefined;
   const issue = result.error.issues[0];
@@ -181,9 +199,12 @@ function validationHook(result: { success: true } | { success: false; error: z.Z
   const path = issue ? issue.path.map(String) : [];
   if (issue?.code === "unrecognized_keys" && issue.keys[0] !== undefined) path.push(issue.keys[0]);
   const param = [where, ...path].join(".");
+  const isBody = where === "body";
   const message =
-    issue?.code === "unrecognized_keys" ? `${param} is not a field of this request.` : `${param}: ${issue?.message ?? "is invalid"}.`;
-  throw new ApiError(where === "path" ? "invalid_parameter" : "invalid_body", message, {}, param);
+    issue?.code === "unrecognized_keys"
+      ? `${param} is not a ${isBody ? "field" : "parameter"} of this request.`
+      : `${param}: ${issue?.message ?? "is invalid"}.`;
+  throw new ApiError(isBody ? "invalid_body" : "invalid_parameter", message, {}, param);
 }
 
 /** The admin app's onError: the same envelope as the request path, HTTP exceptions of the JSON parser included. */
@@ -257,6 +278,64 @@ function futureOrNull(value: string | null | undefined, param: string): string |
   return new Date(ms).toISOString();
 }
 
+/** Reads the audit trail; D1 trouble is a 503 (the caller retries), never a bare 500. */
+async function auditDb<T>(c: Context<AppEnv>, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    log("error", "audit_query_failed", { request_id: c.get("requestId"), error: errorMessage(err) });
+    throw new ApiError("admin_unavailable", "The audit trail cannot be read right now. Retry shortly.", { "Retry-After": "5" });
+  }
+}
+
+/** `since`/`until` as epoch ms; `until` must lie after `since` (400 `query.until`). */
+function timeRange(query: { since?: string; until?: string }): { sinceMs?: number; untilMs?: number } {
+  const sinceMs = query.since === undefined ? undefined : Date.parse(query.since);
+  const untilMs = query.until === undefined ? undefined : Date.parse(query.until);
+  if (sinceMs !== undefined && untilMs !== undefined && untilMs <= sinceMs) {
+    throw new ApiError("invalid_parameter", "query.until must be later than query.since.", {}, "query.until");
+  }
+  return { ...(sinceMs === undefined ? {} : { sinceMs }), ...(untilMs === undefined ? {} : { untilMs }) };
+}
+
+/** The position of a `cursor` parameter (400 `query.cursor` when it is not one of this search's cursors). */
+function cursorParam(kind: "r" | "a", text: string | undefined): { after?: Cursor } {
+  if (text === undefined) return {};
+  const after = decodeCursor(kind, text);
+  if (after === null) {
+    throw new ApiError(
+      "invalid_parameter",
+      "query.cursor is not a cursor of this search: pass the next_cursor of the previous page unchanged.",
+      {},
+      "query.cursor",
+    );
+  }
+  return { after };
+}
+
+/** The validated search parameters as a canonical query string for the admin event (fixed order; never the cursor). */
+function canonicalQuery(values: Record<string, string | number | undefined>, order: readonly string[]): string {
+  const params = new URLSearchParams();
+  for (const name of order) {
+    const value = values[name];
+    if (value !== undefined) params.append(name, String(value));
+  }
+  return params.toString();
+}
+
+const AUDIT_QUERY_ORDER = [
+  "request_id",
+  "account_id",
+  "key_id",
+  "source_ip",
+  "connecting_ip",
+  "outcome",
+  "since",
+  "until",
+  "limit",
+] as const;
+const ADMIN_QUERY_ORDER = ["account_id", "key_id", "actor", "action", "since", "until", "limit"] as const;
+
 function actorOf(c: Context<AppEnv>): string {
   return c.get("adminActor")?.sub ?? "";
 }
@@ -278,7 +357,7 @@ const errors = (...statuses: number[]) =>
   );
 
 const ERROR_DESCRIPTIONS: Record<number, string> = {
-  400: "Bad path parameter or body: `invalid_parameter` / `invalid_body`, with `param` naming the field.",
+  400: "Bad path or query parameter or body: `invalid_parameter` / `invalid_body`, with `param` naming the field.",
   401: "No, or an unacceptable, admin token (`missing_admin_token`, `invalid_admin_token`), or API-key headers sent (`api_key_not_accepted`).",
   403: "A valid admin token without the `keys:write` permission (`insufficient_permission`).",
   404: "`account_not_found` (no key in that account) or `key_not_found`.",
@@ -366,6 +445,64 @@ const revokeRoute = createRoute({
   responses: {
     200: { description: "Revoked (or already revoked).", content: { "application/json": { schema: RevokedKeyResponse } } },
     ...errors(400, 401, 403, 404, 503),
+  },
+});
+
+const auditSearchRoute = createRoute({
+  method: "get",
+  path: "/v1/audit/events",
+  operationId: "searchAuditEvents",
+  summary: "Search request events, newest first",
+  description:
+    "Request events of the audit trail (D1 `audit_events`, docs/audit.md) matching every given filter, newest first " +
+    "(by time, then event id), one page at a time. Events are stored a few seconds after their response. " +
+    "Each search is itself recorded as an admin event (`audit.search`).",
+  security,
+  middleware: [action("audit.search"), requireAdmin("read")] as const,
+  request: { query: AuditSearchQuery },
+  responses: {
+    200: { description: "One page of events; `next_cursor` continues.", content: { "application/json": { schema: AuditEventPage } } },
+    ...errors(400, 401, 503),
+  },
+});
+
+const auditGetRoute = createRoute({
+  method: "get",
+  path: "/v1/audit/requests/{request_id}",
+  operationId: "getAuditEvent",
+  summary: "The request event of one X-Request-Id",
+  description:
+    "The event of the response that carried this `X-Request-Id`. A few seconds pass between a response and its event in " +
+    "D1; a denied request folded into a flood event is found only under the request id of the fold's last request. " +
+    "Recorded as an admin event (`audit.get`).",
+  security,
+  middleware: [action("audit.get"), requireAdmin("read")] as const,
+  request: { params: RequestIdParams },
+  responses: {
+    200: { description: "The event.", content: { "application/json": { schema: AuditEventResponse } } },
+    ...errors(400, 401),
+    404: {
+      description: "`audit_event_not_found`: no event has this request id (yet).",
+      content: { "application/json": { schema: ErrorResponse } },
+    },
+    ...errors(503),
+  },
+});
+
+const adminSearchRoute = createRoute({
+  method: "get",
+  path: "/v1/audit/admin-events",
+  operationId: "searchAdminAuditEvents",
+  summary: "Search admin events, newest first",
+  description:
+    "Admin events (D1 `admin_audit_events`: one per admin API request, searches included) matching every given filter, " +
+    "newest first, one page at a time. Recorded as an admin event itself (`audit.admin_search`).",
+  security,
+  middleware: [action("audit.admin_search"), requireAdmin("read")] as const,
+  request: { query: AdminEventSearchQuery },
+  responses: {
+    200: { description: "One page of admin events.", content: { "application/json": { schema: AdminAuditEventPage } } },
+    ...errors(400, 401, 503),
   },
 });
 
@@ -477,6 +614,67 @@ export function createAdminApp(): OpenAPIHono<AppEnv> {
     return c.json({ key: result.key, already_revoked: result.alreadyRevoked, kv_synced: result.kvSynced }, 200);
   });
 
+  admin.openapi(auditSearchRoute, async (c) => {
+    const q = c.req.valid("query");
+    setTarget(c, { accountId: q.account_id ?? null, keyId: q.key_id ?? null });
+    const filters: AuditSearchFilters = {
+      ...(q.account_id === undefined ? {} : { accountId: q.account_id }),
+      ...(q.key_id === undefined ? {} : { keyId: q.key_id }),
+      ...(q.request_id === undefined ? {} : { requestId: q.request_id }),
+      ...(q.source_ip === undefined ? {} : { sourceIp: q.source_ip }),
+      ...(q.connecting_ip === undefined ? {} : { connectingIp: q.connecting_ip }),
+      ...(q.outcome === undefined ? {} : { outcome: q.outcome }),
+      ...timeRange(q),
+      ...cursorParam("r", q.cursor),
+      limit: q.limit,
+    };
+    // An outcome alone is tested row by row along the time index: bounded by the range, so the range is bounded.
+    if (filters.outcome !== undefined && !hasKeyedFilter(filters)) {
+      const span = (filters.untilMs ?? Date.now()) - (filters.sinceMs ?? Number.NEGATIVE_INFINITY);
+      if (span > MAX_UNKEYED_WINDOW_MS) {
+        throw new ApiError(
+          "invalid_parameter",
+          `query.since: a search by outcome without account_id, key_id, request_id, source_ip or connecting_ip needs since, at most ${MAX_UNKEYED_WINDOW_MS / 3_600_000} hours before until (or now).`,
+          {},
+          "query.since",
+        );
+      }
+    }
+    setTarget(c, { query: canonicalQuery(q, AUDIT_QUERY_ORDER) });
+    return c.json(await auditDb(c, () => searchAuditEvents(c.env.AUDIT_DB, filters)), 200);
+  });
+
+  admin.openapi(auditGetRoute, async (c) => {
+    const { request_id } = c.req.valid("param");
+    setTarget(c, { query: canonicalQuery({ request_id }, ["request_id"]) });
+    const event = await auditDb(c, () => findAuditEvent(c.env.AUDIT_DB, request_id));
+    if (event === null) {
+      throw new ApiError(
+        "audit_event_not_found",
+        "No audit event has this request id. Events are stored a few seconds after the response: retry shortly if it is that recent.",
+      );
+    }
+    // Whose trail was read: the event's account and key.
+    setTarget(c, { accountId: event.account_id, keyId: event.key_id });
+    return c.json({ event }, 200);
+  });
+
+  admin.openapi(adminSearchRoute, async (c) => {
+    const q = c.req.valid("query");
+    setTarget(c, { accountId: q.account_id ?? null, keyId: q.key_id ?? null });
+    const filters = {
+      ...(q.account_id === undefined ? {} : { accountId: q.account_id }),
+      ...(q.key_id === undefined ? {} : { keyId: q.key_id }),
+      ...(q.actor === undefined ? {} : { actor: q.actor }),
+      ...(q.action === undefined ? {} : { action: q.action }),
+      ...timeRange(q),
+      ...cursorParam("a", q.cursor),
+      limit: q.limit,
+    };
+    setTarget(c, { query: canonicalQuery(q, ADMIN_QUERY_ORDER) });
+    return c.json(await auditDb(c, () => searchAdminAuditEvents(c.env.AUDIT_DB, filters)), 200);
+  });
+
   admin.openAPIRegistry.registerComponent("securitySchemes", "adminBearer", {
     type: "http",
     scheme: "bearer",
@@ -506,8 +704,8 @@ export function adminOpenApiDocument(admin: OpenAPIHono<AppEnv> = createAdminApp
       title: "Spot Thought edge authorizer: admin API",
       version: "1.0.0",
       description:
-        "Key lifecycle for the edge authorizer (docs/admin-api.md). Every error uses the authorizer's JSON envelope (docs/errors.md). " +
-        "Secrets are returned only by create and rotate, exactly once.",
+        "Key lifecycle and audit trail search for the edge authorizer (docs/admin-api.md, docs/audit.md). " +
+        "Every error uses the authorizer's JSON envelope (docs/errors.md). Secrets are returned only by create and rotate, exactly once.",
     },
     servers: [{ url: "https://api.spot-thought.com" }, { url: "http://127.0.0.1:8787", description: "npm start" }],
   });

@@ -4,6 +4,10 @@
  * Request bodies are strict objects: an unknown field is a 400 naming it.
  */
 import { z } from "@hono/zod-openapi";
+import { ACTOR_MAX_CHARS, ADMIN_ACTIONS, AdminAuditEventSchema } from "../audit/admin-event";
+import { AuditEventSchema, FORGED_HEADER_MAX_CHARS, FORGED_HEADERS_MAX_ENTRIES, ID_MAX_CHARS } from "../audit/event";
+import { DEFAULT_PAGE_SIZE, MAX_CURSOR_CHARS, MAX_PAGE_SIZE, MAX_UNKEYED_WINDOW_MS } from "../audit/query";
+import { parseAddress } from "../client-ip/forwarded";
 import { ERROR_CODES, type ErrorCode } from "../errors";
 import { API_KEY_PATTERN, API_SECRET_PATTERN } from "../keys/format";
 import { DEFAULT_OVERLAP_SECONDS, KEY_ID_PATTERN, LABEL_MAX_CHARS, MAX_OVERLAP_SECONDS } from "./model";
@@ -128,6 +132,145 @@ export const RotatedKeyResponse = z
   })
   .openapi("RotatedKey");
 export const RevokedKeyResponse = z.object({ key: KeySchema, already_revoked: z.boolean(), kv_synced: KvSynced }).openapi("RevokedKey");
+
+// ---------------------------------------------------------------------------------------------
+// Audit query (docs/audit.md "Query")
+
+/** The request ids the authorizer makes are UUIDs; this admits any id of letters, digits and `.`, `_`, `:`, `-`. */
+const REQUEST_ID_PATTERN = new RegExp(`^[A-Za-z0-9._:-]{1,${ID_MAX_CHARS}}$`);
+
+const RequestId = z
+  .string()
+  .regex(REQUEST_ID_PATTERN, `must be 1 to ${ID_MAX_CHARS} letters, digits, ".", "_", ":" or "-" (an X-Request-Id)`);
+
+/** Bracketed IPv6 (`[2001:db8::1]`) is accepted too; the value becomes the stored (normalised) form. */
+function ipAddress(description: string) {
+  return z
+    .string()
+    .transform((value, ctx) => {
+      const address = parseAddress(value.replace(/^\[(.*)\]$/, "$1"));
+      if (address === null) {
+        ctx.addIssue({ code: "custom", message: "must be one IPv4 or IPv6 address (no port, no prefix length, no zone)" });
+        return z.NEVER;
+      }
+      return address.ip;
+    })
+    .openapi({ type: "string", description, example: "203.0.113.9" });
+}
+
+const QueryInstant = (description: string) =>
+  z.iso
+    .datetime({ offset: true, message: "must be an ISO 8601 instant with seconds and a zone, such as 2026-11-30T14:00:00Z" })
+    .openapi({ description, example: "2026-11-30T14:00:00Z" });
+
+const Since = QueryInstant("Only events at or after this instant (inclusive). ISO 8601 with seconds and `Z` or an offset.");
+const Until = QueryInstant("Only events before this instant (exclusive). Default: no upper bound.");
+const Limit = z.coerce
+  .number()
+  .int()
+  .min(1)
+  .max(MAX_PAGE_SIZE)
+  .default(DEFAULT_PAGE_SIZE)
+  .openapi({
+    type: "integer",
+    minimum: 1,
+    maximum: MAX_PAGE_SIZE,
+    default: DEFAULT_PAGE_SIZE,
+    description: `Events per page, 1..${MAX_PAGE_SIZE} (default ${DEFAULT_PAGE_SIZE}).`,
+  });
+const CursorParam = z
+  .string()
+  .min(1)
+  .max(MAX_CURSOR_CHARS)
+  .openapi({ description: "The `next_cursor` of the previous page, as it was (opaque). Keep the other parameters the same." });
+
+/** Query of GET /audit/events. Unknown parameters are refused (a misspelt filter must not widen a search). */
+export const AuditSearchQuery = z.strictObject({
+  account_id: z
+    .string()
+    .regex(API_KEY_PATTERN, "must be acct_ followed by 1 to 64 ASCII letters or digits")
+    .optional()
+    .openapi({ description: "Account (`X-Spot-Api-Key`), verified or only claimed: see `account_verified`.", example: "acct_42" }),
+  key_id: z
+    .string()
+    .regex(KEY_ID_PATTERN, "must be key_ followed by 1 to 64 ASCII letters or digits")
+    .optional()
+    .openapi({ description: "Key that authenticated the request.", example: "key_4fGh8KqP2mZx9TbN" }),
+  request_id: RequestId.optional().openapi({ description: "The `X-Request-Id` of the response." }),
+  source_ip: ipAddress("Original caller (asserted when `source_ip_asserted`): exact address, IPv4 or IPv6 in any spelling.").optional(),
+  connecting_ip: ipAddress("Address that connected to Cloudflare (trusted): exact address, IPv4 or IPv6 in any spelling.").optional(),
+  outcome: z
+    .enum(["allowed", "denied", "error"])
+    .optional()
+    .openapi({
+      description: `Without account_id, key_id, request_id, source_ip or connecting_ip, \`since\` is required and the range may span at most ${MAX_UNKEYED_WINDOW_MS / 3_600_000} hours.`,
+    }),
+  since: Since.optional(),
+  until: Until.optional(),
+  limit: Limit,
+  cursor: CursorParam.optional(),
+});
+
+export const RequestIdParams = z.object({
+  request_id: RequestId.openapi({ param: { name: "request_id", in: "path" }, example: "5f0c1c9e-3f5e-4a54-9b1e-0b8a3f7d2c11" }),
+});
+
+/** Query of GET /audit/admin-events. */
+export const AdminEventSearchQuery = z.strictObject({
+  account_id: z
+    .string()
+    .regex(API_KEY_PATTERN, "must be acct_ followed by 1 to 64 ASCII letters or digits")
+    .optional()
+    .openapi({ description: "Account the admin request named.", example: "acct_42" }),
+  key_id: z
+    .string()
+    .regex(KEY_ID_PATTERN, "must be key_ followed by 1 to 64 ASCII letters or digits")
+    .optional()
+    .openapi({ description: "Key acted on (for create and import: the new key).", example: "key_4fGh8KqP2mZx9TbN" }),
+  actor: z
+    .string()
+    .min(1)
+    .max(ACTOR_MAX_CHARS)
+    .refine((s) => ![...s].some((ch) => ch.charCodeAt(0) < 0x20 || ch.charCodeAt(0) === 0x7f), "must not contain control characters")
+    .optional()
+    .openapi({ description: "`sub` of the admin token (`actor_sub`), exactly.", example: "ops@spot-thought.com" }),
+  action: z.enum(ADMIN_ACTIONS).optional().openapi({ description: "The admin operation." }),
+  since: Since.optional(),
+  until: Until.optional(),
+  limit: Limit,
+  cursor: CursorParam.optional(),
+});
+
+const NextCursor = z
+  .string()
+  .nullable()
+  .openapi({ description: "Pass as `cursor` (with the same other parameters) for the next page; null: this is the last page." });
+
+export const AuditEventJson = AuditEventSchema.extend({
+  forged_headers: z.array(z.string().max(FORGED_HEADER_MAX_CHARS)).max(FORGED_HEADERS_MAX_ENTRIES),
+  forged_headers_count: z.number().int().nonnegative(),
+  folded_count: z
+    .number()
+    .int()
+    .min(1)
+    .optional()
+    .openapi({ description: "Present only on a flood event: how many denied requests of one connecting IP it stands for." }),
+}).openapi("AuditEvent", { description: "A request event as stored (docs/audit.md, schema version 1)." });
+
+export const AdminAuditEventJson = AdminAuditEventSchema.extend({
+  query: z
+    .string()
+    .nullable()
+    .openapi({ description: "Audit searches (`audit.*`): the validated search parameters as a query string; null otherwise." }),
+}).openapi("AdminAuditEvent", { description: 'An admin event as stored (docs/audit.md "Admin events").' });
+
+export const AuditEventPage = z
+  .object({ events: z.array(AuditEventJson).openapi({ description: "Newest first." }), next_cursor: NextCursor })
+  .openapi("AuditEventPage");
+export const AuditEventResponse = z.object({ event: AuditEventJson }).openapi("AuditEventResponse");
+export const AdminAuditEventPage = z
+  .object({ events: z.array(AdminAuditEventJson).openapi({ description: "Newest first." }), next_cursor: NextCursor })
+  .openapi("AdminAuditEventPage");
 
 export const ErrorResponse = z
   .object({

@@ -21,6 +21,8 @@ export const ADMIN_AUDIT_SCHEMA_VERSION = 1;
 /** `sub` and `email` of the admin token. */
 export const ACTOR_MAX_CHARS = 256;
 export const ADMIN_PATH_MAX_CHARS = 512;
+/** `query`: the parameters of an audit search, as a canonical query string. */
+export const ADMIN_QUERY_MAX_CHARS = 1024;
 
 /** What the admin request did (the OpenAPI operation), or "unknown" for a path with no route. */
 export const ADMIN_ACTIONS = [
@@ -30,6 +32,9 @@ export const ADMIN_ACTIONS = [
   "key.rotate",
   "key.revoke",
   "key.import",
+  "audit.search",
+  "audit.get",
+  "audit.admin_search",
   "openapi.get",
   "unknown",
 ] as const;
@@ -59,6 +64,12 @@ export interface AdminAuditEvent {
   method: string;
   /** Path without the query string, capped. */
   path: string;
+  /**
+   * Audit query actions (`audit.*`): the validated search parameters as a canonical query string
+   * (`account_id=acct_42&outcome=denied&limit=50`, without the cursor), capped; null for every other action
+   * and for a search refused before its parameters were valid.
+   */
+  query: string | null;
   connecting_ip: string | null;
   user_agent: string | null;
   duration_ms: number;
@@ -87,6 +98,8 @@ export const AdminAuditEventSchema = z.strictObject({
   new_key_id: nullableText(ID_MAX_CHARS),
   method: text(METHOD_MAX_CHARS),
   path: text(ADMIN_PATH_MAX_CHARS),
+  // Added after v1 was first deployed (the audit query API): an event from an older producer has none.
+  query: nullableText(ADMIN_QUERY_MAX_CHARS).default(null),
   connecting_ip: nullableText(IP_MAX_CHARS),
   user_agent: nullableText(USER_AGENT_MAX_CHARS),
   duration_ms: z.number().int().nonnegative(),
@@ -113,6 +126,8 @@ export interface AdminAuditInput {
   newKeyId: string | null;
   method: string;
   path: string;
+  /** Audit query actions: the canonical search parameters; absent or null otherwise. */
+  query?: string | null;
   connectingIp: string | null;
   userAgent: string | null;
   durationMs: number;
@@ -146,6 +161,7 @@ export function buildAdminAuditEvent(input: AdminAuditInput): AdminAuditEvent {
     new_key_id: opt(input.newKeyId, ID_MAX_CHARS),
     method: str(input.method, METHOD_MAX_CHARS),
     path: str(path, ADMIN_PATH_MAX_CHARS),
+    query: opt(input.query ?? null, ADMIN_QUERY_MAX_CHARS),
     connecting_ip: opt(input.connectingIp, IP_MAX_CHARS),
     user_agent: opt(input.userAgent, USER_AGENT_MAX_CHARS),
     duration_ms: Number.isFinite(input.durationMs) && input.durationMs > 0 ? Math.round(input.durationMs) : 0,

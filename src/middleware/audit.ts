@@ -31,8 +31,9 @@ export const audit = createMiddleware<AppEnv>(async (c, next) => {
 /**
  * Batch bounds from `AUDIT_BATCH_DELAY_MS` (milliseconds, 0..1000). Read leniently: the audit path
  * must work even when the rest of the configuration does not, so a bad value means the default.
+ * Also used for the admin API's events (src/admin/app.ts).
  */
-function batchLimits(env: Env): BatchLimits {
+export function batchLimits(env: Env): BatchLimits {
   const delay = Number(env.AUDIT_BATCH_DELAY_MS);
   const valid =
     env.AUDIT_BATCH_DELAY_MS !== undefined && env.AUDIT_BATCH_DELAY_MS !== "" && Number.isInteger(delay) && delay >= 0 && delay <= 1000;

@@ -42,6 +42,9 @@ describe("OpenAPI document", () => {
         "POST /__spot/admin/v1/accounts/{account_id}/keys/import importKey",
         "POST /__spot/admin/v1/accounts/{account_id}/keys/{key_id}/rotate rotateKey",
         "POST /__spot/admin/v1/accounts/{account_id}/keys/{key_id}/revoke revokeKey",
+        "GET /__spot/admin/v1/audit/events searchAuditEvents",
+        "GET /__spot/admin/v1/audit/requests/{request_id} getAuditEvent",
+        "GET /__spot/admin/v1/audit/admin-events searchAdminAuditEvents",
       ].sort(),
     );
     for (const [, op] of operations) {
@@ -65,5 +68,27 @@ describe("OpenAPI document", () => {
     expect(key).not.toContain("secret");
     const error = doc.components.schemas.Error?.properties?.error as { properties: { code: { enum: string[] } } };
     expect(error.properties.code.enum.sort()).toEqual(Object.keys(ERROR_CODES).sort());
+  });
+
+  it("documents the audit query parameters that are validated, and the event shapes it returns", async () => {
+    const doc = (await call(`${ADMIN}/openapi.json`)).body as Doc;
+    const params = (path: string) =>
+      ((doc.paths[`${ADMIN}${path}`]?.get as unknown as { parameters?: { name: string; in: string }[] } | undefined)?.parameters ?? []).map(
+        (p) => `${p.in}.${p.name}`,
+      );
+    expect(params("/audit/events").sort()).toEqual(
+      ["account_id", "connecting_ip", "cursor", "key_id", "limit", "outcome", "request_id", "since", "source_ip", "until"]
+        .map((n) => `query.${n}`)
+        .sort(),
+    );
+    expect(params("/audit/admin-events").sort()).toEqual(
+      ["account_id", "action", "actor", "cursor", "key_id", "limit", "since", "until"].map((n) => `query.${n}`).sort(),
+    );
+    expect(params("/audit/requests/{request_id}")).toEqual(["path.request_id"]);
+    const event = Object.keys(doc.components.schemas.AuditEvent?.properties ?? {});
+    expect(event).toContain("forwarded_chain");
+    expect(event).not.toContain("time_ms");
+    expect(event).not.toContain("stored_at");
+    expect(Object.keys(doc.components.schemas.AdminAuditEvent?.properties ?? {})).toContain("query");
   });
 });

@@ -229,3 +229,279 @@ describe("errors and exit codes", () => {
     assert.match(stderr, /SPOT_ADMIN_TOKEN/);
   });
 });
+
+// ---------------------------------------------------------------------------------------------
+// Audit trail
+
+const EVENT = {
+  v: 1,
+  event_id: "9b2f0c4e-0000-4000-8000-000000000001",
+  time: "2026-11-30T14:00:00.123Z",
+  request_id: "5f0c1c9e-3f5e-4a54-9b1e-0b8a3f7d2c11",
+  ray_id: null,
+  outcome: "allowed",
+  reason: "ok",
+  account_id: "acct_42",
+  account_verified: true,
+  key_id: "key_abc123",
+  mode: "live",
+  requested_version: "2024-11-15",
+  resolved_version: "2024-11-15",
+  origin: "http://127.0.0.1:8701",
+  method: "GET",
+  host: "127.0.0.1:8787",
+  path: "/v1/charges",
+  path_length: 11,
+  status: 200,
+  duration_ms: 14,
+  connecting_ip: "127.0.0.1",
+  source_ip: "203.0.113.9",
+  source_ip_from: "x-forwarded-for",
+  source_ip_asserted: true,
+  forwarded_for: "203.0.113.9",
+  forwarded_for_length: 11,
+  forwarded_chain: [{ raw: "203.0.113.9", ip: "203.0.113.9", port: null, valid: true }],
+  forwarded_count: 1,
+  user_agent: "curl/8.5.0",
+  user_agent_length: 10,
+  country: null,
+  colo: null,
+  forged_headers: [],
+  forged_headers_count: 0,
+  truncated: false,
+};
+const ADMIN_EVENT = {
+  kind: "admin",
+  v: 1,
+  event_id: "a1",
+  time: "2026-11-30T14:01:00.000Z",
+  request_id: "req-a1",
+  ray_id: null,
+  action: "audit.search",
+  outcome: "allowed",
+  reason: "ok",
+  status: 200,
+  actor_sub: "ops@example.test",
+  actor_email: null,
+  account_id: "acct_42",
+  key_id: null,
+  new_key_id: null,
+  method: "GET",
+  path: "/__spot/admin/v1/audit/events",
+  query: "account_id=acct_42&limit=50",
+  connecting_ip: "127.0.0.1",
+  user_agent: "spot-keys/1",
+  duration_ms: 3,
+  truncated: false,
+};
+
+const queryOf = (request) => Object.fromEntries(new URL(request.url, "http://x").searchParams);
+
+describe("audit --request-id", () => {
+  it("a lone request id asks for that request's event and shows it, asserted addresses labelled", async () => {
+    answer = { status: 200, body: { event: EVENT } };
+    const { code, stdout } = await run(["audit", "--request-id", EVENT.request_id]);
+    assert.equal(code, 0);
+    assert.equal(received.length, 1);
+    assert.equal(received[0].method, "GET");
+    assert.equal(received[0].url, `/__spot/admin/v1/audit/requests/${EVENT.request_id}`);
+    assert.equal(received[0].headers.authorization, "Bearer test-token");
+    assert.match(stdout, new RegExp(`request id\\s+${EVENT.request_id}`));
+    assert.match(stdout, /account\s+acct_42 \(verified\)/);
+    assert.match(stdout, /source ip\s+203\.0\.113\.9\s+\(asserted by X-Forwarded-For\)/);
+    assert.match(stdout, /connecting ip\s+127\.0\.0\.1/);
+  });
+
+  it("not stored (yet) → exit 5 with the API's message and a hint to wait", async () => {
+    answer = apiError(404, "audit_event_not_found", "No audit event has this request id.");
+    const { code, stderr } = await run(["audit", "--request-id", "req-404"]);
+    assert.equal(code, 5);
+    assert.match(stderr, /No audit event has this request id\. \(404, audit_event_not_found\)/);
+    assert.match(stderr, /--wait/);
+  });
+
+  it("--wait retries while the answer is 404, then shows the event", async () => {
+    let calls = 0;
+    answer = () => (++calls < 2 ? apiError(404, "audit_event_not_found", "not yet") : { status: 200, body: { event: EVENT } });
+    const { code, stdout } = await run(["audit", "--request-id", EVENT.request_id, "--wait", "5s"]);
+    assert.equal(code, 0);
+    assert.equal(received.length, 2);
+    assert.match(stdout, /acct_42/);
+  });
+
+  it("--json prints the API's answer and nothing else", async () => {
+    answer = { status: 200, body: { event: EVENT } };
+    const { code, stdout } = await run(["audit", "--request-id", EVENT.request_id, "--json"]);
+    assert.equal(code, 0);
+    assert.deepEqual(JSON.parse(stdout), { event: EVENT });
+  });
+});
+
+describe("audit (search)", () => {
+  it("sends every filter as a query parameter and prints one table row per event", async () => {
+    answer = {
+      status: 200,
+      body: {
+        events: [EVENT, { ...EVENT, event_id: "e2", request_id: "req-2", outcome: "denied", status: 401, folded_count: 3 }],
+        next_cursor: null,
+      },
+    };
+    const { code, stdout, stderr } = await run([
+      "audit",
+      "--account",
+      "acct_42",
+      "--key",
+      "key_abc123",
+      "--source-ip",
+      "203.0.113.9",
+      "--connecting-ip",
+      "::1",
+      "--outcome",
+      "denied",
+      "--since",
+      "2026-11-30",
+      "--until",
+      "2026-11-30T15:00:00Z",
+      "--limit",
+      "10",
+    ]);
+    assert.equal(code, 0, stderr);
+    assert.equal(received[0].url.split("?")[0], "/__spot/admin/v1/audit/events");
+    assert.deepEqual(queryOf(received[0]), {
+      account_id: "acct_42",
+      key_id: "key_abc123",
+      source_ip: "203.0.113.9",
+      connecting_ip: "::1",
+      outcome: "denied",
+      since: "2026-11-30T00:00:00Z",
+      until: "2026-11-30T15:00:00Z",
+      limit: "10",
+    });
+    const lines = stdout.trim().split("\n");
+    assert.match(lines[0], /^TIME \(UTC\)\s+OUTCOME\s+STATUS\s+REASON\s+ACCOUNT\s+KEY\s+CONNECTING IP\s+SOURCE IP\s+REQUEST\s+REQUEST ID$/);
+    assert.match(
+      lines[1],
+      /^2026-11-30 14:00:00\.123\s+allowed\s+200\s+ok\s+acct_42\s+key_abc123\s+127\.0\.0\.1\s+203\.0\.113\.9\*\s+GET \/v1\/charges\s+5f0c1c9e/,
+    );
+    assert.match(lines[2], /denied×3\s+401/);
+    assert.equal(stderr, "");
+  });
+
+  it("a relative --since is turned into an instant that long ago", async () => {
+    answer = { status: 200, body: { events: [], next_cursor: null } };
+    const before = Date.now();
+    const { code, stdout } = await run(["audit", "--account", "acct_42", "--since", "15m"]);
+    assert.equal(code, 0);
+    const since = Date.parse(queryOf(received[0]).since);
+    assert.ok(Math.abs(before - 15 * 60_000 - since) < 5_000, queryOf(received[0]).since);
+    assert.match(stdout, /No audit events match\./);
+  });
+
+  it("more pages: prints how to continue; --cursor passes the cursor back", async () => {
+    answer = { status: 200, body: { events: [EVENT], next_cursor: "CUR1" } };
+    const first = await run(["audit", "--account", "acct_42", "--limit", "1"]);
+    assert.equal(first.code, 0);
+    assert.match(first.stderr, /--cursor CUR1/);
+    const next = await run(["audit", "--account", "acct_42", "--limit", "1", "--cursor", "CUR1"]);
+    assert.equal(next.code, 0);
+    assert.equal(queryOf(received[1]).cursor, "CUR1");
+  });
+
+  it("--all follows next_cursor to the end (pages of 200); --json gives one merged page", async () => {
+    answer = (request) => {
+      const cursor = queryOf(request).cursor;
+      const n = cursor ? Number(cursor.slice(1)) : 0;
+      return { status: 200, body: { events: [{ ...EVENT, event_id: `e${n}` }], next_cursor: n < 2 ? `c${n + 1}` : null } };
+    };
+    const { code, stdout } = await run(["audit", "--account", "acct_42", "--all", "--json"]);
+    assert.equal(code, 0);
+    assert.deepEqual(
+      received.map((r) => [queryOf(r).cursor ?? null, queryOf(r).limit]),
+      [
+        [null, "200"],
+        ["c1", "200"],
+        ["c2", "200"],
+      ],
+    );
+    const merged = JSON.parse(stdout);
+    assert.deepEqual(
+      merged.events.map((e) => e.event_id),
+      ["e0", "e1", "e2"],
+    );
+    assert.equal(merged.next_cursor, null);
+  });
+
+  it("--all is bounded: --limit caps the total and says where to continue", async () => {
+    answer = (request) => ({
+      status: 200,
+      body: {
+        events: Array.from({ length: Number(queryOf(request).limit) }, (_, i) => ({ ...EVENT, event_id: `e${i}` })),
+        next_cursor: "more",
+      },
+    });
+    const { code, stderr } = await run(["audit", "--outcome", "denied", "--since", "1h", "--all", "--limit", "250"]);
+    assert.equal(code, 0);
+    assert.deepEqual(
+      received.map((r) => queryOf(r).limit),
+      ["200", "50"],
+    );
+    assert.match(stderr, /Stopped after 250 events; continue with --cursor more/);
+  });
+
+  it("a 400 from the API (e.g. a bad address) → exit 2 naming the parameter", async () => {
+    answer = apiError(400, "invalid_parameter", "query.source_ip: must be one IPv4 or IPv6 address.", "query.source_ip");
+    const { code, stderr } = await run(["audit", "--source-ip", "999.1.1.1"]);
+    assert.equal(code, 2);
+    assert.match(stderr, /field query\.source_ip/);
+  });
+
+  for (const args of [
+    ["audit", "--outcome", "maybe"],
+    ["audit", "--limit", "0"],
+    ["audit", "--limit", "201"],
+    ["audit", "--all", "--limit", "10001"],
+    ["audit", "--since", "soon"],
+    ["audit", "--until", "1767225600000"],
+    ["audit", "--account", "alpha"],
+    ["audit", "--key", "abc"],
+    ["audit", "--request-id", "a b"],
+    ["audit", "--account", "acct_42", "--wait", "5s"],
+    ["audit", "--request-id", "r1", "--wait", "soon"],
+    ["audit", "req-1"],
+    ["audit", "--bogus"],
+    ["admin-audit", "--account", "acct 42"],
+  ]) {
+    it(`usage error: ${args.join(" ")} → exit 2, nothing sent`, async () => {
+      const { code, stderr } = await run(args);
+      assert.equal(code, 2);
+      assert.match(stderr, /error:/);
+      assert.equal(received.length, 0);
+    });
+  }
+});
+
+describe("admin-audit", () => {
+  it("searches admin events by account, actor, action and time, and prints them", async () => {
+    answer = { status: 200, body: { events: [ADMIN_EVENT], next_cursor: null } };
+    const { code, stdout } = await run([
+      "admin-audit",
+      "--account",
+      "acct_42",
+      "--actor",
+      "ops@example.test",
+      "--action",
+      "audit.search",
+      "--since",
+      "2026-11-30T00:00:00Z",
+    ]);
+    assert.equal(code, 0);
+    assert.equal(received[0].url.split("?")[0], "/__spot/admin/v1/audit/admin-events");
+    assert.deepEqual(queryOf(received[0]), {
+      account_id: "acct_42",
+      actor: "ops@example.test",
+      action: "audit.search",
+      since: "2026-11-30T00:00:00Z",
+    });
+    assert.match(stdout, /audit\.search\s+allowed\s+200\s+ok\s+ops@example\.test\s+acct_42\s+—\s+account_id=acct_42&limit=50\s+req-a1/);
+  });
+});

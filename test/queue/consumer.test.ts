@@ -1,7 +1,7 @@
 import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { type AdminAuditEvent, buildAdminAuditEvent } from "../../src/audit/admin-event";
+import { type AdminAuditEvent, type AdminAuditInput, buildAdminAuditEvent } from "../../src/audit/admin-event";
 import {
   AUDIT_DLQ_NAME,
   AUDIT_QUEUE_NAME,
@@ -335,7 +335,11 @@ describe("one statement per message", () => {
 
 describe("admin events (kind: admin)", () => {
   function adminEvent(id: string): AdminAuditEvent {
-    return buildAdminAuditEvent({
+    return buildAdminAuditEvent(adminInput(id));
+  }
+
+  function adminInput(id: string): AdminAuditInput {
+    return {
       eventId: id,
       timeMs: Date.UTC(2026, 5, 1, 12, 0, 0, 500),
       requestId: `req-${id}`,
@@ -354,7 +358,7 @@ describe("admin events (kind: admin)", () => {
       connectingIp: "198.51.100.23",
       userAgent: "spot-keys/0.1",
       durationMs: 12,
-    });
+    };
   }
 
   it("go to admin_audit_events, next to request events of the same batch, idempotently", async () => {
@@ -380,6 +384,24 @@ describe("admin events (kind: admin)", () => {
       time_ms: Date.UTC(2026, 5, 1, 12, 0, 0, 500),
     });
     expect((await eventRows("admin-req-")).map((r) => r.event_id)).toEqual(["admin-req-1"]);
+  });
+
+  it("keep the search parameters of an audit query in `query`; an event from before the field exists stores NULL", async () => {
+    const search = buildAdminAuditEvent({
+      ...adminInput("admin-q-1"),
+      action: "audit.search",
+      path: "/__spot/admin/v1/audit/events?account_id=acct_42",
+      query: "account_id=acct_42&limit=50",
+    });
+    const { query: _dropped, ...older } = adminEvent("admin-q-2");
+    await run(AUDIT_QUEUE_NAME, [message("admin-q-msg", { v: 1, events: [search, older] })]);
+    const { results } = await env.AUDIT_DB.prepare(
+      "SELECT event_id, action, path, query FROM admin_audit_events WHERE event_id LIKE 'admin-q-%' ORDER BY event_id",
+    ).all();
+    expect(results).toEqual([
+      { event_id: "admin-q-1", action: "audit.search", path: "/__spot/admin/v1/audit/events", query: "account_id=acct_42&limit=50" },
+      { event_id: "admin-q-2", action: "key.rotate", path: "/__spot/admin/v1/accounts/acct_42/keys/key_old/rotate", query: null },
+    ]);
   });
 
   it("an admin event with an unknown field or action is poison, like any bad event", async () => {
