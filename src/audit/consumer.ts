@@ -11,7 +11,7 @@
  * - `spot-audit-events-dlq`: what exhausted its retries is stored in `audit_dead_letters`.
  * - Any other queue: logged and acked (nothing here could store it).
  */
-import type { z } from "zod";
+import type * as z from "zod";
 import { errorMessage, log } from "../log";
 import { type AdminAuditEvent, isAdminEvent } from "./admin-event";
 import { type AuditEvent, cleanText } from "./event";

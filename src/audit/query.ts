@@ -13,7 +13,7 @@
  * `forwarded_chain` and `forged_headers` parsed): D1's own columns (`time_ms`, `stored_at`) never leave.
  */
 import { base64url } from "jose";
-import { z } from "zod";
+import * as z from "zod";
 import { ADMIN_ACTIONS, type AdminAction, type AdminAuditEvent } from "./admin-event";
 import { type AuditEvent, type AuditOutcome, type ForwardedEntry, ID_MAX_CHARS } from "./event";
 
