@@ -14,6 +14,7 @@
 import type * as z from "zod";
 import { errorMessage, log } from "../log";
 import { type AdminAuditEvent, isAdminEvent } from "./admin-event";
+import { ADMIN_EVENT_COLUMNS, AUDIT_EVENT_COLUMNS } from "./columns";
 import { type AuditEvent, cleanText } from "./event";
 import { AuditMessageSchema } from "./producer";
 
@@ -36,80 +37,15 @@ export function retryDelaySeconds(attempts: number): number {
   return Math.min(RETRY_BASE_SECONDS * 2 ** Math.min(n - 1, 30), RETRY_MAX_SECONDS);
 }
 
-const EVENT_COLUMNS = [
-  "event_id",
-  "v",
-  "time",
-  "time_ms",
-  "request_id",
-  "ray_id",
-  "outcome",
-  "reason",
-  "account_id",
-  "account_verified",
-  "key_id",
-  "mode",
-  "requested_version",
-  "resolved_version",
-  "origin",
-  "method",
-  "host",
-  "path",
-  "path_length",
-  "status",
-  "duration_ms",
-  "connecting_ip",
-  "source_ip",
-  "source_ip_from",
-  "source_ip_asserted",
-  "forwarded_for",
-  "forwarded_for_length",
-  "forwarded_chain",
-  "forwarded_count",
-  "user_agent",
-  "user_agent_length",
-  "country",
-  "colo",
-  "truncated",
-  "forged_headers",
-  "forged_headers_count",
-  "folded_count",
-] as const;
-
 /**
  * One statement per queue message, whatever its number of events: the rows travel as one JSON
  * array parameter and SQLite's `json_each` unpacks them. D1 allows 100 bound parameters per query
  * and a limited number of queries per invocation, so one `VALUES (?, …)` row per event would not
  * scale to coalesced messages (100 events × 100 messages per batch).
  */
-const INSERT_EVENTS_SQL = `INSERT OR IGNORE INTO audit_events (${EVENT_COLUMNS.join(", ")}) SELECT ${EVENT_COLUMNS.map(
+const INSERT_EVENTS_SQL = `INSERT OR IGNORE INTO audit_events (${AUDIT_EVENT_COLUMNS.join(", ")}) SELECT ${AUDIT_EVENT_COLUMNS.map(
   (c) => `value ->> '$.${c}'`,
 ).join(", ")} FROM json_each(?)`;
-
-const ADMIN_EVENT_COLUMNS = [
-  "event_id",
-  "v",
-  "time",
-  "time_ms",
-  "request_id",
-  "ray_id",
-  "action",
-  "outcome",
-  "reason",
-  "status",
-  "actor_sub",
-  "actor_email",
-  "account_id",
-  "key_id",
-  "new_key_id",
-  "method",
-  "path",
-  "query",
-  "connecting_ip",
-  "user_agent",
-  "duration_ms",
-  "truncated",
-] as const;
 
 const INSERT_ADMIN_EVENT_SQL = `INSERT OR IGNORE INTO admin_audit_events (${ADMIN_EVENT_COLUMNS.join(", ")}) VALUES (${ADMIN_EVENT_COLUMNS.map(() => "?").join(", ")})`;
 
@@ -146,8 +82,8 @@ const INSERT_DEAD_LETTER_SQL =
   "INSERT OR IGNORE INTO audit_dead_letters (queue, message_id, received_at, enqueued_at, attempts, reason, body, body_length) VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
 
 /** Column values of one event by column name (booleans as 0/1, the chain as JSON text). */
-function eventRow(e: AuditEvent): Record<(typeof EVENT_COLUMNS)[number], string | number | null> {
-  const row: Record<(typeof EVENT_COLUMNS)[number], string | number | null> = {
+function eventRow(e: AuditEvent): Record<(typeof AUDIT_EVENT_COLUMNS)[number], string | number | null> {
+  const row: Record<(typeof AUDIT_EVENT_COLUMNS)[number], string | number | null> = {
     event_id: e.event_id,
     v: e.v,
     time: e.time,

@@ -15,6 +15,7 @@
 import { base64url } from "jose";
 import * as z from "zod";
 import { ADMIN_ACTIONS, type AdminAction, type AdminAuditEvent } from "./admin-event";
+import { ADMIN_EVENT_COLUMNS, AUDIT_EVENT_COLUMNS } from "./columns";
 import { type AuditEvent, type AuditOutcome, type ForwardedEntry, ID_MAX_CHARS } from "./event";
 
 /** Events per page when `limit` is not given. */
@@ -118,45 +119,7 @@ export function hasKeyedFilter(filters: AuditSearchFilters): boolean {
 }
 
 /** The columns read for a request event, in the order of docs/audit.md, plus `time_ms` for the cursor. */
-const EVENT_SELECT = [
-  "v",
-  "event_id",
-  "time",
-  "time_ms",
-  "request_id",
-  "ray_id",
-  "outcome",
-  "reason",
-  "account_id",
-  "account_verified",
-  "key_id",
-  "mode",
-  "requested_version",
-  "resolved_version",
-  "origin",
-  "method",
-  "host",
-  "path",
-  "path_length",
-  "status",
-  "duration_ms",
-  "connecting_ip",
-  "source_ip",
-  "source_ip_from",
-  "source_ip_asserted",
-  "forwarded_for",
-  "forwarded_for_length",
-  "forwarded_chain",
-  "forwarded_count",
-  "user_agent",
-  "user_agent_length",
-  "country",
-  "colo",
-  "forged_headers",
-  "forged_headers_count",
-  "truncated",
-  "folded_count",
-].join(", ");
+const EVENT_SELECT = AUDIT_EVENT_COLUMNS.join(", ");
 
 /** A statement and its bound values, and the index it reads. */
 export interface BuiltQuery {
@@ -378,30 +341,7 @@ export const ADMIN_EVENT_INDEXES: readonly Keyed<AdminSearchFilters>[] = [
 ];
 export const ADMIN_EVENT_TIME_INDEX = "admin_audit_events_time";
 
-const ADMIN_SELECT = [
-  "v",
-  "event_id",
-  "time",
-  "time_ms",
-  "request_id",
-  "ray_id",
-  "action",
-  "outcome",
-  "reason",
-  "status",
-  "actor_sub",
-  "actor_email",
-  "account_id",
-  "key_id",
-  "new_key_id",
-  "method",
-  "path",
-  "query",
-  "connecting_ip",
-  "user_agent",
-  "duration_ms",
-  "truncated",
-].join(", ");
+const ADMIN_SELECT = ADMIN_EVENT_COLUMNS.join(", ");
 
 /** The statement of an admin-event search (exported for the EXPLAIN QUERY PLAN tests). */
 export function buildAdminSearch(filters: AdminSearchFilters): BuiltQuery {
