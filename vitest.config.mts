@@ -36,6 +36,15 @@ export default defineConfig(async () => {
       cloudflareTest({
         wrangler: { configPath: "./wrangler.toml" },
         miniflare: {
+          // The limits of wrangler.toml would let the suite's many refused requests from its fixture
+          // address throttle each other: the suite runs with a large failure limit and tests the
+          // throttle with the small test-only limiters below (passed in as AUTH_FAILURE_LIMITER /
+          // KEY_RATE_LIMITER). Each namespace_id is its own set of counters.
+          ratelimits: {
+            AUTH_FAILURE_LIMITER: { namespace_id: "7001", simple: { limit: 100000, period: 60 } },
+            TEST_FAILURE_LIMITER_5: { namespace_id: "9005", simple: { limit: 5, period: 60 } },
+            TEST_KEY_LIMITER: { namespace_id: "9100", simple: { limit: 6000000, period: 60 } },
+          },
           bindings: {
             TEST_MIGRATIONS: migrations,
             SECRET_HASH_KEY: "dGVzdC1vbmx5LWhtYWMta2V5LWZvci1zZWNyZXQtaGFzaGVzLTAxMjM0NTY3ODk=",
@@ -43,6 +52,8 @@ export default defineConfig(async () => {
             ASSERTION_ISSUER: "https://api.spot-thought.com",
             ASSERTION_SIGNING_KEY: JSON.stringify(TEST_ASSERTION_KEY_1),
             TEST_ASSERTION_KEY_2: JSON.stringify(TEST_ASSERTION_KEY_2),
+            AUTH_FAILURE_LIMIT: "100000",
+            SANDBOX_ORIGIN: "https://sandbox.origin.test",
             // Short batch delay keeps each test's waitUntil brief; coalescing tests set their own.
             AUDIT_BATCH_DELAY_MS: "5",
             ADMIN_JWKS_URL: "",

@@ -9,6 +9,9 @@ declare global {
       TEST_ASSERTION_KEY_2: string;
       /** Private JWK (ES256) whose public half is ADMIN_JWKS; set in vitest.config.mts. */
       TEST_ADMIN_PRIVATE_JWK: string;
+      /** Test-only rate limiters (vitest.config.mts): failures limited to 5 per 60 s; a key limiter with the production capacity. */
+      TEST_FAILURE_LIMITER_5: RateLimit;
+      TEST_KEY_LIMITER: RateLimit;
     }
   }
 }
