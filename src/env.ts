@@ -60,6 +60,8 @@ export interface AdminAuditTarget {
   accountId: string | null;
   keyId: string | null;
   newKeyId: string | null;
+  /** key.update: names of the fields whose value changed. */
+  changes?: string[];
 }
 
 export type AppEnv = { Bindings: Env; Variables: Variables };

@@ -21,6 +21,9 @@ export const ADMIN_AUDIT_SCHEMA_VERSION = 1;
 /** `sub` and `email` of the admin token. */
 export const ACTOR_MAX_CHARS = 256;
 export const ADMIN_PATH_MAX_CHARS = 512;
+/** Names of changed fields kept per event (`changes`), and the cap of each name. */
+export const CHANGES_MAX_ENTRIES = 10;
+export const CHANGE_MAX_CHARS = 64;
 
 /** What the admin request did (the OpenAPI operation), or "unknown" for a path with no route. */
 export const ADMIN_ACTIONS = [
@@ -30,6 +33,7 @@ export const ADMIN_ACTIONS = [
   "key.rotate",
   "key.revoke",
   "key.import",
+  "key.update",
   "openapi.get",
   "unknown",
 ] as const;
@@ -62,6 +66,11 @@ export interface AdminAuditEvent {
   connecting_ip: string | null;
   user_agent: string | null;
   duration_ms: number;
+  /**
+   * key.update: names of the fields whose value changed (`label`, `policy.ip_allowlist`,
+   * `policy.rate_limit_per_minute`); names only, never values. Empty for every other action.
+   */
+  changes: string[];
   truncated: boolean;
 }
 
@@ -90,6 +99,8 @@ export const AdminAuditEventSchema = z.strictObject({
   connecting_ip: nullableText(IP_MAX_CHARS),
   user_agent: nullableText(USER_AGENT_MAX_CHARS),
   duration_ms: z.number().int().nonnegative(),
+  // Absent in events of producers older than migration 0005: read as [].
+  changes: z.array(text(CHANGE_MAX_CHARS)).max(CHANGES_MAX_ENTRIES).default([]),
   truncated: z.boolean(),
 });
 
@@ -116,6 +127,8 @@ export interface AdminAuditInput {
   connectingIp: string | null;
   userAgent: string | null;
   durationMs: number;
+  /** key.update: names of the changed fields. */
+  changes?: string[];
 }
 
 /** Builds the capped, JSON-safe admin event (strings cleaned like request events). Never throws. */
@@ -149,6 +162,7 @@ export function buildAdminAuditEvent(input: AdminAuditInput): AdminAuditEvent {
     connecting_ip: opt(input.connectingIp, IP_MAX_CHARS),
     user_agent: opt(input.userAgent, USER_AGENT_MAX_CHARS),
     duration_ms: Number.isFinite(input.durationMs) && input.durationMs > 0 ? Math.round(input.durationMs) : 0,
+    changes: (input.changes ?? []).slice(0, CHANGES_MAX_ENTRIES).map((name) => str(name, CHANGE_MAX_CHARS)),
     truncated: false,
   };
   event.truncated = truncated;
