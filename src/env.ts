@@ -7,7 +7,7 @@ import type { AdminAction } from "./audit/admin-event";
 import type { ClientIp } from "./client-ip/resolve";
 import { ApiError, type ErrorCode } from "./errors";
 import type { KeyMode } from "./keys/format";
-import { type KeyPolicy, MAX_RATE_LIMIT_PER_MINUTE, MIN_RATE_LIMIT_PER_MINUTE } from "./keys/policy";
+import { isRateLimitTier, type KeyPolicy, RATE_LIMIT_TIERS_PER_MINUTE, type RateLimitTier } from "./keys/policy";
 import { errorMessage, log } from "./log";
 import { parseVersionTable, type VersionEntry, type VersionTable } from "./versioning/table";
 
@@ -80,8 +80,8 @@ export interface Config {
   kvReadTimeoutMs: number;
   /** Credential failures one connecting address may have per rate-limit period (60 s) before 429s. */
   authFailureLimit: number;
-  /** Requests per minute a key may make when its policy sets no override. */
-  keyRateLimitPerMinute: number;
+  /** Requests per minute a key may make when its policy sets no override (one of the tiers). */
+  keyRateLimitPerMinute: RateLimitTier;
   /** Milliseconds a rate-limit binding call may take before it counts as unavailable (fail open). */
   rateLimitTimeoutMs: number;
 }
@@ -103,6 +103,14 @@ function integer(name: string, value: string | undefined, fallback: number, min:
   if (value === undefined || value === "") return fallback;
   const n = Number(value);
   if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(`${name} must be whole ${unit} from ${min} to ${max}`);
+  return n;
+}
+
+/** One of the per-key rate limit tiers; empty or absent: `fallback`. */
+function rateLimitTier(name: string, value: string | undefined, fallback: RateLimitTier): RateLimitTier {
+  if (value === undefined || value === "") return fallback;
+  const n = Number(value);
+  if (!isRateLimitTier(n)) throw new ConfigError(`${name} must be one of ${RATE_LIMIT_TIERS_PER_MINUTE.join(", ")} (requests per minute)`);
   return n;
 }
 
@@ -142,14 +150,7 @@ export function getConfig(env: Env): Config {
     upstreamTimeoutMs: milliseconds("UPSTREAM_TIMEOUT_MS", env.UPSTREAM_TIMEOUT_MS, 30_000),
     kvReadTimeoutMs: integer("KV_READ_TIMEOUT_MS", env.KV_READ_TIMEOUT_MS, 5_000, 50, 60_000, "milliseconds"),
     authFailureLimit: integer("AUTH_FAILURE_LIMIT", env.AUTH_FAILURE_LIMIT, 30, 1, 100_000, "failures"),
-    keyRateLimitPerMinute: integer(
-      "KEY_RATE_LIMIT_PER_MINUTE",
-      env.KEY_RATE_LIMIT_PER_MINUTE,
-      6_000,
-      MIN_RATE_LIMIT_PER_MINUTE,
-      MAX_RATE_LIMIT_PER_MINUTE,
-      "requests",
-    ),
+    keyRateLimitPerMinute: rateLimitTier("KEY_RATE_LIMIT_PER_MINUTE", env.KEY_RATE_LIMIT_PER_MINUTE, 6_000),
     rateLimitTimeoutMs: integer("RATE_LIMIT_TIMEOUT_MS", env.RATE_LIMIT_TIMEOUT_MS, 1_000, 10, 10_000, "milliseconds"),
   };
   cached = { sources, config };

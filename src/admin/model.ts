@@ -5,7 +5,7 @@
  */
 import { z } from "zod";
 import { API_KEY_PATTERN, type KeyMode } from "../keys/format";
-import { MAX_ALLOWLIST_ENTRIES, MAX_RATE_LIMIT_PER_MINUTE, MIN_RATE_LIMIT_PER_MINUTE, normalizeCidr } from "../keys/policy";
+import { isRateLimitTier, MAX_ALLOWLIST_ENTRIES, normalizeCidr } from "../keys/policy";
 import { KEY_RECORD_POLICY_VERSION, KEY_RECORD_VERSION, type KeyRecord, type KeyRecordPolicy } from "../keys/record";
 
 export const KEY_ID_PATTERN = /^key_[A-Za-z0-9]{1,64}$/;
@@ -37,7 +37,10 @@ export const KeyPolicySchema = z.strictObject({
     .min(1)
     .max(MAX_ALLOWLIST_ENTRIES)
     .nullable(),
-  rate_limit_per_minute: z.number().int().min(MIN_RATE_LIMIT_PER_MINUTE).max(MAX_RATE_LIMIT_PER_MINUTE).nullable(),
+  rate_limit_per_minute: z
+    .number()
+    .refine((n: number): boolean => isRateLimitTier(n), "must be one of the rate limit tiers")
+    .nullable(),
 });
 
 export type StoredKeyPolicy = z.infer<typeof KeyPolicySchema>;

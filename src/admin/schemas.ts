@@ -6,7 +6,7 @@
 import { z } from "@hono/zod-openapi";
 import { ERROR_CODES, type ErrorCode } from "../errors";
 import { API_KEY_PATTERN, API_SECRET_PATTERN } from "../keys/format";
-import { MAX_ALLOWLIST_ENTRIES, MAX_CIDR_CHARS, MAX_RATE_LIMIT_PER_MINUTE, MIN_RATE_LIMIT_PER_MINUTE, normalizeCidr } from "../keys/policy";
+import { isRateLimitTier, MAX_ALLOWLIST_ENTRIES, MAX_CIDR_CHARS, normalizeCidr, RATE_LIMIT_TIERS_PER_MINUTE } from "../keys/policy";
 import { DEFAULT_OVERLAP_SECONDS, KEY_ID_PATTERN, LABEL_MAX_CHARS, MAX_OVERLAP_SECONDS } from "./model";
 
 const AccountId = z
@@ -57,13 +57,13 @@ const IpAllowlist = z
 
 const RateLimitPerMinute = z
   .number()
-  .int()
-  .min(MIN_RATE_LIMIT_PER_MINUTE)
-  .max(MAX_RATE_LIMIT_PER_MINUTE)
+  .refine((n: number): boolean => isRateLimitTier(n), `must be one of ${RATE_LIMIT_TIERS_PER_MINUTE.join(", ")}`)
   .nullable()
   .openapi({
+    type: "integer",
+    enum: [...RATE_LIMIT_TIERS_PER_MINUTE],
     description:
-      `Requests per minute for this key (${MIN_RATE_LIMIT_PER_MINUTE}..${MAX_RATE_LIMIT_PER_MINUTE}), counted per Cloudflare location ` +
+      `Requests per minute for this key, one of the tiers ${RATE_LIMIT_TIERS_PER_MINUTE.join(", ")}; counted per Cloudflare location ` +
       "and approximate; over it: 429 rate_limited. null: the default (KEY_RATE_LIMIT_PER_MINUTE).",
     example: 600,
   });

@@ -14,9 +14,32 @@ import { parseAddress } from "../client-ip/forwarded";
 export const MAX_ALLOWLIST_ENTRIES = 100;
 /** Longest CIDR text accepted (a full IPv6 address with a /128 is 43 characters). */
 export const MAX_CIDR_CHARS = 64;
-/** Smallest and largest per-key rate limit override, in requests per minute (per Cloudflare location). */
-export const MIN_RATE_LIMIT_PER_MINUTE = 1;
-export const MAX_RATE_LIMIT_PER_MINUTE = 100_000;
+/**
+ * The per-key rate limits on offer, in requests per minute (per Cloudflare location). A rate-limiting
+ * binding's limit is fixed in wrangler.toml, so each tier is one binding (`KEY_RATE_LIMIT_<n>`,
+ * src/ratelimit/limits.ts); a key's override and the default must be one of them. Adding a tier is a
+ * binding in wrangler.toml plus an entry here.
+ */
+export const RATE_LIMIT_TIERS_PER_MINUTE = [60, 120, 300, 600, 1200, 3000, 6000, 12000, 30000, 60000] as const;
+export type RateLimitTier = (typeof RATE_LIMIT_TIERS_PER_MINUTE)[number];
+export const MIN_RATE_LIMIT_PER_MINUTE = RATE_LIMIT_TIERS_PER_MINUTE[0];
+export const MAX_RATE_LIMIT_PER_MINUTE = RATE_LIMIT_TIERS_PER_MINUTE[RATE_LIMIT_TIERS_PER_MINUTE.length - 1] as RateLimitTier;
+
+/** Whether `value` is one of {@link RATE_LIMIT_TIERS_PER_MINUTE}. */
+export function isRateLimitTier(value: unknown): value is RateLimitTier {
+  return (RATE_LIMIT_TIERS_PER_MINUTE as readonly unknown[]).includes(value);
+}
+
+/**
+ * The tier a stored limit is enforced with: the largest tier not above it (never more generous than
+ * what was set), the smallest tier for anything below it. Only matters if tiers change after a limit
+ * was stored; the admin API accepts tiers only.
+ */
+export function enforcedTier(perMinute: number): RateLimitTier {
+  let tier: RateLimitTier = MIN_RATE_LIMIT_PER_MINUTE;
+  for (const candidate of RATE_LIMIT_TIERS_PER_MINUTE) if (candidate <= perMinute) tier = candidate;
+  return tier;
+}
 
 /** The policy of a key as the request path uses it; `null` fields mean "not set" (no allowlist; the default limit). */
 export interface KeyPolicy {

@@ -4,7 +4,7 @@
  */
 import { z } from "zod";
 import { API_KEY_PATTERN, type KeyMode } from "./format";
-import { type KeyPolicy, MAX_ALLOWLIST_ENTRIES, MAX_RATE_LIMIT_PER_MINUTE, MIN_RATE_LIMIT_PER_MINUTE, normalizeCidr } from "./policy";
+import { type KeyPolicy, MAX_ALLOWLIST_ENTRIES, normalizeCidr } from "./policy";
 
 /** Schema version of a record without a policy; a change is a migration (docs/storage.md). */
 export const KEY_RECORD_VERSION = 1;
@@ -40,8 +40,11 @@ export const KeyRecordPolicySchema = z
   .object({
     /** Normalised CIDR ranges; the connecting IP must lie in one of them. */
     ip_allowlist: z.array(StoredCidr).min(1).max(MAX_ALLOWLIST_ENTRIES).optional(),
-    /** Requests per minute (per Cloudflare location) for this key instead of the default. */
-    rate_limit_per_minute: z.number().int().min(MIN_RATE_LIMIT_PER_MINUTE).max(MAX_RATE_LIMIT_PER_MINUTE).optional(),
+    /**
+     * Requests per minute (per Cloudflare location) for this key instead of the default; written as
+     * one of the tiers, enforced with the largest tier not above it (src/keys/policy.ts `enforcedTier`).
+     */
+    rate_limit_per_minute: z.number().int().positive().optional(),
   })
   .refine((policy) => policy.ip_allowlist !== undefined || policy.rate_limit_per_minute !== undefined, "must set at least one field");
 

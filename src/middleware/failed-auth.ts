@@ -80,7 +80,7 @@ export const failedAuthThrottle = createMiddleware<AppEnv>(async (c, next) => {
   const verdict =
     seenHere > limit
       ? "limited"
-      : await consultLimiter(c.env.AUTH_FAILURE_LIMITER, "AUTH_FAILURE_LIMITER", key, 1, config.rateLimitTimeoutMs, c.get("requestId"));
+      : await consultLimiter(c.env.AUTH_FAILURE_LIMITER, "AUTH_FAILURE_LIMITER", key, config.rateLimitTimeoutMs, c.get("requestId"));
   const end = windowEndMs(now, RATE_LIMIT_PERIOD_MS);
   if (verdict === "limited" || seenHere >= limit) ledger.block(key, end);
   if (verdict === "limited") {

@@ -6,8 +6,8 @@
  *    `X-Forwarded-For`) must lie in one of its CIDR ranges, else 403 `ip_not_allowed`. Checked first,
  *    so requests from elsewhere never spend the key's quota.
  * 2. Rate limit: the key's `rate_limit_per_minute`, else `KEY_RATE_LIMIT_PER_MINUTE`, counted by the
- *    `KEY_RATE_LIMITER` binding under `key:<key_id>` (per Cloudflare location, approximate:
- *    src/ratelimit/limits.ts). Over it: 429 `rate_limited` with `Retry-After`, `RateLimit-Policy` and
+ *    binding of that tier (`KEY_RATE_LIMIT_<n>`) under `key:<key_id>` (per Cloudflare location,
+ *    approximate: src/ratelimit/limits.ts). Over it: 429 `rate_limited` with `Retry-After`, `RateLimit-Policy` and
  *    `RateLimit` (draft-ietf-httpapi-ratelimit-headers); the key is then refused in this isolate
  *    until the window ends without further binding calls.
  *
@@ -18,11 +18,11 @@
 import { createMiddleware } from "hono/factory";
 import { type AppEnv, requireConfig } from "../env";
 import { ApiError } from "../errors";
-import { isIpAllowed } from "../keys/policy";
+import { enforcedTier, isIpAllowed } from "../keys/policy";
 import { consultLimiter } from "../ratelimit/binding";
 import { rateLimitedHeaders } from "../ratelimit/headers";
 import { secondsUntil, WindowLedger, windowEndMs } from "../ratelimit/ledger";
-import { keyLimitDelta, RATE_LIMIT_PERIOD_MS, RATE_LIMIT_PERIOD_SECONDS } from "../ratelimit/limits";
+import { keyLimiterName, RATE_LIMIT_PERIOD_MS, RATE_LIMIT_PERIOD_SECONDS } from "../ratelimit/limits";
 
 /** Keys one isolate remembers as over their limit, at most. */
 export const KEY_LEDGER_MAX_ENTRIES = 10_000;
@@ -55,22 +55,19 @@ export const keyPolicy = createMiddleware<AppEnv>(async (c, next) => {
   }
 
   const config = requireConfig(c.env, c.get("requestId"));
-  const perMinute = policy?.rateLimitPerMinute ?? config.keyRateLimitPerMinute;
+  const perMinute = enforcedTier(policy?.rateLimitPerMinute ?? config.keyRateLimitPerMinute);
+  // Each tier is its own binding (its own counters); this isolate's memory of a block is per tier too,
+  // so raising a key's limit takes effect without waiting for the old block to end here.
   const counterKey = `key:${caller.keyId}`;
-  const blockedUntil = ledger.blockedUntil(counterKey, Date.now());
+  const ledgerKey = `${counterKey}@${perMinute}`;
+  const blockedUntil = ledger.blockedUntil(ledgerKey, Date.now());
   if (blockedUntil > 0) throw keyRateLimited(perMinute, blockedUntil, Date.now());
-  const verdict = await consultLimiter(
-    c.env.KEY_RATE_LIMITER,
-    "KEY_RATE_LIMITER",
-    counterKey,
-    keyLimitDelta(perMinute),
-    config.rateLimitTimeoutMs,
-    c.get("requestId"),
-  );
+  const name = keyLimiterName(perMinute);
+  const verdict = await consultLimiter(c.env[name], name, counterKey, config.rateLimitTimeoutMs, c.get("requestId"));
   if (verdict === "limited") {
     const now = Date.now();
     const end = windowEndMs(now, RATE_LIMIT_PERIOD_MS);
-    ledger.block(counterKey, end);
+    ledger.block(ledgerKey, end);
     throw keyRateLimited(perMinute, end, now);
   }
   await next();

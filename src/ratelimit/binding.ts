@@ -19,18 +19,16 @@ export type LimitVerdict = "allowed" | "limited" | "unavailable";
 let missingLogged = new Set<string>();
 
 /**
- * Adds `delta` to the counter of `key` and says whether the caller is still within the limit.
+ * Adds one to the counter of `key` and says whether the caller is still within the limit.
  * @param binding   the rate-limit binding; undefined when not configured (logged once per isolate and name)
  * @param name      the binding's name, for the log
  * @param key       the counter's key (any string)
- * @param delta     positive integer added to the counter
  * @param timeoutMs milliseconds to wait for the answer before calling it `unavailable`
  */
 export async function consultLimiter(
   binding: RateLimit | undefined,
   name: string,
   key: string,
-  delta: number,
   timeoutMs: number,
   requestId: string,
 ): Promise<LimitVerdict> {
@@ -46,7 +44,7 @@ export async function consultLimiter(
     const timeout = new Promise<"timeout">((resolve) => {
       timer = setTimeout(() => resolve("timeout"), timeoutMs);
     });
-    const outcome = await Promise.race([binding.limit(delta === 1 ? { key } : { key, delta }), timeout]);
+    const outcome = await Promise.race([binding.limit({ key }), timeout]);
     if (outcome === "timeout") {
       log("error", "rate_limit_unavailable", { binding: name, request_id: requestId, error: `no answer within ${timeoutMs} ms` });
       return "unavailable";

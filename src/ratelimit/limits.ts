@@ -3,35 +3,24 @@
  * wrangler.toml (README "Limits"; docs/errors.md "Rate limits"). Pure.
  *
  * - Failed attempts per connecting address: binding `AUTH_FAILURE_LIMITER`, counter key from
- *   {@link failedAuthKey}, one unit per credential failure, limit `AUTH_FAILURE_LIMIT` per
- *   {@link RATE_LIMIT_PERIOD_SECONDS} (the binding's `simple.limit` must equal it).
- * - Requests per key: binding `KEY_RATE_LIMITER`, counter key `key:<key_id>`. The binding's limit is
- *   fixed in wrangler.toml, so every key shares one capacity of {@link KEY_RATE_LIMIT_UNITS} units per
- *   period and a request of a key limited to N per minute weighs {@link keyLimitDelta}(N) units
- *   (`delta`): the binding then allows ⌈UNITS / delta⌉ ≥ N requests, at most about N²/UNITS more
- *   than N (≤ 1.7 % at the largest N allowed, exact for every N that divides 6,000,000).
+ *   {@link failedAuthKey}, one call per credential failure, limit `AUTH_FAILURE_LIMIT` per
+ *   {@link RATE_LIMIT_PERIOD_SECONDS} (the binding's `simple.limit` must equal it; a test checks).
+ * - Requests per key: the binding of the key's tier, `KEY_RATE_LIMIT_<n>` with `simple.limit` = n
+ *   per {@link RATE_LIMIT_PERIOD_SECONDS} ({@link keyLimiterName}), counter key `key:<key_id>`.
+ *   A binding's limit is fixed at deploy time, hence one binding per tier. (The newer `delta`
+ *   argument would let one binding weigh requests differently per key, but the Miniflare of the test
+ *   runtime refuses it; revisit when every runtime supports it.)
  */
 import ipaddr from "ipaddr.js";
-import { MAX_RATE_LIMIT_PER_MINUTE } from "../keys/policy";
+import type { RateLimitTier } from "../keys/policy";
 
-/** Period of both bindings, seconds (the binding accepts 10 or 60). */
+/** Period of every rate-limiting binding, seconds (the binding accepts 10 or 60). */
 export const RATE_LIMIT_PERIOD_SECONDS = 60;
 export const RATE_LIMIT_PERIOD_MS = RATE_LIMIT_PERIOD_SECONDS * 1000;
-/** `simple.limit` of `KEY_RATE_LIMITER` in wrangler.toml: the units one key may spend per period. */
-export const KEY_RATE_LIMIT_UNITS = 6_000_000;
 
-/**
- * Units one request of a key limited to `perMinute` requests per minute costs (`delta` of the call).
- * @param perMinute 1..{@link MAX_RATE_LIMIT_PER_MINUTE}
- */
-export function keyLimitDelta(perMinute: number): number {
-  const n = Math.min(Math.max(Math.floor(perMinute), 1), MAX_RATE_LIMIT_PER_MINUTE);
-  return Math.max(1, Math.floor(KEY_RATE_LIMIT_UNITS / n));
-}
-
-/** Requests per period the binding actually allows for a key limited to `perMinute` (≥ perMinute). */
-export function effectiveKeyLimit(perMinute: number): number {
-  return Math.ceil(KEY_RATE_LIMIT_UNITS / keyLimitDelta(perMinute));
+/** Name of the binding that counts requests of keys limited to `tier` per minute. */
+export function keyLimiterName(tier: RateLimitTier): `KEY_RATE_LIMIT_${RateLimitTier}` {
+  return `KEY_RATE_LIMIT_${tier}`;
 }
 
 /**
