@@ -223,7 +223,7 @@ describe("per-key rate limit", () => {
     expect(statuses.slice(60)).toEqual([429, 429]);
     expect(origin.received).toHaveLength(60);
     expect(codeOf(limited?.body)).toBe("rate_limited");
-    expect((limited?.body as Envelope).error.type).toBe("rate_limit_error");
+    expect((limited?.body as Envelope | undefined)?.error.type).toBe("rate_limit_error");
     const retryAfter = Number(limited?.res.headers.get("retry-after"));
     expect(retryAfter).toBeGreaterThanOrEqual(1);
     expect(retryAfter).toBeLessThanOrEqual(60);
