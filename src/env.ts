@@ -149,7 +149,7 @@ export function getConfig(env: Env): Config {
     keyNegativeCacheTtlMs: seconds("KEY_CACHE_NEGATIVE_TTL_SECONDS", env.KEY_CACHE_NEGATIVE_TTL_SECONDS, 5),
     upstreamTimeoutMs: milliseconds("UPSTREAM_TIMEOUT_MS", env.UPSTREAM_TIMEOUT_MS, 30_000),
     kvReadTimeoutMs: integer("KV_READ_TIMEOUT_MS", env.KV_READ_TIMEOUT_MS, 5_000, 50, 60_000, "milliseconds"),
-    authFailureLimit: integer("AUTH_FAILURE_LIMIT", env.AUTH_FAILURE_LIMIT, 30, 1, 100_000, "failures"),
+    authFailureLimit: integer("AUTH_FAILURE_LIMIT", env.AUTH_FAILURE_LIMIT, 30, 1, 1_000_000, "failures"),
     keyRateLimitPerMinute: rateLimitTier("KEY_RATE_LIMIT_PER_MINUTE", env.KEY_RATE_LIMIT_PER_MINUTE, 6_000),
     rateLimitTimeoutMs: integer("RATE_LIMIT_TIMEOUT_MS", env.RATE_LIMIT_TIMEOUT_MS, 1_000, 10, 10_000, "milliseconds"),
   };
