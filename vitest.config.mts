@@ -1,6 +1,7 @@
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { exportJWK, generateKeyPair } from "jose";
 import { defineConfig } from "vitest/config";
+import { unstable_readConfig } from "wrangler";
 
 // Every test file runs inside workerd with the bindings of wrangler.toml (KV, Queue, D1), each
 // test file with its own isolated storage. Secrets and the version table are fixed here so tests
@@ -26,6 +27,10 @@ const TEST_ASSERTION_KEY_2 = {
 };
 export default defineConfig(async () => {
   const migrations = await readD1Migrations("./migrations");
+  // The production rate-limit settings, for the test that keeps wrangler.toml and the code in step
+  // (test/worker/abuse.test.ts): the suite itself runs with the overrides below.
+  const production = unstable_readConfig({ config: "./wrangler.toml" });
+  const wranglerLimits = { ratelimits: production.ratelimits, vars: production.vars };
   // A fresh admin signing key per run: the Worker trusts its public half (inline JWKS, as locally),
   // tests sign admin tokens with the private half (test/helpers/admin.ts). Nothing is committed.
   const { publicKey, privateKey } = await generateKeyPair("ES256", { extractable: true });
@@ -36,13 +41,26 @@ export default defineConfig(async () => {
       cloudflareTest({
         wrangler: { configPath: "./wrangler.toml" },
         miniflare: {
+          // These replace the [[ratelimits]] of wrangler.toml in tests (copied, but for the failure
+          // limit). Its failure limit would let the suite's many refused requests from its fixture
+          // address throttle each other: the suite runs with a large failure limit and tests the
+          // throttle with the small test-only limiter below (passed in as AUTH_FAILURE_LIMITER /
+          // KEY_RATE_LIMITER). Each namespace_id is its own set of counters.
+          ratelimits: {
+            ...Object.fromEntries(production.ratelimits.map(({ name, namespace_id, simple }) => [name, { namespace_id, simple }])),
+            AUTH_FAILURE_LIMITER: { namespace_id: "7001", simple: { limit: 100000, period: 60 } },
+            TEST_FAILURE_LIMITER_5: { namespace_id: "9005", simple: { limit: 5, period: 60 } },
+          },
           bindings: {
             TEST_MIGRATIONS: migrations,
+            TEST_WRANGLER_LIMITS: JSON.stringify(wranglerLimits),
             SECRET_HASH_KEY: "dGVzdC1vbmx5LWhtYWMta2V5LWZvci1zZWNyZXQtaGFzaGVzLTAxMjM0NTY3ODk=",
             SECRET_HASH_KEY_ID: "hk-test",
             ASSERTION_ISSUER: "https://api.spot-thought.com",
             ASSERTION_SIGNING_KEY: JSON.stringify(TEST_ASSERTION_KEY_1),
             TEST_ASSERTION_KEY_2: JSON.stringify(TEST_ASSERTION_KEY_2),
+            AUTH_FAILURE_LIMIT: "100000",
+            SANDBOX_ORIGIN: "https://sandbox.origin.test",
             // Short batch delay keeps each test's waitUntil brief; coalescing tests set their own.
             AUDIT_BATCH_DELAY_MS: "5",
             ADMIN_JWKS_URL: "",

@@ -209,6 +209,11 @@ function authorizerVars(key, origin, cacheTtlSeconds) {
     KEY_CACHE_TTL_SECONDS: String(cacheTtlSeconds),
     KEY_CACHE_NEGATIVE_TTL_SECONDS: "5",
     UPSTREAM_TIMEOUT_MS: "30000",
+    // The reject and malformed arms flood credential failures from 127.0.0.1: with the production
+    // limit (30 a minute) the failed-attempt throttle would turn every later request of that address,
+    // the hot arms' included, into a 429. The bench Workers have no rate-limiting bindings (the limits
+    // fail open), but each isolate still counts failures itself; this keeps it from blocking.
+    AUTH_FAILURE_LIMIT: "1000000",
     // Every forwarded request is signed (X-Spot-Assertion), as in production.
     ASSERTION_ISSUER: "https://api.spot-thought.com",
     ASSERTION_SIGNING_KEY: BENCH_SIGNING_KEY,

@@ -9,14 +9,20 @@ import { AdminApiError, adminRequest, isLocalUrl, localBaseUrl, mintDevToken } f
 /** Exit codes (docs/cli.md). */
 const EXIT = { ok: 0, server: 1, usage: 2, network: 3, auth: 4, notFound: 5, conflict: 6, aborted: 7 };
 
+/** The per-key rate limit tiers (RATE_LIMIT_TIERS_PER_MINUTE in src/keys/policy.ts; the API refuses others). */
+const TIERS = [60, 120, 300, 600, 1200, 3000, 6000, 12000, 30000, 60000];
+
 const USAGE = `spot-keys: manage API keys and search the audit trail through the edge authorizer's admin API
 
 Usage:
   spot-keys create --account ACCT [--mode live|test] [--label TEXT] [--expires-at ISO]
+                   [--allow-ip CIDR]... [--rate-limit N]
   spot-keys list   --account ACCT
   spot-keys show   --account ACCT KEY_ID
   spot-keys rotate --account ACCT KEY_ID [--overlap DURATION] [--expires-at ISO] [--label TEXT]
   spot-keys revoke --account ACCT KEY_ID [--yes]
+  spot-keys update --account ACCT KEY_ID [--label TEXT | --no-label] [--allow-ip CIDR]... [--no-allow-ip]
+                   [--rate-limit N | --rate-limit default]
   spot-keys import --account ACCT [--label TEXT] [--expires-at ISO]   (the secret is read from stdin)
   spot-keys token  [--read-only]                                      (prints a local dev admin token)
   spot-keys audit  --request-id ID [--wait DURATION]                  (the audit event of one response)
@@ -35,6 +41,10 @@ Options:
   --cursor      continue from the next_cursor (printed after a page)
   --all         follow the pages to the end (at most 10000 events)
   --wait        with a lone --request-id: retry for up to this long (e.g. 15s) while the event is not stored yet
+  --allow-ip    an IPv4/IPv6 address or CIDR range the key may be used from (repeat for several); the
+                connecting IP must match, else 403 ip_not_allowed. update: replaces the whole list
+  --no-allow-ip update: remove the allowlist (any address)
+  --rate-limit  requests per minute for the key: ${TIERS.join(", ")}; update: "default" removes it
   -h, --help    this text
 
 Environment:
@@ -51,6 +61,35 @@ const MAX_ALL = 10_000;
 const OUTCOMES = ["allowed", "denied", "error"];
 
 class UsageError extends Error {}
+
+/** `--rate-limit`: a tier, or (update only) "default" for null. */
+function parseRateLimit(text, { allowDefault }) {
+  if (allowDefault && String(text).trim().toLowerCase() === "default") return null;
+  const n = Number(String(text).trim());
+  if (!TIERS.includes(n)) {
+    throw new UsageError(
+      `--rate-limit ${JSON.stringify(text)}: give requests per minute, one of ${TIERS.join(", ")}${allowDefault ? ', or "default"' : ""}`,
+    );
+  }
+  return n;
+}
+
+/** The policy part of a create/update body from the options, or undefined when none is given. */
+function policyFromOptions(values, { update }) {
+  const policy = {};
+  if (values["allow-ip"] !== undefined && values["no-allow-ip"]) throw new UsageError("give --allow-ip or --no-allow-ip, not both");
+  if (values["allow-ip"] !== undefined) policy.ip_allowlist = values["allow-ip"];
+  if (values["no-allow-ip"]) policy.ip_allowlist = null;
+  if (values["rate-limit"] !== undefined) policy.rate_limit_per_minute = parseRateLimit(values["rate-limit"], { allowDefault: update });
+  return Object.keys(policy).length > 0 ? policy : undefined;
+}
+
+function policyLines(policy) {
+  return [
+    ["allowed IPs", policy?.ip_allowlist ? policy.ip_allowlist.join(", ") : "any"],
+    ["rate limit", policy?.rate_limit_per_minute ? `${policy.rate_limit_per_minute} requests/minute` : "default"],
+  ];
+}
 
 const useColor = Boolean(process.stdout.isTTY) && !process.env.NO_COLOR;
 const paint = (code) => (text) => (useColor ? `\x1b[${code}m${text}\x1b[0m` : text);
@@ -172,6 +211,7 @@ function showKey(key) {
   if (key.revoked_at) rows.push(["revoked", key.revoked_at]);
   if (key.replaces_key_id) rows.push(["replaces", key.replaces_key_id]);
   if (key.replaced_by_key_id) rows.push(["replaced by", `${key.replaced_by_key_id} at ${key.rotated_at}`]);
+  rows.push(...policyLines(key.policy));
   rows.push(["hash key", key.hash_key_id]);
   return rows.map(([name, value]) => `  ${name.padEnd(12)}${value}`).join("\n");
 }
@@ -324,7 +364,24 @@ async function readSecret() {
 
 const COMMON = { json: { type: "boolean", default: false }, help: { type: "boolean", short: "h", default: false } };
 const SPECS = {
-  create: { ...COMMON, account: { type: "string" }, mode: { type: "string" }, label: { type: "string" }, "expires-at": { type: "string" } },
+  create: {
+    ...COMMON,
+    account: { type: "string" },
+    mode: { type: "string" },
+    label: { type: "string" },
+    "expires-at": { type: "string" },
+    "allow-ip": { type: "string", multiple: true },
+    "rate-limit": { type: "string" },
+  },
+  update: {
+    ...COMMON,
+    account: { type: "string" },
+    label: { type: "string" },
+    "no-label": { type: "boolean", default: false },
+    "allow-ip": { type: "string", multiple: true },
+    "no-allow-ip": { type: "boolean", default: false },
+    "rate-limit": { type: "string" },
+  },
   list: { ...COMMON, account: { type: "string" } },
   show: { ...COMMON, account: { type: "string" } },
   rotate: {
@@ -480,6 +537,8 @@ async function run(command, values, positionals) {
         ["label", "label"],
         ["expires-at", "expires_at"],
       ]);
+      const policy = policyFromOptions(values, { update: false });
+      if (policy) body.policy = policy;
       const { body: created } = await adminRequest({ ...(await connection()), method: "POST", path: `/accounts/${account}/keys`, body });
       out(created, (b) => {
         console.log(`Created key ${bold(b.key.key_id)} for ${b.key.account_id} (${b.key.mode}${b.key.label ? `, "${b.key.label}"` : ""}).`);
@@ -537,6 +596,34 @@ async function run(command, values, positionals) {
           `The old secret works until ${b.previous.expires_at}${b.previous.status === "expired" ? " (already ended)" : ""}; the new one works now.`,
         );
         printSecret(b.secret);
+        syncNote(b);
+      });
+      return EXIT.ok;
+    }
+    case "update": {
+      const account = requireAccount(values);
+      const keyId = requireKeyId(positionals);
+      const body = {};
+      if (values.label !== undefined && values["no-label"]) throw new UsageError("give --label or --no-label, not both");
+      if (values.label !== undefined) body.label = values.label;
+      if (values["no-label"]) body.label = null;
+      const policy = policyFromOptions(values, { update: true });
+      if (policy) body.policy = policy;
+      if (Object.keys(body).length === 0) {
+        throw new UsageError("nothing to change: give --label, --no-label, --allow-ip, --no-allow-ip or --rate-limit");
+      }
+      const { body: updated } = await adminRequest({
+        ...(await connection()),
+        method: "PATCH",
+        path: `/accounts/${account}/keys/${keyId}`,
+        body,
+      });
+      out(updated, (b) => {
+        console.log(
+          b.changed.length > 0 ? `Updated ${bold(b.key.key_id)}: ${b.changed.join(", ")}.` : `Nothing changed on ${b.key.key_id}.`,
+        );
+        for (const [name, value] of policyLines(b.key.policy)) console.log(`  ${name.padEnd(12)}${value}`);
+        if (b.changed.length > 0) console.log(dim("The edge enforces the change within about 90 s (KV propagation + isolate cache)."));
         syncNote(b);
       });
       return EXIT.ok;

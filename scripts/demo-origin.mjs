@@ -5,7 +5,7 @@
 // (headers added and removed, path, query, body) and what an origin can prove about it. A request
 // without a valid assertion (e.g. a curl straight to a demo origin) gets 401.
 //
-// Standalone: `node scripts/demo-origin.mjs` (listens on 127.0.0.1:8700-8703 and reads the JWKS of
+// Standalone: `node scripts/demo-origin.mjs` (listens on 127.0.0.1:8700-8704 and reads the JWKS of
 // the authorizer at http://127.0.0.1:8787; Ctrl-C stops). From scripts/start.mjs: `startDemoOrigins()`
 // in-process.
 //
@@ -15,13 +15,20 @@ import http from "node:http";
 import { pathToFileURL } from "node:url";
 import { createAssertionVerifier, JWKS_PATH } from "../examples/verify-assertion.mjs";
 
-/** The demo origins: port → the API version it serves. Mirrors API_VERSIONS in .dev.vars (scripts/start.mjs). */
+/**
+ * The demo origins: port → the API version it serves. Mirrors API_VERSIONS in .dev.vars
+ * (scripts/start.mjs); the last one is the sandbox (SANDBOX_ORIGIN) that test-mode keys reach for
+ * every version.
+ */
 export const DEMO_ORIGINS = [
   { version: "2023-08-01", port: 8700 },
   { version: "2024-06-01", port: 8701 },
   { version: "2024-11-15", port: 8702 },
   { version: "2025-03-01", port: 8703 },
+  { version: "sandbox", port: 8704 },
 ];
+/** The demo sandbox origin (test-mode keys), as SANDBOX_ORIGIN names it. */
+export const DEMO_SANDBOX = DEMO_ORIGINS.find((o) => o.version === "sandbox");
 
 export const DEMO_HOST = "127.0.0.1";
 /** Where the authorizer runs locally (wrangler.toml [dev]) and its issuer (wrangler.toml ASSERTION_ISSUER), for standalone runs. */
@@ -109,7 +116,7 @@ function handler(origin, verifier, log) {
     const { path, query } = splitTarget(req.url ?? "");
     send(res, 200, {
       origin: `${origin.version} demo origin`,
-      version_served: origin.version,
+      version_served: origin.version === "sandbox" ? req.headers["x-spot-api-version"] : origin.version,
       method: req.method,
       path,
       query,

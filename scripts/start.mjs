@@ -6,7 +6,8 @@
 //                      admin key, generated on first start into .wrangler/admin-dev-key.json (git-ignored; the
 //                      CLI mints tokens from it)
 //   2. D1              `wrangler d1 migrations apply AUDIT_DB --local`
-//   3. demo origins    scripts/demo-origin.mjs, 127.0.0.1:8700-8703, one per API version; each verifies
+//   3. demo origins    scripts/demo-origin.mjs, 127.0.0.1:8700-8703, one per API version, and the sandbox on
+//                      8704 (SANDBOX_ORIGIN, where test-mode keys go); each verifies
 //                      X-Spot-Assertion against the Worker's JWKS and echoes the verified claims
 //   4. wrangler dev    local mode (Miniflare's embedded KV, Queues, D1, Durable Objects) on wrangler.toml's [dev] address
 //   5. demo key        through the admin API, exactly as `npx spot-keys create` does (scripts/admin-client.mjs):
@@ -40,7 +41,7 @@ import {
   readDevAdminKey,
 } from "./admin-client.mjs";
 import { isUsableSigningKey, newSigningKey } from "./assertion-key.mjs";
-import { DEMO_HOST, DEMO_ORIGINS, startDemoOrigins } from "./demo-origin.mjs";
+import { DEMO_HOST, DEMO_ORIGINS, DEMO_SANDBOX, startDemoOrigins } from "./demo-origin.mjs";
 
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
 const WRANGLER = join(ROOT, "node_modules", ".bin", "wrangler");
@@ -75,7 +76,15 @@ const API_SECRET_PATTERN = /^sk_(live|test)_[A-Za-z0-9]{4,128}$/;
 const KEY_ID_PATTERN = /^key_[A-Za-z0-9]{1,64}$/;
 const MIN_HASH_KEY_BYTES = 32; // src/keys/hash.ts
 /** .dev.vars lines npm start owns and rewrites on every start (everything else is kept as it is). */
-const MANAGED_VARS = ["API_VERSIONS", "ADMIN_JWKS", "ADMIN_JWKS_URL", "ADMIN_JWT_ISSUER", "ADMIN_JWT_AUDIENCE", "ADMIN_JWT_ALGORITHMS"];
+const MANAGED_VARS = [
+  "API_VERSIONS",
+  "SANDBOX_ORIGIN",
+  "ADMIN_JWKS",
+  "ADMIN_JWKS_URL",
+  "ADMIN_JWT_ISSUER",
+  "ADMIN_JWT_AUDIENCE",
+  "ADMIN_JWT_ALGORITHMS",
+];
 
 // Environment for every wrangler command: never phone home (metrics, error reports, the update
 // check in the banner, Miniflare's download of the Request.cf object), and make sure anything
@@ -315,6 +324,8 @@ function ensureDevVars(adminPublicJwk) {
   }
   // Wrangler reads .dev.vars after [vars], so these replace the production values locally.
   out.push(`API_VERSIONS='${JSON.stringify(LOCAL_API_VERSIONS)}'`);
+  // Test-mode keys (sk_test_) reach the demo sandbox for every version, never a version's origin.
+  out.push(`SANDBOX_ORIGIN="http://${DEMO_HOST}:${DEMO_SANDBOX.port}"`);
   // Admin API: trust the dev admin key only (inline JWKS; the production JWKS URL is switched off).
   out.push(`ADMIN_JWKS='${JSON.stringify({ keys: [adminPublicJwk] })}'`);
   out.push('ADMIN_JWKS_URL=""');
@@ -581,6 +592,7 @@ function banner({ url, demo }) {
       (v, i) =>
         `   ${i === 0 ? "demo origins" : "            "}  ${v.origin}  ${v.version} ${v.status}${v.version === latestStable ? " (default)" : ""}${v.sunset ? ` (sunset ${v.sunset})` : ""}`,
     ),
+    `                 http://${DEMO_HOST}:${DEMO_SANDBOX.port}  sandbox: every version, test-mode keys (sk_test_) only`,
     `   JWKS          ${url}/.well-known/spot-authorizer/jwks.json  ${dim("(no API key; the demo origins verify X-Spot-Assertion with it)")}`,
     `   demo key      account ${bold(demo.account_id)}  key ${bold(demo.key_id)}  live  ${dim("(secret kept in .wrangler/demo-key.json)")}`,
     "",
@@ -590,6 +602,7 @@ function banner({ url, demo }) {
     `   ${green("npm run audit:tail")}   ${dim("# newest rows of the audit trail (local D1)")}`,
     `   ${green(`npx spot-keys list --account ${demo.account_id}`)}   ${dim("# keys through the admin API (dev admin token minted locally)")}`,
     `   ${green("npx spot-keys create --account acct_42")}`,
+    `   ${green("npx spot-keys create --account acct_42 --mode test --allow-ip 127.0.0.1 --rate-limit 60")}   ${dim("# reaches the sandbox; 403 from other addresses")}`,
     "",
     ` ${dim("Ctrl-C stops everything.")}`,
     line,

@@ -4,8 +4,11 @@
  *   requestId → [reserved: /.well-known/spot-authorizer/jwks.json, answered here, no credentials]
  *   requestId → /__spot/admin/* : the admin API (src/admin/app.ts: admin JWT, never API keys, never proxied)
  *   requestId → audit (stamps + audit event on the way out) → clientIp
- *     → credentials (duplicates, presence, format: no KV) → apiVersion (no KV)
- *     → authenticate (HMAC → isolate cache → KV) → forward (signed assertion → upstream origin)
+ *     → failedAuthThrottle (address blocked in this isolate → 429 before anything else; counts
+ *       credential failures on the way out)
+ *     → credentials (duplicates, presence, format: no KV) → apiVersion (no KV; test mode → sandbox)
+ *     → authenticate (checksum → HMAC → isolate cache → KV)
+ *     → keyPolicy (IP allowlist → 403; per-key rate limit → 429) → forward (signed assertion → upstream origin)
  */
 import { Hono } from "hono";
 import { requestId } from "hono/request-id";
@@ -22,6 +25,8 @@ import { audit } from "./middleware/audit";
 import { authenticate } from "./middleware/authenticate";
 import { clientIp } from "./middleware/client-ip";
 import { credentials } from "./middleware/credentials";
+import { failedAuthThrottle } from "./middleware/failed-auth";
+import { keyPolicy } from "./middleware/key-policy";
 
 export function createApp(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
@@ -37,8 +42,9 @@ export function createApp(): Hono<AppEnv> {
   app.route(ADMIN_MOUNT, createAdminApp());
   app.use(audit);
   app.use(clientIp);
+  app.use(failedAuthThrottle);
 
-  app.all("*", credentials, apiVersion, authenticate, forward);
+  app.all("*", credentials, apiVersion, authenticate, keyPolicy, forward);
 
   app.notFound((c) => errorResponse(c, new ApiError("not_found", "No such route.")));
   app.onError((err, c) => {

@@ -7,6 +7,7 @@ import type { AdminAction } from "./audit/admin-event";
 import type { ClientIp } from "./client-ip/resolve";
 import { ApiError, type ErrorCode } from "./errors";
 import type { KeyMode } from "./keys/format";
+import { isRateLimitTier, type KeyPolicy, RATE_LIMIT_TIERS_PER_MINUTE, type RateLimitTier } from "./keys/policy";
 import { errorMessage, log } from "./log";
 import { parseVersionTable, type VersionEntry, type VersionTable } from "./versioning/table";
 
@@ -20,6 +21,8 @@ export interface Caller {
   keyId: string | null;
   /** True once the secret was found in KV and the record matched the account, mode and expiry. */
   verified: boolean;
+  /** The verified key's policy (allowlist, rate limit override); absent until verified. */
+  policy?: KeyPolicy;
 }
 
 /** The API version the request is served with. */
@@ -27,6 +30,8 @@ export interface ResolvedVersion {
   /** The header as sent (trimmed), or null when omitted. */
   requested: string | null;
   entry: VersionEntry;
+  /** The origin this request goes to: the entry's live origin, or its sandbox origin for a test-mode secret. */
+  origin: string;
 }
 
 /** Per-request variables set by middleware (Hono `c.var`). */
@@ -57,6 +62,8 @@ export interface AdminAuditTarget {
   newKeyId: string | null;
   /** Audit query actions: the canonical search parameters (admin event `query`). */
   query?: string | null;
+  /** key.update: names of the fields whose value changed. */
+  changes?: string[];
 }
 
 export type AppEnv = { Bindings: Env; Variables: Variables };
@@ -71,6 +78,14 @@ export interface Config {
   keyNegativeCacheTtlMs: number;
   /** Milliseconds the origin has to send response headers before a 504. */
   upstreamTimeoutMs: number;
+  /** Milliseconds one KV read may take before the request is answered 503 (fail closed). */
+  kvReadTimeoutMs: number;
+  /** Credential failures one connecting address may have per rate-limit period (60 s) before 429s. */
+  authFailureLimit: number;
+  /** Requests per minute a key may make when its policy sets no override (one of the tiers). */
+  keyRateLimitPerMinute: RateLimitTier;
+  /** Milliseconds a rate-limit binding call may take before it counts as unavailable (fail open). */
+  rateLimitTimeoutMs: number;
 }
 
 /** Thrown when the configuration cannot be used; the request path answers 503 (fail closed). */
@@ -83,6 +98,22 @@ function seconds(name: string, value: string | undefined, fallback: number): num
   const n = Number(value);
   if (!Number.isFinite(n) || n < 0 || n > 3600) throw new ConfigError(`${name} must be a number of seconds from 0 to 3600`);
   return Math.round(n * 1000);
+}
+
+/** A whole number from `min` to `max`; empty or absent: `fallback`. */
+function integer(name: string, value: string | undefined, fallback: number, min: number, max: number, unit: string): number {
+  if (value === undefined || value === "") return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(`${name} must be whole ${unit} from ${min} to ${max}`);
+  return n;
+}
+
+/** One of the per-key rate limit tiers; empty or absent: `fallback`. */
+function rateLimitTier(name: string, value: string | undefined, fallback: RateLimitTier): RateLimitTier {
+  if (value === undefined || value === "") return fallback;
+  const n = Number(value);
+  if (!isRateLimitTier(n)) throw new ConfigError(`${name} must be one of ${RATE_LIMIT_TIERS_PER_MINUTE.join(", ")} (requests per minute)`);
+  return n;
 }
 
 function milliseconds(name: string, value: string | undefined, fallback: number): number {
@@ -105,15 +136,24 @@ export function getConfig(env: Env): Config {
     env.KEY_CACHE_TTL_SECONDS,
     env.KEY_CACHE_NEGATIVE_TTL_SECONDS,
     env.UPSTREAM_TIMEOUT_MS,
+    env.SANDBOX_ORIGIN,
+    env.KV_READ_TIMEOUT_MS,
+    env.AUTH_FAILURE_LIMIT,
+    env.KEY_RATE_LIMIT_PER_MINUTE,
+    env.RATE_LIMIT_TIMEOUT_MS,
   ];
   if (cached?.sources.every((value, i) => value === sources[i])) return cached.config;
   if (!env.SECRET_HASH_KEY_ID) throw new ConfigError("SECRET_HASH_KEY_ID is not set");
   const config: Config = {
-    versions: parseVersionTable(env.API_VERSIONS),
+    versions: parseVersionTable(env.API_VERSIONS, { sandboxOrigin: env.SANDBOX_ORIGIN }),
     hashKeyId: env.SECRET_HASH_KEY_ID,
     keyCacheTtlMs: seconds("KEY_CACHE_TTL_SECONDS", env.KEY_CACHE_TTL_SECONDS, 30),
     keyNegativeCacheTtlMs: seconds("KEY_CACHE_NEGATIVE_TTL_SECONDS", env.KEY_CACHE_NEGATIVE_TTL_SECONDS, 5),
     upstreamTimeoutMs: milliseconds("UPSTREAM_TIMEOUT_MS", env.UPSTREAM_TIMEOUT_MS, 30_000),
+    kvReadTimeoutMs: integer("KV_READ_TIMEOUT_MS", env.KV_READ_TIMEOUT_MS, 5_000, 50, 60_000, "milliseconds"),
+    authFailureLimit: integer("AUTH_FAILURE_LIMIT", env.AUTH_FAILURE_LIMIT, 30, 1, 1_000_000, "failures"),
+    keyRateLimitPerMinute: rateLimitTier("KEY_RATE_LIMIT_PER_MINUTE", env.KEY_RATE_LIMIT_PER_MINUTE, 6_000),
+    rateLimitTimeoutMs: integer("RATE_LIMIT_TIMEOUT_MS", env.RATE_LIMIT_TIMEOUT_MS, 1_000, 10, 10_000, "milliseconds"),
   };
   cached = { sources, config };
   return config;

@@ -9,6 +9,10 @@ declare global {
       TEST_ASSERTION_KEY_2: string;
       /** Private JWK (ES256) whose public half is ADMIN_JWKS; set in vitest.config.mts. */
       TEST_ADMIN_PRIVATE_JWK: string;
+      /** Test-only rate limiter (vitest.config.mts): 5 per 60 s, passed in as AUTH_FAILURE_LIMITER. */
+      TEST_FAILURE_LIMITER_5: RateLimit;
+      /** wrangler.toml's [[ratelimits]] and [vars] as read by wrangler (vitest.config.mts), JSON. */
+      TEST_WRANGLER_LIMITS: string;
     }
   }
 }

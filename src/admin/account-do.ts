@@ -18,6 +18,7 @@ import { secretKvKey } from "../keys/hash";
 import { randomBase62 } from "../keys/secret";
 import { errorMessage, log } from "../log";
 import {
+  applyPolicyChange,
   KEY_ID_RANDOM_CHARS,
   type KeyView,
   keyStatus,
@@ -25,8 +26,10 @@ import {
   kvExpirationOf,
   kvRecordOf,
   overlapEnd,
+  type PolicyChange,
   STORED_KEY_VERSION,
   type StoredKey,
+  type StoredKeyPolicy,
   StoredKeySchema,
 } from "./model";
 
@@ -55,6 +58,8 @@ export interface CreateKeyInput extends NewSecret {
   source: "generated" | "imported";
   /** `sub` of the admin token. */
   actor: string;
+  /** The key's policy (normalised allowlist, rate limit override), or null for none. */
+  policy: StoredKeyPolicy | null;
 }
 
 export interface RotateKeyInput extends NewSecret {
@@ -66,6 +71,16 @@ export interface RotateKeyInput extends NewSecret {
   expiresAt: string | null;
   /** Label of the new key; undefined keeps the old key's label. */
   label: string | null | undefined;
+  actor: string;
+}
+
+export interface UpdateKeyInput {
+  accountId: string;
+  keyId: string;
+  /** New label; undefined leaves it, null removes it. */
+  label?: string | null;
+  /** Policy fields to change (absent: unchanged; null: removed). */
+  policy?: PolicyChange;
   actor: string;
 }
 
@@ -254,7 +269,7 @@ export class AccountKeys extends DurableObject<Env> {
         replaced_by_key_id: null,
         rotated_at: null,
         created_by: input.actor,
-        policy: null,
+        policy: input.policy,
       };
       this.#commit([key], input.accountId);
       const kvSynced = await this.#flush();
@@ -315,6 +330,32 @@ export class AccountKeys extends DurableObject<Env> {
       this.#commit([retired, fresh], input.accountId);
       const kvSynced = await this.#flush();
       return { ok: true, kvSynced, key: keyView(fresh, now), previous: keyView(retired, now) } as const;
+    });
+  }
+
+  /**
+   * Changes a key's label and/or policy (PATCH semantics: absent fields unchanged, null removes) and
+   * rewrites its KV record (v1 without a policy, v2 with one). A change that changes nothing writes
+   * nothing. Allowed in every status: the record of a revoked or expired key keeps refusing it.
+   */
+  updateKey(input: UpdateKeyInput): Promise<Mutation<{ key: KeyView; changed: string[] }>> {
+    return this.#serialize(async () => {
+      this.#checkAccount(input.accountId);
+      const key = this.#read(input.keyId);
+      if (key === null) return this.#notFound(input.keyId);
+      const now = Date.now();
+      const { policy, changed } =
+        input.policy === undefined ? { policy: key.policy, changed: [] } : applyPolicyChange(key.policy, input.policy);
+      const label = input.label === undefined ? key.label : input.label;
+      if (label !== key.label) changed.unshift("label");
+      if (changed.length === 0) {
+        const kvSynced = await this.#flush();
+        return { ok: true, kvSynced, key: keyView(key, now), changed } as const;
+      }
+      const updated: StoredKey = { ...key, label, policy };
+      this.#commit([updated], input.accountId);
+      const kvSynced = await this.#flush();
+      return { ok: true, kvSynced, key: keyView(updated, now), changed } as const;
     });
   }
 

@@ -31,11 +31,13 @@ import { ApiError, errorResponse } from "../errors";
 import { API_KEY_HEADER, API_SECRET_HEADER } from "../keys/credentials";
 import type { KeyMode } from "../keys/format";
 import { hashSecret, importHashKey } from "../keys/hash";
+import { normalizeCidr } from "../keys/policy";
 import { generateSecret, hasValidChecksum, secretFormat, secretHint } from "../keys/secret";
 import { errorMessage, log } from "../log";
 import { batchLimits } from "../middleware/audit";
 import type { AccountKeys, AccountOpError, NewSecret } from "./account-do";
 import { ADMIN_REALM, AdminTokenError, bearerToken, getAdminAuthConfig, verifyAdminToken, WRITE_PERMISSION } from "./auth";
+import { applyPolicyChange, type PolicyChange, type StoredKeyPolicy } from "./model";
 import {
   AccountParams,
   AdminAuditEventPage,
@@ -51,11 +53,14 @@ import {
   KeyListResponse,
   KeyParams,
   KeyResponse,
+  type PolicyBody,
   RequestIdParams,
   RevokedKeyResponse,
   RevokeKeyBody,
   RotatedKeyResponse,
   RotateKeyBody,
+  UpdatedKeyResponse,
+  UpdateKeyBody,
 } from "./schemas";
 
 /** Every path under this prefix belongs to the admin API (unknown ones answer the admin 404). */
@@ -94,6 +99,7 @@ const adminAudit = createMiddleware<AppEnv>(async (c, next) => {
       accountId: target.accountId,
       keyId: target.keyId,
       newKeyId: target.newKeyId,
+      changes: target.changes ?? [],
       method: c.req.method,
       path: new URL(c.req.url).pathname,
       query: target.query ?? null,
@@ -237,7 +243,7 @@ function throwIfRefused<T extends { ok: boolean }>(result: T | AccountOpError): 
 
 /** The RPC methods of an account's Durable Object, as plain promises (the stub's own types are unions of RPC wrappers). */
 type AccountKeysRpc = {
-  [K in "listKeys" | "getKey" | "createKey" | "rotateKey" | "revokeKey"]: (
+  [K in "listKeys" | "getKey" | "createKey" | "rotateKey" | "revokeKey" | "updateKey"]: (
     ...args: Parameters<AccountKeys[K]>
   ) => Promise<Awaited<ReturnType<AccountKeys[K]>>>;
 };
@@ -335,6 +341,35 @@ const AUDIT_QUERY_ORDER = [
   "limit",
 ] as const;
 const ADMIN_QUERY_ORDER = ["account_id", "key_id", "actor", "action", "since", "until", "limit"] as const;
+
+/** A policy of a request body in stored form: ranges normalised and de-duplicated (order kept). */
+function policyChangeOf(body: z.infer<typeof PolicyBody> | undefined): PolicyChange {
+  if (body === undefined) return {};
+  const change: PolicyChange = {};
+  if (body.ip_allowlist !== undefined) {
+    change.ip_allowlist =
+      body.ip_allowlist === null
+        ? null
+        : [
+            ...new Set(
+              body.ip_allowlist.map((text) => {
+                const result = normalizeCidr(text);
+                // Validated by the schema already; unreachable.
+                if (!result.ok)
+                  throw new ApiError("invalid_body", `body.policy.ip_allowlist: ${result.reason}.`, {}, "body.policy.ip_allowlist");
+                return result.cidr;
+              }),
+            ),
+          ];
+  }
+  if (body.rate_limit_per_minute !== undefined) change.rate_limit_per_minute = body.rate_limit_per_minute;
+  return change;
+}
+
+/** The stored policy of a new key (null when the body sets none). */
+function newKeyPolicy(body: z.infer<typeof PolicyBody> | undefined): StoredKeyPolicy | null {
+  return applyPolicyChange(null, policyChangeOf(body)).policy;
+}
 
 function actorOf(c: Context<AppEnv>): string {
   return c.get("adminActor")?.sub ?? "";
@@ -506,6 +541,23 @@ const adminSearchRoute = createRoute({
   },
 });
 
+const updateRoute = createRoute({
+  method: "patch",
+  path: "/v1/accounts/{account_id}/keys/{key_id}",
+  operationId: "updateKey",
+  summary: "Change a key's label or policy (IP allowlist, rate limit); omitted fields stay, null removes",
+  security,
+  middleware: [action("key.update"), requireAdmin("write")] as const,
+  request: { params: KeyParams, body: { required: true, content: { "application/json": { schema: UpdateKeyBody } } } },
+  responses: {
+    200: {
+      description: "Updated (or unchanged: `changed` is empty). The edge enforces it within the revocation bound.",
+      content: { "application/json": { schema: UpdatedKeyResponse } },
+    },
+    ...errors(400, 401, 403, 404, 503),
+  },
+});
+
 /** The admin API as a Hono app; mount it at {@link ADMIN_MOUNT}. */
 export function createAdminApp(): OpenAPIHono<AppEnv> {
   const admin = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
@@ -542,6 +594,7 @@ export function createAdminApp(): OpenAPIHono<AppEnv> {
         expiresAt,
         source: "generated",
         actor: actorOf(c),
+        policy: newKeyPolicy(body.policy),
       }),
     );
     throwIfRefused(result);
@@ -572,6 +625,7 @@ export function createAdminApp(): OpenAPIHono<AppEnv> {
         expiresAt,
         source: "imported",
         actor: actorOf(c),
+        policy: newKeyPolicy(body.policy),
       }),
     );
     throwIfRefused(result);
@@ -673,6 +727,23 @@ export function createAdminApp(): OpenAPIHono<AppEnv> {
     };
     setTarget(c, { query: canonicalQuery(q, ADMIN_QUERY_ORDER) });
     return c.json(await auditDb(c, () => searchAdminAuditEvents(c.env.AUDIT_DB, filters)), 200);
+  });
+
+  admin.openapi(updateRoute, async (c) => {
+    const { account_id, key_id } = c.req.valid("param");
+    const body = c.req.valid("json");
+    const result = await storage(c, () =>
+      accountKeys(c.env, account_id).updateKey({
+        accountId: account_id,
+        keyId: key_id,
+        ...(body.label !== undefined ? { label: body.label } : {}),
+        ...(body.policy !== undefined ? { policy: policyChangeOf(body.policy) } : {}),
+        actor: actorOf(c),
+      }),
+    );
+    throwIfRefused(result);
+    setTarget(c, { changes: result.changed });
+    return c.json({ key: result.key, changed: result.changed, kv_synced: result.kvSynced }, 200);
   });
 
   admin.openAPIRegistry.registerComponent("securitySchemes", "adminBearer", {

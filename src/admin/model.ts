@@ -5,7 +5,8 @@
  */
 import * as z from "zod";
 import { API_KEY_PATTERN, type KeyMode } from "../keys/format";
-import { KEY_RECORD_VERSION, type KeyRecord } from "../keys/record";
+import { isRateLimitTier, MAX_ALLOWLIST_ENTRIES, normalizeCidr } from "../keys/policy";
+import { KEY_RECORD_POLICY_VERSION, KEY_RECORD_VERSION, type KeyRecord, type KeyRecordPolicy } from "../keys/record";
 
 export const KEY_ID_PATTERN = /^key_[A-Za-z0-9]{1,64}$/;
 /** Random Base62 characters of a generated key id (`key_` + 16 ≈ 95 bits: unique, not secret). */
@@ -19,13 +20,59 @@ export const KV_RETENTION_AFTER_END_SECONDS = 86_400;
 const isoInstant = z.iso.datetime();
 
 /**
- * Policy fields reserved for later (scopes, IP allowlist). Not accepted by the admin API and not
- * enforced yet: always null in this version, so nobody mistakes a stored allowlist for protection.
+ * A key's policy (docs/storage.md "Key policy"): an IP allowlist (normalised CIDR ranges, matched
+ * against the connecting IP) and a rate limit override (requests per minute), both enforced by the
+ * request path from the KV record. `scopes` stays reserved: always null, not accepted, not enforced.
+ * A policy with neither field set is stored as `policy: null`.
  */
 export const KeyPolicySchema = z.strictObject({
-  scopes: z.array(z.string()).nullable(),
-  ip_allowlist: z.array(z.string()).nullable(),
+  scopes: z.null(),
+  ip_allowlist: z
+    .array(
+      z.string().refine((value) => {
+        const result = normalizeCidr(value);
+        return result.ok && result.cidr === value;
+      }, "must be a normalised CIDR range"),
+    )
+    .min(1)
+    .max(MAX_ALLOWLIST_ENTRIES)
+    .nullable(),
+  rate_limit_per_minute: z
+    .number()
+    .refine((n: number): boolean => isRateLimitTier(n), "must be one of the rate limit tiers")
+    .nullable(),
 });
+
+export type StoredKeyPolicy = z.infer<typeof KeyPolicySchema>;
+
+/** What an admin request asks to change in a policy: absent = unchanged, null = removed (back to the default). */
+export interface PolicyChange {
+  /** Normalised, de-duplicated CIDR ranges, or null to remove the allowlist. */
+  ip_allowlist?: string[] | null;
+  rate_limit_per_minute?: number | null;
+}
+
+/**
+ * Applies a change to a stored policy (null: none).
+ * @returns the new policy (null when neither field is set any more) and the names of the fields whose
+ *   value changed (`policy.ip_allowlist`, `policy.rate_limit_per_minute`)
+ */
+export function applyPolicyChange(
+  current: StoredKeyPolicy | null,
+  change: PolicyChange,
+): { policy: StoredKeyPolicy | null; changed: string[] } {
+  const before = current ?? { scopes: null, ip_allowlist: null, rate_limit_per_minute: null };
+  const after: StoredKeyPolicy = {
+    scopes: null,
+    ip_allowlist: change.ip_allowlist === undefined ? before.ip_allowlist : change.ip_allowlist,
+    rate_limit_per_minute: change.rate_limit_per_minute === undefined ? before.rate_limit_per_minute : change.rate_limit_per_minute,
+  };
+  const changed: string[] = [];
+  if (JSON.stringify(after.ip_allowlist) !== JSON.stringify(before.ip_allowlist)) changed.push("policy.ip_allowlist");
+  if (after.rate_limit_per_minute !== before.rate_limit_per_minute) changed.push("policy.rate_limit_per_minute");
+  const empty = after.ip_allowlist === null && after.rate_limit_per_minute === null;
+  return { policy: empty ? null : after, changed };
+}
 
 /** A key as the account's Durable Object stores it; validated with zod on every read from storage. */
 export const StoredKeySchema = z.strictObject({
@@ -87,7 +134,7 @@ export interface KeyView {
   replaced_by_key_id: string | null;
   rotated_at: string | null;
   created_by: string;
-  policy: null | { scopes: string[] | null; ip_allowlist: string[] | null };
+  policy: StoredKeyPolicy | null;
 }
 
 /** The public view of a stored key at `nowMs`: every field but `secret_hash` and `v`, with the derived status. */
@@ -113,10 +160,13 @@ export function keyView(key: StoredKey, nowMs: number): KeyView {
   };
 }
 
-/** The v1 KV record the request path reads under `secret:<secret_hash>` (docs/storage.md). */
+/**
+ * The KV record the request path reads under `secret:<secret_hash>` (docs/storage.md): v1 for a key
+ * without a policy, v2 with its `policy` (allowlist and/or rate limit) otherwise, so a reader that
+ * knows only v1 refuses it instead of ignoring an allowlist.
+ */
 export function kvRecordOf(key: StoredKey): KeyRecord {
-  const record: KeyRecord = {
-    v: KEY_RECORD_VERSION,
+  const base = {
     key_id: key.key_id,
     account_id: key.account_id,
     mode: key.mode,
@@ -124,9 +174,13 @@ export function kvRecordOf(key: StoredKey): KeyRecord {
     created_at: key.created_at,
     expires_at: key.expires_at,
     hash_key_id: key.hash_key_id,
+    ...(key.label !== null ? { label: key.label } : {}),
   };
-  if (key.label !== null) record.label = key.label;
-  return record;
+  const policy: KeyRecordPolicy = {};
+  if (key.policy?.ip_allowlist) policy.ip_allowlist = key.policy.ip_allowlist;
+  if (key.policy?.rate_limit_per_minute) policy.rate_limit_per_minute = key.policy.rate_limit_per_minute;
+  if (policy.ip_allowlist === undefined && policy.rate_limit_per_minute === undefined) return { v: KEY_RECORD_VERSION, ...base };
+  return { v: KEY_RECORD_POLICY_VERSION, ...base, policy };
 }
 
 /**

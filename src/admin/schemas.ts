@@ -10,6 +10,7 @@ import { DEFAULT_PAGE_SIZE, MAX_CURSOR_CHARS, MAX_PAGE_SIZE, MAX_UNKEYED_WINDOW_
 import { parseAddress } from "../client-ip/forwarded";
 import { ERROR_CODES, type ErrorCode } from "../errors";
 import { API_KEY_PATTERN, API_SECRET_PATTERN } from "../keys/format";
+import { isRateLimitTier, MAX_ALLOWLIST_ENTRIES, MAX_CIDR_CHARS, normalizeCidr, RATE_LIMIT_TIERS_PER_MINUTE } from "../keys/policy";
 import { DEFAULT_OVERLAP_SECONDS, KEY_ID_PATTERN, LABEL_MAX_CHARS, MAX_OVERLAP_SECONDS } from "./model";
 
 const AccountId = z
@@ -37,13 +38,63 @@ const ExpiresAt = Instant.nullable().openapi({
   example: "2027-01-31T00:00:00Z",
 });
 
+const Cidr = z
+  .string()
+  .superRefine((value, ctx) => {
+    const result = normalizeCidr(value);
+    if (!result.ok) ctx.addIssue({ code: "custom", message: `${JSON.stringify(value.slice(0, MAX_CIDR_CHARS))} ${result.reason}` });
+  })
+  .openapi({ example: "203.0.113.0/24" });
+
+const IpAllowlist = z
+  .array(Cidr)
+  .min(1, "must list at least one range (send null to remove the allowlist)")
+  .max(MAX_ALLOWLIST_ENTRIES)
+  .nullable()
+  .openapi({
+    description:
+      `IPv4/IPv6 CIDR ranges (or single addresses) the key may be used from, at most ${MAX_ALLOWLIST_ENTRIES}; matched against the ` +
+      "connecting IP (CF-Connecting-IP), never X-Forwarded-For; a request from elsewhere gets 403 ip_not_allowed. Stored in normal " +
+      "form (RFC 5952 for IPv6), duplicates dropped; host bits below the prefix are refused. null: no allowlist.",
+    example: ["203.0.113.0/24", "2001:db8::/32"],
+  });
+
+const RateLimitPerMinute = z
+  .number()
+  .refine((n: number): boolean => isRateLimitTier(n), `must be one of ${RATE_LIMIT_TIERS_PER_MINUTE.join(", ")}`)
+  .nullable()
+  .openapi({
+    type: "integer",
+    enum: [...RATE_LIMIT_TIERS_PER_MINUTE],
+    description:
+      `Requests per minute for this key, one of the tiers ${RATE_LIMIT_TIERS_PER_MINUTE.join(", ")}; counted per Cloudflare location ` +
+      "and approximate; over it: 429 rate_limited. null: the default (KEY_RATE_LIMIT_PER_MINUTE).",
+    example: 600,
+  });
+
+/** A policy in a request body: every field optional (absent: unchanged on update, unset on create); null removes. */
+export const PolicyBody = z
+  .strictObject({ ip_allowlist: IpAllowlist.optional(), rate_limit_per_minute: RateLimitPerMinute.optional() })
+  .openapi("KeyPolicyRequest", { description: 'The key\'s policy (docs/storage.md "Key policy").' });
+
 export const CreateKeyBody = z
   .strictObject({
     mode: z.enum(["live", "test"]).default("live").openapi({ description: "`sk_live_` or `sk_test_` secret; default live." }),
     label: Label.optional(),
     expires_at: ExpiresAt.optional(),
+    policy: PolicyBody.optional(),
   })
   .openapi("CreateKeyRequest");
+
+export const UpdateKeyBody = z
+  .strictObject({
+    label: Label.optional().openapi({ description: "New label; null removes it; omitted: unchanged." }),
+    policy: PolicyBody.optional().openapi({
+      description: "Policy fields to change: an omitted field stays as it is, null removes it (no allowlist; the default rate limit).",
+    }),
+  })
+  .refine((body) => body.label !== undefined || body.policy !== undefined, "must change label or policy")
+  .openapi("UpdateKeyRequest");
 
 export const ImportKeyBody = z
   .strictObject({
@@ -58,6 +109,7 @@ export const ImportKeyBody = z
       }),
     label: Label.optional(),
     expires_at: ExpiresAt.optional(),
+    policy: PolicyBody.optional(),
   })
   .openapi("ImportKeyRequest");
 
@@ -80,9 +132,13 @@ export const RotateKeyBody = z
 export const RevokeKeyBody = z.strictObject({}).openapi("RevokeKeyRequest");
 
 const Policy = z
-  .object({ scopes: z.array(z.string()).nullable(), ip_allowlist: z.array(z.string()).nullable() })
+  .object({
+    scopes: z.null().openapi({ description: "Reserved for later: always null, not enforced." }),
+    ip_allowlist: z.array(z.string()).nullable().openapi({ description: "Normalised CIDR ranges; null: any address." }),
+    rate_limit_per_minute: z.number().int().nullable().openapi({ description: "Requests per minute; null: the default." }),
+  })
   .nullable()
-  .openapi({ description: "Reserved for later (scopes, IP allowlist): always null, not enforced yet." });
+  .openapi({ description: "The key's policy, enforced at the edge; null when neither an allowlist nor a rate limit is set." });
 
 export const KeySchema = z
   .object({
@@ -131,6 +187,15 @@ export const RotatedKeyResponse = z
     kv_synced: KvSynced,
   })
   .openapi("RotatedKey");
+export const UpdatedKeyResponse = z
+  .object({
+    key: KeySchema,
+    changed: z.array(z.string()).openapi({
+      description: "Fields whose value changed (`label`, `policy.ip_allowlist`, `policy.rate_limit_per_minute`); empty: nothing changed.",
+    }),
+    kv_synced: KvSynced,
+  })
+  .openapi("UpdatedKey");
 export const RevokedKeyResponse = z.object({ key: KeySchema, already_revoked: z.boolean(), kv_synced: KvSynced }).openapi("RevokedKey");
 
 // ---------------------------------------------------------------------------------------------

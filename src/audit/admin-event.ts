@@ -23,6 +23,9 @@ export const ACTOR_MAX_CHARS = 256;
 export const ADMIN_PATH_MAX_CHARS = 512;
 /** `query`: the parameters of an audit search, as a canonical query string. */
 export const ADMIN_QUERY_MAX_CHARS = 1024;
+/** Names of changed fields kept per event (`changes`), and the cap of each name. */
+export const CHANGES_MAX_ENTRIES = 10;
+export const CHANGE_MAX_CHARS = 64;
 
 /** What the admin request did (the OpenAPI operation), or "unknown" for a path with no route. */
 export const ADMIN_ACTIONS = [
@@ -35,6 +38,7 @@ export const ADMIN_ACTIONS = [
   "audit.search",
   "audit.get",
   "audit.admin_search",
+  "key.update",
   "openapi.get",
   "unknown",
 ] as const;
@@ -73,6 +77,11 @@ export interface AdminAuditEvent {
   connecting_ip: string | null;
   user_agent: string | null;
   duration_ms: number;
+  /**
+   * key.update: names of the fields whose value changed (`label`, `policy.ip_allowlist`,
+   * `policy.rate_limit_per_minute`); names only, never values. Empty for every other action.
+   */
+  changes: string[];
   truncated: boolean;
 }
 
@@ -103,6 +112,8 @@ export const AdminAuditEventSchema = z.strictObject({
   connecting_ip: nullableText(IP_MAX_CHARS),
   user_agent: nullableText(USER_AGENT_MAX_CHARS),
   duration_ms: z.number().int().nonnegative(),
+  // Absent in events of producers older than migration 0005: read as [].
+  changes: z.array(text(CHANGE_MAX_CHARS)).max(CHANGES_MAX_ENTRIES).default([]),
   truncated: z.boolean(),
 });
 
@@ -131,6 +142,8 @@ export interface AdminAuditInput {
   connectingIp: string | null;
   userAgent: string | null;
   durationMs: number;
+  /** key.update: names of the changed fields. */
+  changes?: string[];
 }
 
 /** Builds the capped, JSON-safe admin event (strings cleaned like request events). Never throws. */
@@ -165,6 +178,7 @@ export function buildAdminAuditEvent(input: AdminAuditInput): AdminAuditEvent {
     connecting_ip: opt(input.connectingIp, IP_MAX_CHARS),
     user_agent: opt(input.userAgent, USER_AGENT_MAX_CHARS),
     duration_ms: Number.isFinite(input.durationMs) && input.durationMs > 0 ? Math.round(input.durationMs) : 0,
+    changes: (input.changes ?? []).slice(0, CHANGES_MAX_ENTRIES).map((name) => str(name, CHANGE_MAX_CHARS)),
     truncated: false,
   };
   event.truncated = truncated;

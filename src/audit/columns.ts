@@ -67,5 +67,6 @@ export const ADMIN_EVENT_COLUMNS = [
   "connecting_ip",
   "user_agent",
   "duration_ms",
+  "changes",
   "truncated",
 ] as const;

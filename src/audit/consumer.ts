@@ -73,6 +73,7 @@ function adminEventRow(e: AdminAuditEvent): (string | number | null)[] {
     connecting_ip: e.connecting_ip,
     user_agent: e.user_agent,
     duration_ms: e.duration_ms,
+    changes: JSON.stringify(e.changes ?? []),
     truncated: e.truncated ? 1 : 0,
   };
   return ADMIN_EVENT_COLUMNS.map((c) => row[c]);

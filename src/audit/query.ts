@@ -382,6 +382,7 @@ export function rowToAdminAuditEvent(row: Row): AdminAuditEvent {
     connecting_ip: strOrNull(row.connecting_ip),
     user_agent: strOrNull(row.user_agent),
     duration_ms: int(row.duration_ms),
+    changes: jsonArray(row.changes).filter((name): name is string => typeof name === "string"),
     truncated: bool(row.truncated),
   };
 }

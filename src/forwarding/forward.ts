@@ -33,6 +33,12 @@ export async function forward(c: Context<AppEnv>): Promise<Response> {
     // Unreachable when the middleware order is right; fail closed if it is not.
     throw new ApiError("authorizer_unavailable", "The request was not authenticated.");
   }
+  // The origin follows the verified mode: a test-mode key only ever reaches a sandbox origin.
+  const origin = caller.mode === "test" ? version.entry.sandboxOrigin : version.entry.origin;
+  if (origin === null || origin !== version.origin) {
+    // Unreachable when api-version chose the origin for the same mode; fail closed if it did not.
+    throw new ApiError("authorizer_unavailable", "The request was not routed.");
+  }
   const { upstreamTimeoutMs } = requireConfig(c.env, requestId);
   // Fail closed before anything else: no assertion, no forwarding.
   const signer = await requireAssertionSigner(c.env, requestId);
@@ -40,7 +46,7 @@ export async function forward(c: Context<AppEnv>): Promise<Response> {
 
   let url: URL;
   try {
-    url = buildUpstreamUrl(version.entry.origin, raw.url);
+    url = buildUpstreamUrl(origin, raw.url);
   } catch (err) {
     if (err instanceof UpstreamUrlError) throw new ApiError("invalid_path", "The request path cannot be forwarded.");
     throw err;
@@ -59,7 +65,7 @@ export async function forward(c: Context<AppEnv>): Promise<Response> {
   if (forwardedFor) added[UPSTREAM_HEADERS.forwardedFor] = forwardedFor;
   const claims = buildAssertionClaims({
     issuer: signer.issuer,
-    origin: version.entry.origin,
+    origin,
     accountId: caller.accountId,
     keyId: caller.keyId,
     mode: caller.mode,

@@ -4,13 +4,18 @@
  */
 import * as z from "zod";
 import { API_KEY_PATTERN, type KeyMode } from "./format";
+import { type KeyPolicy, MAX_ALLOWLIST_ENTRIES, normalizeCidr } from "./policy";
 
-/** Schema version of {@link KeyRecord}; a change is a migration (docs/storage.md). */
+/** Schema version of a record without a policy; a change is a migration (docs/storage.md). */
 export const KEY_RECORD_VERSION = 1;
+/**
+ * Schema version of a record that carries a {@link KeyRecordPolicySchema policy}. A record gets v2
+ * only when it has a policy, so a reader that knows only v1 refuses it (503, fail closed) rather
+ * than silently ignoring an allowlist; records without a policy stay v1 and readable by both.
+ */
+export const KEY_RECORD_POLICY_VERSION = 2;
 
-/** A key record as stored under `secret:<hash>`; validated on every KV read. */
-export const KeyRecordSchema = z.object({
-  v: z.literal(KEY_RECORD_VERSION),
+const recordFields = {
   key_id: z.string().regex(/^key_[A-Za-z0-9]{1,64}$/),
   account_id: z.string().regex(API_KEY_PATTERN),
   mode: z.enum(["live", "test"]),
@@ -22,9 +27,53 @@ export const KeyRecordSchema = z.object({
   expires_at: z.iso.datetime().nullable().optional(),
   /** Id of the HMAC key that made the hash (SECRET_HASH_KEY_ID when it was stored). */
   hash_key_id: z.string().min(1).max(64),
-});
+};
+
+/** A CIDR range in the normal form of {@link normalizeCidr} (anything else is refused on read). */
+const StoredCidr = z.string().refine((value) => {
+  const result = normalizeCidr(value);
+  return result.ok && result.cidr === value;
+}, "must be a normalised CIDR range");
+
+/** The policy part of a v2 record; at least one field is present. */
+export const KeyRecordPolicySchema = z
+  .object({
+    /** Normalised CIDR ranges; the connecting IP must lie in one of them. */
+    ip_allowlist: z.array(StoredCidr).min(1).max(MAX_ALLOWLIST_ENTRIES).optional(),
+    /**
+     * Requests per minute (per Cloudflare location) for this key instead of the default; written as
+     * one of the tiers, enforced with the largest tier not above it (src/keys/policy.ts `enforcedTier`).
+     */
+    rate_limit_per_minute: z.number().int().positive().optional(),
+  })
+  .refine((policy) => policy.ip_allowlist !== undefined || policy.rate_limit_per_minute !== undefined, "must set at least one field");
+
+/** v1: a key without a policy (docs/storage.md). */
+export const KeyRecordV1Schema = z.object({ v: z.literal(KEY_RECORD_VERSION), ...recordFields });
+/** v2: v1 plus a policy. */
+export const KeyRecordV2Schema = z.object({ v: z.literal(KEY_RECORD_POLICY_VERSION), ...recordFields, policy: KeyRecordPolicySchema });
+
+/** A key record as stored under `secret:<hash>`, v1 or v2; validated on every KV read. */
+export const KeyRecordSchema = z.discriminatedUnion("v", [KeyRecordV1Schema, KeyRecordV2Schema]);
 
 export type KeyRecord = z.infer<typeof KeyRecordSchema>;
+export type KeyRecordPolicy = z.infer<typeof KeyRecordPolicySchema>;
+
+const NO_POLICY: KeyPolicy = Object.freeze({ ipAllowlist: null, rateLimitPerMinute: null });
+const policies = new WeakMap<KeyRecord, KeyPolicy>();
+
+/** The policy of a record (a v1 record has none: no allowlist, the default rate limit). */
+export function policyOf(record: KeyRecord): KeyPolicy {
+  if (record.v === KEY_RECORD_VERSION) return NO_POLICY;
+  const hit = policies.get(record);
+  if (hit) return hit;
+  const policy: KeyPolicy = {
+    ipAllowlist: record.policy.ip_allowlist ?? null,
+    rateLimitPerMinute: record.policy.rate_limit_per_minute ?? null,
+  };
+  policies.set(record, policy);
+  return policy;
+}
 
 /** Why a found record does not authorize the request; all of them answer the same 401. */
 export type RecordRejection = "account_mismatch" | "mode_mismatch" | "revoked" | "expired";

@@ -22,6 +22,8 @@ export interface KeyStoreOptions {
   cacheTtlMs: number;
   /** Milliseconds a miss (no record) is served from the isolate cache. */
   negativeCacheTtlMs: number;
+  /** Milliseconds the KV read may take before it counts as failed; absent: no limit of our own. */
+  readTimeoutMs?: number;
 }
 
 /** One per isolate; shared by every request the isolate serves. */
@@ -38,7 +40,8 @@ export function clearKeyCache(): void {
  * @param secretHash 64 lowercase hex characters from `hashSecret`
  * @param nowMs      current time, epoch milliseconds
  * @returns the record, or null when KV has none
- * @throws KeyStoreUnavailableError when KV fails or the stored value is not a valid record
+ * @throws KeyStoreUnavailableError when KV fails, takes longer than `options.readTimeoutMs`, or the
+ *   stored value is not a valid record (v1 or v2, docs/storage.md)
  */
 export async function findKeyBySecretHash(
   kv: KVNamespace,
@@ -52,7 +55,7 @@ export async function findKeyBySecretHash(
   let stored: string | null;
   try {
     if (typeof __SPOT_DEBUG_COUNTERS__ !== "undefined") __SPOT_DEBUG_COUNTERS__.kvRead();
-    stored = await kv.get(secretKvKey(secretHash), "text");
+    stored = await withTimeout(kv.get(secretKvKey(secretHash), "text"), options.readTimeoutMs);
   } catch (err) {
     throw new KeyStoreUnavailableError(`KV read failed: ${err instanceof Error ? err.message : String(err)}`);
   }
@@ -68,4 +71,20 @@ export async function findKeyBySecretHash(
   }
   recordCache.set(secretHash, record, options.cacheTtlMs, nowMs);
   return record;
+}
+
+/** `promise`, or a rejection after `timeoutMs` milliseconds (undefined: no timeout). */
+async function withTimeout<T>(promise: Promise<T>, timeoutMs: number | undefined): Promise<T> {
+  if (timeoutMs === undefined) return promise;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+      }),
+    ]);
+  } finally {
+    if (timer !== undefined) clearTimeout(timer);
+  }
 }

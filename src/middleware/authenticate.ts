@@ -2,15 +2,16 @@
  * Verifies the presented secret (DESIGN §7): checksum of a checksummed secret (src/keys/secret.ts;
  * a wrong one answers 401 with no hashing and no KV read) → HMAC-SHA-256 of the secret → one KV read
  * (isolate cache first) → the record must match the account, the secret's mode, be active and unexpired.
- * Every mismatch answers the same 401 `invalid_credentials`; KV or hash key trouble answers 503
- * `authorizer_unavailable` (fail closed).
+ * Every mismatch answers the same 401 `invalid_credentials`; KV or hash key trouble (a KV read slower
+ * than `KV_READ_TIMEOUT_MS` included) answers 503 `authorizer_unavailable` (fail closed). Sets
+ * `c.var.caller` with the key's policy, which src/middleware/key-policy.ts enforces next.
  */
 import { createMiddleware } from "hono/factory";
 import { type AppEnv, requireConfig, UNAVAILABLE_MESSAGE } from "../env";
 import { ApiError } from "../errors";
 import { readCredentials } from "../keys/credentials";
 import { hashSecret, importHashKey } from "../keys/hash";
-import { checkKeyRecord } from "../keys/record";
+import { checkKeyRecord, policyOf } from "../keys/record";
 import { hasValidChecksum } from "../keys/secret";
 import { findKeyBySecretHash } from "../keys/store";
 import { errorMessage, log } from "../log";
@@ -34,7 +35,7 @@ export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
     record = await findKeyBySecretHash(
       c.env.KEYS,
       hash,
-      { cacheTtlMs: config.keyCacheTtlMs, negativeCacheTtlMs: config.keyNegativeCacheTtlMs },
+      { cacheTtlMs: config.keyCacheTtlMs, negativeCacheTtlMs: config.keyNegativeCacheTtlMs, readTimeoutMs: config.kvReadTimeoutMs },
       Date.now(),
     );
   } catch (err) {
@@ -45,6 +46,6 @@ export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
   if (!record || checkKeyRecord(record, caller.accountId, caller.mode, Date.now()) !== null) {
     throw new ApiError("invalid_credentials", INVALID_CREDENTIALS_MESSAGE);
   }
-  c.set("caller", { ...caller, keyId: record.key_id, verified: true });
+  c.set("caller", { ...caller, keyId: record.key_id, verified: true, policy: policyOf(record) });
   await next();
 });

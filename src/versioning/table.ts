@@ -10,9 +10,16 @@
  *   { "version": "2024-11-15", "status": "stable",  "origin": "https://v2024-11-15.origin.example" },
  *   { "version": "2025-03-01", "status": "preview", "origin": "https://preview.origin.example" },
  *   { "version": "2023-08-01", "status": "deprecated", "origin": "https://v2023.origin.example",
- *     "deprecated_on": "2024-06-01", "sunset": "2025-12-31" }
+ *     "deprecated_on": "2024-06-01", "sunset": "2025-12-31" },
+ *   { "version": "2025-06-01", "status": "stable", "origin": "https://v2025-06-01.origin.example",
+ *     "sandbox_origin": "https://v2025-06-01.sandbox.example" }
  * ]
  * ```
+ *
+ * Test mode (docs/versions.md "Test mode"): a request made with a test-mode secret (`sk_test_`) is
+ * sent to the entry's sandbox origin, never to its live `origin`: the entry's own `sandbox_origin`,
+ * else the table-wide default (`SANDBOX_ORIGIN`), else none (test keys get 400
+ * `test_mode_unavailable` for that version). A sandbox origin may never equal a live origin.
  */
 import * as z from "zod";
 import { isCalendarDate } from "./date";
@@ -36,6 +43,11 @@ export interface VersionEntry {
   deprecatedOn: string | null;
   /** Last `YYYY-MM-DD` (UTC) on which the version is served (RFC 8594 `Sunset`); set only for `deprecated`, else null. */
   sunset: string | null;
+  /**
+   * Where test-mode requests of this version go (normalised like `origin`): the entry's
+   * `sandbox_origin`, else the table's default sandbox; null when test mode is not served for it.
+   */
+  sandboxOrigin: string | null;
 }
 
 /** A validated version table. */
@@ -46,6 +58,12 @@ export interface VersionTable {
   byVersion: ReadonlyMap<string, VersionEntry>;
   /** The stable entry with the greatest version: what a request without a version header gets. */
   latestStable: VersionEntry;
+}
+
+/** Options of {@link parseVersionTable}. */
+export interface ParseVersionTableOptions {
+  /** Default sandbox origin for test-mode requests (`SANDBOX_ORIGIN`); empty or absent: none. */
+  sandboxOrigin?: string | undefined;
 }
 
 /** Thrown by {@link parseVersionTable}; the message names the offending entry and field. */
@@ -106,6 +124,7 @@ export const versionEntrySchema = z
     origin: originUrl,
     deprecated_on: calendarDate.optional(),
     sunset: calendarDate.optional(),
+    sandbox_origin: originUrl.optional(),
   })
   .superRefine((entry, ctx) => {
     if (entry.status === "deprecated") {
@@ -159,14 +178,18 @@ export const versionTableSchema = z
  * Parses and validates the version table.
  *
  * @param input a JSON string holding the array, or the already-parsed array (wire form above)
+ * @param options `sandboxOrigin`: the default sandbox origin of entries without `sandbox_origin`
+ *   (`SANDBOX_ORIGIN`; empty or absent: none), validated like an `origin`
  * @returns the table, entries sorted by version ascending, frozen
  * @throws VersionTableError when the JSON does not parse or any rule fails: version not a real
  *   `YYYY-MM-DD` date, duplicate version, unknown status, origin not an absolute http(s) URL or
  *   carrying a query/fragment/credentials, a `deprecated` entry without `deprecated_on` and
  *   `sunset` (or a sunset before its deprecation), those fields on a non-deprecated entry, unknown
- *   keys, or no `stable` entry. The message lists every problem as `entries[i] (version …).field: …`.
+ *   keys, or no `stable` entry; a sandbox origin (an entry's or the default) that is not a valid origin
+ *   or equals any live `origin` of the table. The message lists every problem as
+ *   `entries[i] (version …).field: …`.
  */
-export function parseVersionTable(input: unknown): VersionTable {
+export function parseVersionTable(input: unknown, options: ParseVersionTableOptions = {}): VersionTable {
   let data: unknown = input;
   if (typeof input === "string") {
     try {
@@ -182,6 +205,26 @@ export function parseVersionTable(input: unknown): VersionTable {
     throw new VersionTableError(`Invalid API version table: ${problems.join("; ")}`);
   }
 
+  let defaultSandbox: string | null = null;
+  if (options.sandboxOrigin !== undefined && options.sandboxOrigin.trim() !== "") {
+    const result = normaliseOrigin(options.sandboxOrigin.trim());
+    if (!result.ok) throw new VersionTableError(`Invalid SANDBOX_ORIGIN: ${result.reason}`);
+    defaultSandbox = result.origin;
+  }
+  const liveOrigins = new Set(parsed.data.map((raw) => raw.origin));
+  const problems: string[] = [];
+  if (defaultSandbox !== null && liveOrigins.has(defaultSandbox)) {
+    problems.push(`SANDBOX_ORIGIN: ${defaultSandbox} is a live origin; test-mode traffic must never reach a live origin`);
+  }
+  parsed.data.forEach((raw, index) => {
+    if (raw.sandbox_origin !== undefined && liveOrigins.has(raw.sandbox_origin)) {
+      problems.push(
+        `${describePath(data, [index, "sandbox_origin"])}: ${raw.sandbox_origin} is a live origin; test-mode traffic must never reach a live origin`,
+      );
+    }
+  });
+  if (problems.length > 0) throw new VersionTableError(`Invalid API version table: ${problems.join("; ")}`);
+
   const entries: VersionEntry[] = parsed.data
     .map(
       (raw): VersionEntry =>
@@ -191,6 +234,7 @@ export function parseVersionTable(input: unknown): VersionTable {
           origin: raw.origin,
           deprecatedOn: raw.deprecated_on ?? null,
           sunset: raw.sunset ?? null,
+          sandboxOrigin: raw.sandbox_origin ?? defaultSandbox,
         }),
     )
     .sort((a, b) => (a.version < b.version ? -1 : a.version > b.version ? 1 : 0));

@@ -133,7 +133,18 @@ describe("create", () => {
 
 describe("bad input", () => {
   it.each([
-    ["an unknown field", { policy: { ip_allowlist: ["10.0.0.0/8"] } }, "body.policy"],
+    ["an unknown field", { scopes: ["charges:read"] }, "body.scopes"],
+    ["an unknown policy field", { policy: { scopes: ["charges:read"] } }, "body.policy.scopes"],
+    [
+      "an allowlist entry that is not an address",
+      { policy: { ip_allowlist: ["10.0.0.0/8", "example.com"] } },
+      "body.policy.ip_allowlist.1",
+    ],
+    ["an allowlist range with host bits", { policy: { ip_allowlist: ["10.1.2.3/8"] } }, "body.policy.ip_allowlist.0"],
+    ["an empty allowlist", { policy: { ip_allowlist: [] } }, "body.policy.ip_allowlist"],
+    ["a rate limit of 0", { policy: { rate_limit_per_minute: 0 } }, "body.policy.rate_limit_per_minute"],
+    ["a fractional rate limit", { policy: { rate_limit_per_minute: 1.5 } }, "body.policy.rate_limit_per_minute"],
+    ["a rate limit over the maximum", { policy: { rate_limit_per_minute: 100_001 } }, "body.policy.rate_limit_per_minute"],
     ["a bad mode", { mode: "prod" }, "body.mode"],
     ["an empty label", { label: "" }, "body.label"],
     ["a label too long", { label: "x".repeat(201) }, "body.label"],

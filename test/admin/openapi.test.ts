@@ -42,6 +42,7 @@ describe("OpenAPI document", () => {
         "POST /__spot/admin/v1/accounts/{account_id}/keys/import importKey",
         "POST /__spot/admin/v1/accounts/{account_id}/keys/{key_id}/rotate rotateKey",
         "POST /__spot/admin/v1/accounts/{account_id}/keys/{key_id}/revoke revokeKey",
+        "PATCH /__spot/admin/v1/accounts/{account_id}/keys/{key_id} updateKey",
         "GET /__spot/admin/v1/audit/events searchAuditEvents",
         "GET /__spot/admin/v1/audit/requests/{request_id} getAuditEvent",
         "GET /__spot/admin/v1/audit/admin-events searchAdminAuditEvents",
@@ -56,13 +57,28 @@ describe("OpenAPI document", () => {
 
   it("the documented bodies are the validated ones, and the error codes are the closed set", async () => {
     const doc = (await call(`${ADMIN}/openapi.json`)).body as Doc;
-    expect(Object.keys(doc.components.schemas.CreateKeyRequest?.properties ?? {}).sort()).toEqual(["expires_at", "label", "mode"]);
+    expect(Object.keys(doc.components.schemas.CreateKeyRequest?.properties ?? {}).sort()).toEqual([
+      "expires_at",
+      "label",
+      "mode",
+      "policy",
+    ]);
     expect(Object.keys(doc.components.schemas.RotateKeyRequest?.properties ?? {}).sort()).toEqual([
       "expires_at",
       "label",
       "overlap_seconds",
     ]);
-    expect(Object.keys(doc.components.schemas.ImportKeyRequest?.properties ?? {}).sort()).toEqual(["expires_at", "label", "secret"]);
+    expect(Object.keys(doc.components.schemas.ImportKeyRequest?.properties ?? {}).sort()).toEqual([
+      "expires_at",
+      "label",
+      "policy",
+      "secret",
+    ]);
+    expect(Object.keys(doc.components.schemas.UpdateKeyRequest?.properties ?? {}).sort()).toEqual(["label", "policy"]);
+    expect(Object.keys(doc.components.schemas.KeyPolicyRequest?.properties ?? {}).sort()).toEqual([
+      "ip_allowlist",
+      "rate_limit_per_minute",
+    ]);
     const key = Object.keys(doc.components.schemas.Key?.properties ?? {});
     expect(key).not.toContain("secret_hash");
     expect(key).not.toContain("secret");

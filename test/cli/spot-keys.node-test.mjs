@@ -151,6 +151,69 @@ describe("list, show, rotate, import", () => {
   });
 });
 
+describe("policy: create and update", () => {
+  const POLICY = { scopes: null, ip_allowlist: ["127.0.0.1/32", "2001:db8::/32"], rate_limit_per_minute: 600 };
+
+  it("create sends --allow-ip (repeated) and --rate-limit as the policy", async () => {
+    answer = { status: 201, body: { key: { ...KEY, policy: POLICY }, secret: SECRET, kv_synced: true } };
+    const { code } = await run([
+      "create",
+      "--account",
+      "acct_42",
+      "--allow-ip",
+      "127.0.0.1",
+      "--allow-ip",
+      "2001:db8::/32",
+      "--rate-limit",
+      "600",
+    ]);
+    assert.equal(code, 0);
+    assert.deepEqual(received[0].body, { policy: { ip_allowlist: ["127.0.0.1", "2001:db8::/32"], rate_limit_per_minute: 600 } });
+  });
+
+  it("update PATCHes only what is given and prints the policy", async () => {
+    answer = { status: 200, body: { key: { ...KEY, policy: POLICY }, changed: ["policy.ip_allowlist"], kv_synced: true } };
+    const { code, stdout } = await run(["update", "--account", "acct_42", "key_abc123", "--allow-ip", "127.0.0.1"]);
+    assert.equal(code, 0);
+    assert.equal(received[0].method, "PATCH");
+    assert.equal(received[0].url, "/__spot/admin/v1/accounts/acct_42/keys/key_abc123");
+    assert.deepEqual(received[0].body, { policy: { ip_allowlist: ["127.0.0.1"] } });
+    assert.match(stdout, /policy\.ip_allowlist/);
+    assert.match(stdout, /127\.0\.0\.1\/32, 2001:db8::\/32/);
+    assert.match(stdout, /600 requests\/minute/);
+  });
+
+  it("update --no-allow-ip --rate-limit default --no-label sends nulls", async () => {
+    answer = { status: 200, body: { key: KEY, changed: [], kv_synced: true } };
+    const { code, stdout } = await run([
+      "update",
+      "--account",
+      "acct_42",
+      "key_abc123",
+      "--no-allow-ip",
+      "--rate-limit",
+      "default",
+      "--no-label",
+    ]);
+    assert.equal(code, 0);
+    assert.deepEqual(received[0].body, { label: null, policy: { ip_allowlist: null, rate_limit_per_minute: null } });
+    assert.match(stdout, /Nothing changed/);
+  });
+
+  for (const args of [
+    ["update", "--account", "acct_42", "key_abc123"],
+    ["update", "--account", "acct_42", "key_abc123", "--rate-limit", "100"],
+    ["update", "--account", "acct_42", "key_abc123", "--allow-ip", "10.0.0.0/8", "--no-allow-ip"],
+    ["create", "--account", "acct_42", "--rate-limit", "default"],
+  ]) {
+    it(`usage error: ${args.join(" ")} → exit 2, nothing sent`, async () => {
+      const { code } = await run(args);
+      assert.equal(code, 2);
+      assert.equal(received.length, 0);
+    });
+  }
+});
+
 describe("revoke asks first", () => {
   it("without --yes and without a terminal: refuses, sends nothing, exit 7", async () => {
     const { code, stderr } = await run(["revoke", "--account", "acct_42", "key_abc123"]);

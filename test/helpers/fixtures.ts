@@ -4,7 +4,7 @@
  */
 import { env } from "cloudflare:workers";
 import { hashSecret, importHashKey, secretKvKey } from "../../src/keys/hash";
-import type { KeyRecord } from "../../src/keys/record";
+import type { KeyRecord, KeyRecordPolicy } from "../../src/keys/record";
 
 export const ACCOUNT = "acct_123";
 export const SECRET = "sk_live_Xq7bT2mK9pL4sW8vZ1nR5cY3hJ6dF0gA";
@@ -13,7 +13,8 @@ export const KEY_ID = "key_live123";
 export const CONNECTING_IP = "198.51.100.23";
 export const API = "https://api.spot-thought.com";
 
-export function keyRecord(overrides: Partial<KeyRecord> = {}): KeyRecord {
+/** A record of the fixture key; with a `policy` override it is a v2 record (docs/storage.md). */
+export function keyRecord(overrides: Partial<KeyRecord> & { policy?: KeyRecordPolicy } = {}): KeyRecord {
   return {
     v: 1,
     key_id: KEY_ID,
@@ -25,7 +26,8 @@ export function keyRecord(overrides: Partial<KeyRecord> = {}): KeyRecord {
     expires_at: null,
     hash_key_id: "hk-test",
     ...overrides,
-  };
+    ...(overrides.policy ? { v: 2 } : {}),
+  } as KeyRecord;
 }
 
 /** Stores `record` in the test KV under the hash of `secret`, as the admin path will. */

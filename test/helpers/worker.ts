@@ -49,6 +49,6 @@ export async function call(path: string, init: RequestInit = {}, options: CallOp
   const text = await res.text();
   await waitOnExecutionContext(ctx);
   let body: unknown = text;
-  if (res.headers.get("content-type")?.includes("application/json")) body = JSON.parse(text);
+  if (text !== "" && res.headers.get("content-type")?.includes("application/json")) body = JSON.parse(text);
   return { res, body, events, kvReads };
 }

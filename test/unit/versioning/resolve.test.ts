@@ -159,7 +159,14 @@ describe("deprecationHeaders", () => {
     ["2024-02-29", "2024-02-29", "@1709164800", "Thu, 29 Feb 2024 00:00:00 GMT"],
     ["1970-01-01", "2000-03-05", "@0", "Sun, 05 Mar 2000 00:00:00 GMT"],
   ])("deprecated_on %s, sunset %s → %s / %s", (deprecatedOn, sunset, deprecation, sunsetHeader) => {
-    const headers = deprecationHeaders({ version: "1969-12-31", status: "deprecated", origin: "https://d.test", deprecatedOn, sunset });
+    const headers = deprecationHeaders({
+      version: "1969-12-31",
+      status: "deprecated",
+      origin: "https://d.test",
+      deprecatedOn,
+      sunset,
+      sandboxOrigin: null,
+    });
     expect(headers).toStrictEqual({
       Deprecation: deprecation,
       Sunset: sunsetHeader,

@@ -14,6 +14,7 @@ describe("parseVersionTable: valid tables", () => {
       origin: "https://v2024-11-15.origin.test",
       deprecatedOn: null,
       sunset: null,
+      sandboxOrigin: null,
     });
     expect(table.byVersion.get("2023-08-01")).toEqual({
       version: "2023-08-01",
@@ -21,6 +22,7 @@ describe("parseVersionTable: valid tables", () => {
       origin: "https://v2023-08-01.origin.test",
       deprecatedOn: "2024-06-01",
       sunset: "2099-12-31",
+      sandboxOrigin: null,
     });
     expect(table.byVersion.get("2025-03-01")?.status).toBe("preview");
     expect(table.byVersion.size).toBe(5);
@@ -47,6 +49,50 @@ describe("parseVersionTable: valid tables", () => {
     ["HTTPS://origin.test", "https://origin.test"],
   ])("origin %s is normalised to %s", (origin, expected) => {
     expect(parseVersionTable([stable("2024-01-01", origin)]).latestStable.origin).toBe(expected);
+  });
+});
+
+describe("parseVersionTable: sandbox origins (test mode)", () => {
+  it("an entry's sandbox_origin wins over the default; entries without one get the default, normalised", () => {
+    const table = parseVersionTable([stable("2024-06-01"), { ...stable("2024-11-15"), sandbox_origin: "https://SANDBOX-1115.test/" }], {
+      sandboxOrigin: "https://sandbox.test:443/api/",
+    });
+    expect(table.byVersion.get("2024-06-01")?.sandboxOrigin).toBe("https://sandbox.test/api");
+    expect(table.byVersion.get("2024-11-15")?.sandboxOrigin).toBe("https://sandbox-1115.test");
+  });
+
+  it.each([[undefined], [""], ["   "]])("no default (%j) and no sandbox_origin: null, test mode not served", (sandboxOrigin) => {
+    expect(parseVersionTable([stable("2024-06-01")], { sandboxOrigin }).latestStable.sandboxOrigin).toBeNull();
+  });
+
+  it.each([
+    [
+      "the default is a live origin",
+      [stable("2024-06-01", "https://live.test")],
+      "https://LIVE.test/",
+      "SANDBOX_ORIGIN: https://live.test is a live origin",
+    ],
+    [
+      "an entry's sandbox is another entry's live origin",
+      [stable("2024-06-01", "https://a.test"), { ...stable("2024-11-15", "https://b.test"), sandbox_origin: "https://a.test" }],
+      undefined,
+      'entries[1] (version "2024-11-15").sandbox_origin: https://a.test is a live origin',
+    ],
+    [
+      "the default is not a URL",
+      [stable("2024-06-01")],
+      "sandbox.test",
+      "Invalid SANDBOX_ORIGIN: must be an absolute http:// or https:// URL",
+    ],
+    [
+      "an entry's sandbox has a query",
+      [{ ...stable("2024-06-01"), sandbox_origin: "https://s.test/?x=1" }],
+      undefined,
+      "sandbox_origin: must not contain a query",
+    ],
+  ])("%s → VersionTableError", (_name, input, sandboxOrigin, message) => {
+    expect(() => parseVersionTable(input, { sandboxOrigin })).toThrow(VersionTableError);
+    expect(() => parseVersionTable(input, { sandboxOrigin })).toThrow(message);
   });
 });
 

@@ -1,0 +1,92 @@
+/**
+ * Failed-attempt throttling per connecting address (README "Limits", docs/errors.md "Rate limits").
+ *
+ * Counts only credential failures — the 400/401 answers of the credential checks
+ * ({@link CREDENTIAL_FAILURES}) — per `CF-Connecting-IP` (IPv6: per /64; never `X-Forwarded-For`),
+ * with the `AUTH_FAILURE_LIMITER` rate-limiting binding as the shared counter of the Cloudflare
+ * location and an isolate ledger as this isolate's memory of it:
+ *
+ *   before anything else   the address is blocked in this isolate → 429 `rate_limited`: no header
+ *                          parsing, no HMAC, no KV read, no binding call
+ *   after a failure        count it here and in the binding (one call); the binding says the location
+ *                          is over the limit, or this isolate alone has seen more than the limit → this
+ *                          answer becomes a 429; the limit reached (here or there) → block the address
+ *                          in this isolate until the window ends
+ *
+ * So past `AUTH_FAILURE_LIMIT` failures in a window, an isolate spends no KV read on that address;
+ * another isolate of the location spends at most the one failure that tells it the binding's verdict.
+ * Successful requests never call this binding. A blocked address is refused whatever it sends, valid
+ * credentials included: otherwise a flood could still tell a right guess from a wrong one.
+ *
+ * Binding missing, throwing or slow: the failure is still counted in the isolate, the binding's verdict
+ * is skipped (fail open, logged `rate_limit_unavailable`). Failing closed would gain nothing — the
+ * request is already refused — and secrets of ≥ 196 bits are not guessable at any rate.
+ */
+import { createMiddleware } from "hono/factory";
+import { type AppEnv, type Config, getConfig, requireConfig } from "../env";
+import { ApiError, type ErrorCode, errorResponse } from "../errors";
+import { consultLimiter } from "../ratelimit/binding";
+import { rateLimitedHeaders } from "../ratelimit/headers";
+import { secondsUntil, WindowLedger, windowEndMs } from "../ratelimit/ledger";
+import { failedAuthKey, RATE_LIMIT_PERIOD_MS, RATE_LIMIT_PERIOD_SECONDS } from "../ratelimit/limits";
+
+/** The answers that count as a failed attempt: every refusal of the credential checks. */
+export const CREDENTIAL_FAILURES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  "duplicate_header",
+  "missing_api_key",
+  "missing_api_secret",
+  "malformed_api_key",
+  "malformed_api_secret",
+  "invalid_credentials",
+]);
+
+/** Addresses one isolate remembers at most. */
+export const FAILED_AUTH_LEDGER_MAX_ENTRIES = 10_000;
+
+const ledger = new WindowLedger(FAILED_AUTH_LEDGER_MAX_ENTRIES);
+
+/** Tests: forget every count and block of this isolate. */
+export function clearFailedAuthLedger(): void {
+  ledger.clear();
+}
+
+function tooManyFailures(limit: number, untilMs: number, nowMs: number): ApiError {
+  const retryAfter = secondsUntil(untilMs, nowMs);
+  return new ApiError(
+    "rate_limited",
+    `Too many failed authentication attempts from this address. Retry after ${retryAfter} seconds.`,
+    rateLimitedHeaders("failed-auth", limit, RATE_LIMIT_PERIOD_SECONDS, retryAfter),
+  );
+}
+
+export const failedAuthThrottle = createMiddleware<AppEnv>(async (c, next) => {
+  const key = failedAuthKey(c.get("clientIp").connectingIp);
+  const blockedUntil = ledger.blockedUntil(key, Date.now());
+  if (blockedUntil > 0) throw tooManyFailures(requireConfig(c.env, c.get("requestId")).authFailureLimit, blockedUntil, Date.now());
+
+  await next();
+
+  const code = c.get("errorCode");
+  if (code === undefined || !CREDENTIAL_FAILURES.has(code)) return;
+  let config: Config;
+  try {
+    config = getConfig(c.env);
+  } catch {
+    return;
+  }
+  const limit = config.authFailureLimit;
+  const now = Date.now();
+  const seenHere = ledger.count(key, RATE_LIMIT_PERIOD_MS, now);
+  const verdict =
+    seenHere > limit
+      ? "limited"
+      : await consultLimiter(c.env.AUTH_FAILURE_LIMITER, "AUTH_FAILURE_LIMITER", key, config.rateLimitTimeoutMs, c.get("requestId"));
+  const end = windowEndMs(now, RATE_LIMIT_PERIOD_MS);
+  if (verdict === "limited" || seenHere >= limit) ledger.block(key, end);
+  if (verdict === "limited") {
+    const err = tooManyFailures(limit, end, Date.now());
+    c.set("errorCode", err.code);
+    c.res = undefined;
+    c.res = errorResponse(c, err);
+  }
+});
