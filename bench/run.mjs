@@ -316,7 +316,7 @@ async function main() {
   // Bundles
   mkdirSync(RESULTS, { recursive: true });
   log("building bundles (wrangler deploy --dry-run) …");
-  const bundles = await buildAll(ROOT, BUILD);
+  const bundles = await buildAll(ROOT, BUILD, { readable: opts.profile });
   const bundle = { ...bundleSize(bundles.production), largest_inputs: largestInputs(BUILD) };
 
   // Origin and Workers
@@ -583,6 +583,7 @@ async function profileArms(ARMS, targets, load) {
   const stamp = new Date().toISOString().replace(/[:.]/g, "-");
   for (const id of ["baseline", "hot_noaudit", "hot", "reject", "malformed"]) {
     const arm = ARMS.find((a) => a.id === id);
+    if (arm === undefined) continue; // not among --arms
     const target = targets[arm.target];
     const inspector = await connectInspector(target.inspectorPort, [`core:user:${target.name}`, "main"]);
     await inspector.send("Profiler.enable");

@@ -76,14 +76,16 @@ function benchConfig(buildDir, name, main, date) {
  * @returns {Promise<{ production: string, authorizer: string, noaudit: string, baseline: string, micro: string }>}
  *          path of each bundle's entry module (index.js / baseline.js / micro.js)
  */
-export async function buildAll(root, buildDir) {
+export async function buildAll(root, buildDir, { readable = false } = {}) {
   rmSync(buildDir, { recursive: true, force: true });
   mkdirSync(buildDir, { recursive: true });
   const date = compatibilityDate(root);
   const out = (name) => join(buildDir, name);
+  // wrangler.toml minifies (production); a CPU profile needs readable code to name source modules.
+  const keep = readable ? ["--minify=false"] : [];
   const jobs = [
     ["production", ["deploy", "--dry-run", "--outdir", out("production"), "--metafile"]],
-    ["authorizer", ["deploy", "--dry-run", "--outdir", out("authorizer"), "--define", DEBUG_DEFINE]],
+    ["authorizer", ["deploy", "--dry-run", "--outdir", out("authorizer"), "--define", DEBUG_DEFINE, ...keep]],
     [
       "noaudit",
       [
@@ -95,6 +97,7 @@ export async function buildAll(root, buildDir) {
         DEBUG_DEFINE,
         "--alias",
         "../audit/producer:./bench/workers/noop-producer.ts",
+        ...keep,
       ],
     ],
     [
