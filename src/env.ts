@@ -48,6 +48,8 @@ export interface Variables {
   upstreamOrigin: string | undefined;
   /** Error code of the authorizer's own answer, when it answered with an error. */
   errorCode: ErrorCode | undefined;
+  /** Forged identity headers the client sent, as found while building the upstream headers (forwarded requests only). */
+  forgedHeaders: string[] | undefined;
   /** Admin API: the verified caller (set by the admin authentication). */
   adminActor: AdminActor | undefined;
   /** Admin API: what the request does and to which account/key, for its admin audit event. */

@@ -83,7 +83,9 @@ export async function forward(c: Context<AppEnv>): Promise<Response> {
     throw new ApiError("authorizer_unavailable", UNAVAILABLE_MESSAGE, { "Retry-After": "30" });
   }
   const webSocket = isWebSocketUpgrade(raw);
-  const { headers } = buildUpstreamHeaders(raw.headers, added, webSocket);
+  const { headers, strippedReserved } = buildUpstreamHeaders(raw.headers, added, webSocket);
+  // The audit event reuses these names instead of walking the request headers a second time.
+  c.set("forgedHeaders", strippedReserved);
 
   if (webSocket) {
     // A GET handshake has no body; never follow a redirect (it would carry our identity headers elsewhere).

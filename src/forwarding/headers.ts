@@ -108,12 +108,13 @@ export function buildUpstreamHeaders(incoming: Headers, added: Record<string, st
   const kept: Record<string, string> = {};
   const strippedReserved: string[] = [];
   for (const [name, value] of incoming) {
-    if (named.has(name) || HOP_BY_HOP.has(name)) continue;
+    // Reserved first, so a forged identity header is reported even when Connection also names it.
     if (isReservedHeader(name)) {
       const canonical = canonicalHeaderName(name);
       if (isForgedIdentityHeader(canonical) && !strippedReserved.includes(canonical)) strippedReserved.push(canonical);
       continue;
     }
+    if (named.has(name) || HOP_BY_HOP.has(name)) continue;
     kept[name] = value;
   }
   if (webSocket) kept.upgrade = "websocket";

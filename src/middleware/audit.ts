@@ -100,6 +100,7 @@ function auditInput(c: Context<AppEnv>) {
     userAgent: c.req.header("user-agent") ?? null,
     country: cf?.country ?? null,
     colo: cf?.colo ?? null,
-    forgedHeaders: forgedIdentityHeaders(c.req.raw.headers),
+    // Found by the forward handler when the request got that far; otherwise (refused early) looked up here.
+    forgedHeaders: c.get("forgedHeaders") ?? forgedIdentityHeaders(c.req.raw.headers),
   };
 }
