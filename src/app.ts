@@ -1,14 +1,11 @@
 /**
- * createApp(): the middleware order and the routes (README "How a request flows").
+ * createApp(): the routes (README "How a request flows").
  *
  *   requestId → [reserved: /.well-known/spot-authorizer/jwks.json, answered here, no credentials]
  *   requestId → /__spot/admin/* : the admin API (src/admin/app.ts: admin JWT, never API keys, never proxied)
- *   requestId → audit (stamps + audit event on the way out) → clientIp
- *     → failedAuthThrottle (address blocked in this isolate → 429 before anything else; counts
- *       credential failures on the way out)
- *     → credentials (duplicates, presence, format: no KV) → apiVersion (no KV; test mode → sandbox)
- *     → authenticate (checksum → HMAC → isolate cache → KV)
- *     → keyPolicy (IP allowlist → 403; per-key rate limit → 429) → forward (signed assertion → upstream origin)
+ *   requestId → every other path: src/request-path/handler.ts (client IP → blocked address? →
+ *     credentials → version → authenticate → key policy → forward; then the failed-attempt count,
+ *     the response stamps and the audit event)
  */
 import { Hono } from "hono";
 import { requestId } from "hono/request-id";
@@ -18,15 +15,8 @@ import { mountJwks } from "./assertion/jwks";
 import { spotDebugCounters } from "./debug/counters";
 import type { AppEnv } from "./env";
 import { ApiError, errorResponse } from "./errors";
-import { forward } from "./forwarding/forward";
 import { errorMessage, log } from "./log";
-import { apiVersion } from "./middleware/api-version";
-import { audit } from "./middleware/audit";
-import { authenticate } from "./middleware/authenticate";
-import { clientIp } from "./middleware/client-ip";
-import { credentials } from "./middleware/credentials";
-import { failedAuthThrottle } from "./middleware/failed-auth";
-import { keyPolicy } from "./middleware/key-policy";
+import { handleApiRequest } from "./request-path/handler";
 
 export function createApp(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
@@ -37,14 +27,10 @@ export function createApp(): Hono<AppEnv> {
   app.use(requestId({ headerName: "" }));
   // The JWKS for origins: before every credential check, never audited, never proxied (src/assertion/jwks.ts).
   mountJwks(app);
-  // Before the API-key chain: the admin app answers every path under its prefix itself (its own
-  // audit event, errors and 404), so none of them reaches the audit/credentials/forward chain below.
+  // Before the API-key path: the admin app answers every path under its prefix itself (its own
+  // audit event, errors and 404), so none of them reaches the API request handler below.
   app.route(ADMIN_MOUNT, createAdminApp());
-  app.use(audit);
-  app.use(clientIp);
-  app.use(failedAuthThrottle);
-
-  app.all("*", credentials, apiVersion, authenticate, keyPolicy, forward);
+  app.all("*", handleApiRequest);
 
   app.notFound((c) => errorResponse(c, new ApiError("not_found", "No such route.")));
   app.onError((err, c) => {

@@ -98,8 +98,8 @@ async function run(env: MicroEnv, ms: number): Promise<OpResult[]> {
   };
   const ip = () => resolveClientIp(headers.get("cf-connecting-ip"), headers.get("x-forwarded-for"));
   const upstream = () => {
-    const url = buildUpstreamUrl(entry.origin, URL_TEXT);
     const parsed = new URL(URL_TEXT);
+    const url = buildUpstreamUrl(entry.origin, parsed);
     const added: Record<string, string> = {
       [UPSTREAM_HEADERS.accountId]: record.account_id,
       [UPSTREAM_HEADERS.keyId]: record.key_id,
@@ -146,11 +146,10 @@ async function run(env: MicroEnv, ms: number): Promise<OpResult[]> {
   const sample = event();
   const message = () => messageSize({ v: AUDIT_MESSAGE_VERSION, events: [sample] });
   const hotPath = async () => {
-    // credentials middleware, then authenticate reads them again (src/middleware/*.ts)
-    credentials();
-    version();
+    // In the order of src/request-path/handler.ts
     ip();
     credentials();
+    version();
     getConfig(env);
     const h = await hmac();
     const found = await findKeyBySecretHash(kv, h, cacheOptions, Date.now());

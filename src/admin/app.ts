@@ -34,7 +34,7 @@ import { hashSecret, importHashKey } from "../keys/hash";
 import { normalizeCidr } from "../keys/policy";
 import { generateSecret, hasValidChecksum, secretFormat, secretHint } from "../keys/secret";
 import { errorMessage, log } from "../log";
-import { batchLimits } from "../middleware/audit";
+import { batchLimits } from "../request-path/audit";
 import type { AccountKeys, AccountOpError, NewSecret } from "./account-do";
 import { ADMIN_REALM, AdminTokenError, bearerToken, getAdminAuthConfig, verifyAdminToken, WRITE_PERMISSION } from "./auth";
 import { applyPolicyChange, type PolicyChange, type StoredKeyPolicy } from "./model";

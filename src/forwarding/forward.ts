@@ -17,20 +17,21 @@ import { buildUpstreamHeaders, isWebSocketUpgrade, UPSTREAM_HEADERS } from "./he
 import { buildUpstreamUrl, UpstreamUrlError } from "./url";
 
 /**
- * The route handler behind every authenticated request.
+ * The last step of every authenticated request (src/request-path/handler.ts).
+ * @param requestUrl the client's request URL, parsed once by the handler
  * @returns the origin's response as is (status, headers and streamed body), or
  *          400 `invalid_path`, 502 `upstream_unavailable`, 504 `upstream_timeout` (after
  *          `UPSTREAM_TIMEOUT_MS` milliseconds without response headers), 503 `authorizer_unavailable`
  *          when the assertion cannot be signed (the request is never forwarded without it)
  */
-export async function forward(c: Context<AppEnv>): Promise<Response> {
+export async function forward(c: Context<AppEnv>, requestUrl: URL): Promise<Response> {
   // c.get() reads one variable; c.var would copy all of them on every access (Hono builds it anew).
   const caller = c.get("caller");
   const version = c.get("version");
   const clientIp = c.get("clientIp");
   const requestId = c.get("requestId");
   if (!caller?.verified || !caller.keyId || !caller.mode || !version) {
-    // Unreachable when the middleware order is right; fail closed if it is not.
+    // Unreachable when the handler's order is right; fail closed if it is not.
     throw new ApiError("authorizer_unavailable", "The request was not authenticated.");
   }
   // The origin follows the verified mode: a test-mode key only ever reaches a sandbox origin.
@@ -46,7 +47,7 @@ export async function forward(c: Context<AppEnv>): Promise<Response> {
 
   let url: URL;
   try {
-    url = buildUpstreamUrl(origin, raw.url);
+    url = buildUpstreamUrl(origin, requestUrl);
   } catch (err) {
     if (err instanceof UpstreamUrlError) throw new ApiError("invalid_path", "The request path cannot be forwarded.");
     throw err;
@@ -57,8 +58,8 @@ export async function forward(c: Context<AppEnv>): Promise<Response> {
     [UPSTREAM_HEADERS.keyId]: caller.keyId,
     [UPSTREAM_HEADERS.keyMode]: caller.mode,
     [UPSTREAM_HEADERS.apiVersion]: version.entry.version,
-    [UPSTREAM_HEADERS.forwardedProto]: new URL(raw.url).protocol.replace(":", ""),
-    [UPSTREAM_HEADERS.forwardedHost]: new URL(raw.url).host,
+    [UPSTREAM_HEADERS.forwardedProto]: requestUrl.protocol.slice(0, -1),
+    [UPSTREAM_HEADERS.forwardedHost]: requestUrl.host,
     [UPSTREAM_HEADERS.requestId]: requestId,
   };
   const forwardedFor = upstreamForwardedFor(c.req.header("x-forwarded-for"), clientIp.connectingIp);

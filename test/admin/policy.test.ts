@@ -8,7 +8,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { hashSecret, importHashKey, secretKvKey } from "../../src/keys/hash";
 import { KeyRecordSchema } from "../../src/keys/record";
 import { clearKeyCache } from "../../src/keys/store";
-import { clearKeyLimitLedger } from "../../src/middleware/key-policy";
+import { clearKeyLimitLedger } from "../../src/request-path/key-policy";
 import { adminCall, createKey, errorOf } from "../helpers/admin";
 import { type OriginStub, stubOrigins } from "../helpers/origin";
 import { call } from "../helpers/worker";

@@ -16,7 +16,7 @@ import { ERROR_CODES, type ErrorCode } from "../../src/errors";
 import { findDuplicateHeader, readCredentials } from "../../src/keys/credentials";
 import { isIpAllowed, normalizeCidr } from "../../src/keys/policy";
 import { clearKeyCache } from "../../src/keys/store";
-import { clearFailedAuthLedger } from "../../src/middleware/failed-auth";
+import { clearFailedAuthLedger } from "../../src/request-path/failed-auth";
 import { failedAuthKey } from "../../src/ratelimit/limits";
 import { resolveVersion } from "../../src/versioning/resolve";
 import { ACCOUNT, putKey, SECRET } from "../helpers/fixtures";

@@ -22,7 +22,7 @@
  * is skipped (fail open, logged `rate_limit_unavailable`). Failing closed would gain nothing — the
  * request is already refused — and secrets of ≥ 196 bits are not guessable at any rate.
  */
-import { createMiddleware } from "hono/factory";
+import type { Context } from "hono";
 import { type AppEnv, type Config, getConfig, requireConfig } from "../env";
 import { ApiError, type ErrorCode, errorResponse } from "../errors";
 import { consultLimiter } from "../ratelimit/binding";
@@ -59,21 +59,32 @@ function tooManyFailures(limit: number, untilMs: number, nowMs: number): ApiErro
   );
 }
 
-export const failedAuthThrottle = createMiddleware<AppEnv>(async (c, next) => {
+/**
+ * Before anything else: an address this isolate has blocked is refused at once.
+ * @throws ApiError `rate_limited` (429, with `Retry-After`, `RateLimit-Policy`, `RateLimit`)
+ */
+export function refuseBlockedAddress(c: Context<AppEnv>): void {
   const key = failedAuthKey(c.get("clientIp").connectingIp);
   const blockedUntil = ledger.blockedUntil(key, Date.now());
   if (blockedUntil > 0) throw tooManyFailures(requireConfig(c.env, c.get("requestId")).authFailureLimit, blockedUntil, Date.now());
+}
 
-  await next();
-
+/**
+ * After the answer: counts a credential failure (`c.var.errorCode` in {@link CREDENTIAL_FAILURES})
+ * here and in the `AUTH_FAILURE_LIMITER` binding, and blocks the address when over the limit.
+ * @param res the answer so far
+ * @returns `res`, or a 429 `rate_limited` in its place when the binding says the location is over the limit
+ */
+export async function countFailedAttempt(c: Context<AppEnv>, res: Response): Promise<Response> {
   const code = c.get("errorCode");
-  if (code === undefined || !CREDENTIAL_FAILURES.has(code)) return;
+  if (code === undefined || !CREDENTIAL_FAILURES.has(code)) return res;
   let config: Config;
   try {
     config = getConfig(c.env);
   } catch {
-    return;
+    return res;
   }
+  const key = failedAuthKey(c.get("clientIp").connectingIp);
   const limit = config.authFailureLimit;
   const now = Date.now();
   const seenHere = ledger.count(key, RATE_LIMIT_PERIOD_MS, now);
@@ -83,10 +94,8 @@ export const failedAuthThrottle = createMiddleware<AppEnv>(async (c, next) => {
       : await consultLimiter(c.env.AUTH_FAILURE_LIMITER, "AUTH_FAILURE_LIMITER", key, config.rateLimitTimeoutMs, c.get("requestId"));
   const end = windowEndMs(now, RATE_LIMIT_PERIOD_MS);
   if (verdict === "limited" || seenHere >= limit) ledger.block(key, end);
-  if (verdict === "limited") {
-    const err = tooManyFailures(limit, end, Date.now());
-    c.set("errorCode", err.code);
-    c.res = undefined;
-    c.res = errorResponse(c, err);
-  }
-});
+  if (verdict !== "limited") return res;
+  const err = tooManyFailures(limit, end, Date.now());
+  c.set("errorCode", err.code);
+  return errorResponse(c, err);
+}

@@ -15,7 +15,7 @@
  * (fail open, logged `rate_limit_unavailable`): the credentials are verified, and a limiter outage
  * must not become an API outage.
  */
-import { createMiddleware } from "hono/factory";
+import type { Context } from "hono";
 import { type AppEnv, requireConfig } from "../env";
 import { ApiError } from "../errors";
 import { enforcedTier, isIpAllowed } from "../keys/policy";
@@ -43,7 +43,11 @@ function keyRateLimited(perMinute: number, untilMs: number, nowMs: number): ApiE
   );
 }
 
-export const keyPolicy = createMiddleware<AppEnv>(async (c, next) => {
+/**
+ * @throws ApiError `ip_not_allowed` (403), `rate_limited` (429, with `Retry-After`, `RateLimit-Policy`,
+ *         `RateLimit`), `authorizer_unavailable` (503) when called before authentication
+ */
+export async function enforceKeyPolicy(c: Context<AppEnv>): Promise<void> {
   const caller = c.get("caller");
   if (!caller?.verified || !caller.keyId) {
     // Unreachable after authenticate; fail closed if the order is wrong.
@@ -70,5 +74,4 @@ export const keyPolicy = createMiddleware<AppEnv>(async (c, next) => {
     ledger.block(ledgerKey, end);
     throw keyRateLimited(perMinute, end, now);
   }
-  await next();
-});
+}

@@ -1,13 +1,12 @@
 /**
- * The outermost middleware after the request id: on the way out it stamps every response with
- * `X-Request-Id`, the resolved `X-Spot-Api-Version` and deprecation headers, then builds the audit
- * event and hands its sending to `ctx.waitUntil`, so the audit trail never delays or changes the
- * response (DESIGN §8).
+ * The last steps of every API request (src/request-path/handler.ts): stamp the answer with
+ * `X-Request-Id`, the resolved `X-Spot-Api-Version` and deprecation headers, then build the audit
+ * event and hand its sending to `ctx.waitUntil`, so the audit trail never delays or changes the
+ * answer (DESIGN §8).
  */
 import type { Context } from "hono";
-import { createMiddleware } from "hono/factory";
 import type { BatchLimits } from "../audit/batcher";
-import { type AuditOutcome, buildAuditEvent } from "../audit/event";
+import { type AuditInput, type AuditOutcome, buildAuditEvent } from "../audit/event";
 import { DEFAULT_BATCH_LIMITS, sendAuditEvent } from "../audit/producer";
 import type { AppEnv } from "../env";
 import { forgedIdentityHeaders } from "../forwarding/headers";
@@ -15,18 +14,22 @@ import { API_VERSION_HEADER } from "../keys/credentials";
 import { errorMessage, log } from "../log";
 import { deprecationHeaders } from "../versioning/resolve";
 
-export const audit = createMiddleware<AppEnv>(async (c, next) => {
-  c.set("startedAtMs", Date.now());
-  await next();
-  stampResponse(c);
+/**
+ * Builds the request's audit event from what the request path set in `c.var` and the final answer,
+ * and hands its sending to `ctx.waitUntil` (coalesced per isolate: src/audit/producer.ts). Never
+ * throws and never delays the answer: a failure to build the event is one `audit_build_failed` log
+ * line with the request id.
+ * @param url the request URL, parsed once by the caller
+ * @param res the final answer (its status is recorded)
+ */
+export function recordAuditEvent(c: Context<AppEnv>, url: URL, res: Response): void {
   try {
-    const event = buildAuditEvent(auditInput(c));
+    const event = buildAuditEvent(auditInput(c, url, res));
     c.executionCtx.waitUntil(sendAuditEvent(c.env.AUDIT_QUEUE, event, batchLimits(c.env)));
   } catch (err) {
-    // Building the event must never change the response; say so in the log with the request id.
     log("error", "audit_build_failed", { request_id: c.get("requestId"), error: errorMessage(err) });
   }
-});
+}
 
 /**
  * Batch bounds from `AUDIT_BATCH_DELAY_MS` (milliseconds, 0..1000). Read leniently: the audit path
@@ -40,37 +43,35 @@ export function batchLimits(env: Env): BatchLimits {
   return valid ? { ...DEFAULT_BATCH_LIMITS, maxDelayMs: delay } : DEFAULT_BATCH_LIMITS;
 }
 
-/** Adds the response headers every answer carries; copes with an origin response whose headers are immutable. */
-function stampResponse(c: Context<AppEnv>): void {
+/**
+ * Adds the headers every answer carries: `X-Request-Id`, and once the version is resolved
+ * `X-Spot-Api-Version` with `Deprecation`/`Sunset`/`Link` when they apply (docs/versions.md).
+ * @returns `res` itself, or a copy with mutable headers when the origin's response had immutable ones
+ */
+export function stampResponse(c: Context<AppEnv>, res: Response): Response {
   const stamps: Record<string, string> = { "X-Request-Id": c.get("requestId") };
   const version = c.get("version");
   if (version) {
     stamps[API_VERSION_HEADER] = version.entry.version;
     Object.assign(stamps, deprecationHeaders(version.entry));
   }
-  let res = c.res;
   try {
     for (const [name, value] of Object.entries(stamps)) res.headers.set(name, value);
+    return res;
   } catch {
     // A WebSocket handshake (101) keeps its socket; anything else is copied into a mutable response.
     const headers = new Headers(res.headers);
     for (const [name, value] of Object.entries(stamps)) headers.set(name, value);
-    res = new Response(res.body, { status: res.status, statusText: res.statusText, headers, webSocket: res.webSocket });
-    c.res = undefined;
-    c.res = res;
+    return new Response(res.body, { status: res.status, statusText: res.statusText, headers, webSocket: res.webSocket });
   }
 }
 
-function outcomeOf(c: Context<AppEnv>): AuditOutcome {
-  if (c.get("errorCode")) {
-    const status = c.res.status;
-    return status >= 500 ? "error" : "denied";
-  }
+function outcomeOf(c: Context<AppEnv>, res: Response): AuditOutcome {
+  if (c.get("errorCode")) return res.status >= 500 ? "error" : "denied";
   return "allowed";
 }
 
-function auditInput(c: Context<AppEnv>) {
-  const url = new URL(c.req.url);
+function auditInput(c: Context<AppEnv>, url: URL, res: Response): AuditInput {
   const caller = c.get("caller");
   const clientIp = c.get("clientIp");
   const cf = c.req.raw.cf as { country?: string; colo?: string } | undefined;
@@ -79,7 +80,7 @@ function auditInput(c: Context<AppEnv>) {
     timeMs: c.get("startedAtMs"),
     requestId: c.get("requestId"),
     rayId: c.req.header("cf-ray") ?? null,
-    outcome: outcomeOf(c),
+    outcome: outcomeOf(c, res),
     reason: c.get("errorCode") ?? "ok",
     accountId: caller?.accountId ?? null,
     accountVerified: caller?.verified ?? false,
@@ -91,7 +92,7 @@ function auditInput(c: Context<AppEnv>) {
     method: c.req.method,
     host: url.host,
     path: url.pathname,
-    status: c.res.status,
+    status: res.status,
     durationMs: Date.now() - c.get("startedAtMs"),
     connectingIp: clientIp?.connectingIp ?? null,
     sourceIp: clientIp?.sourceIp ?? null,

@@ -5,14 +5,19 @@
  * bad or unpublished version, and 400 `test_mode_unavailable` for a test-mode secret on a version
  * without a sandbox. Decided from the headers alone: no KV read.
  */
-import { createMiddleware } from "hono/factory";
+import type { Context } from "hono";
 import { type AppEnv, requireConfig } from "../env";
 import { ApiError } from "../errors";
 import { API_VERSION_HEADER } from "../keys/credentials";
 import { todayUtc } from "../versioning/date";
 import { resolveVersion, supportedVersions } from "../versioning/resolve";
 
-export const apiVersion = createMiddleware<AppEnv>(async (c, next) => {
+/**
+ * Sets `c.var.requestedVersion`, `c.var.version` and `c.var.upstreamOrigin`.
+ * @throws ApiError `invalid_api_version` or `unsupported_api_version` (400, src/versioning/resolve.ts),
+ *         `test_mode_unavailable` (400)
+ */
+export function resolveApiVersion(c: Context<AppEnv>): void {
   const { versions } = requireConfig(c.env, c.get("requestId"));
   const header = c.req.header(API_VERSION_HEADER);
   const today = todayUtc(Date.now());
@@ -38,5 +43,4 @@ export const apiVersion = createMiddleware<AppEnv>(async (c, next) => {
     c.set("version", { requested: resolution.requested, entry, origin: entry.origin });
     c.set("upstreamOrigin", entry.origin);
   }
-  await next();
-});
+}

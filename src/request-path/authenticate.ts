@@ -4,12 +4,12 @@
  * (isolate cache first) → the record must match the account, the secret's mode, be active and unexpired.
  * Every mismatch answers the same 401 `invalid_credentials`; KV or hash key trouble (a KV read slower
  * than `KV_READ_TIMEOUT_MS` included) answers 503 `authorizer_unavailable` (fail closed). Sets
- * `c.var.caller` with the key's policy, which src/middleware/key-policy.ts enforces next.
+ * `c.var.caller` with the key's policy, which src/request-path/key-policy.ts enforces next.
  */
-import { createMiddleware } from "hono/factory";
+import type { Context } from "hono";
 import { type AppEnv, requireConfig, UNAVAILABLE_MESSAGE } from "../env";
 import { ApiError } from "../errors";
-import { readCredentials } from "../keys/credentials";
+import type { PresentedCredentials } from "../keys/credentials";
 import { hashSecret, importHashKey } from "../keys/hash";
 import { checkKeyRecord, policyOf } from "../keys/record";
 import { hasValidChecksum } from "../keys/secret";
@@ -19,10 +19,11 @@ import { errorMessage, log } from "../log";
 /** The one sentence of every 401 `invalid_credentials`, whatever the reason. */
 export const INVALID_CREDENTIALS_MESSAGE = "The API key and secret do not match an active key.";
 
-export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
-  // Read again rather than carried in c.var, so the secret never sits in the request context.
-  const presented = readCredentials(c.req.raw.headers);
-  if ("code" in presented) throw new ApiError(presented.code, presented.message);
+/**
+ * @param presented what src/request-path/credentials.ts read; passed along, so the secret never sits in `c.var`
+ * @throws ApiError `invalid_credentials` (401), `authorizer_unavailable` (503, fail closed)
+ */
+export async function authenticateKey(c: Context<AppEnv>, presented: PresentedCredentials): Promise<void> {
   const caller = { accountId: presented.accountId, mode: presented.secret.mode };
   const secret = presented.secret.secret;
   // A typo or a truncated copy of a generated secret is refused here, before any hashing or KV read.
@@ -47,5 +48,4 @@ export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
     throw new ApiError("invalid_credentials", INVALID_CREDENTIALS_MESSAGE);
   }
   c.set("caller", { ...caller, keyId: record.key_id, verified: true, policy: policyOf(record) });
-  await next();
-});
+}
