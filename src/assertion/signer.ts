@@ -9,7 +9,7 @@
  * answered with 503 `authorizer_unavailable` on every request that needs the key (fail closed), each
  * with one `assertion_key_invalid` log line naming the setting, never its value.
  */
-import { importJWK, SignJWT } from "jose";
+import { CompactSign, importJWK } from "jose";
 import { UNAVAILABLE_MESSAGE } from "../env";
 import { ApiError } from "../errors";
 import { errorMessage, log } from "../log";
@@ -44,7 +44,8 @@ type Outcome = { ok: true; signer: AssertionSigner } | { ok: false; error: strin
 
 let cached: { sources: readonly (string | undefined)[]; outcome: Promise<Outcome> } | null = null;
 
-const PROBE = new TextEncoder().encode("spot-assertion-key-probe");
+const utf8 = new TextEncoder();
+const PROBE = utf8.encode("spot-assertion-key-probe");
 
 async function createSigner(env: AssertionEnv): Promise<AssertionSigner> {
   const config = parseAssertionKeyConfig({
@@ -85,7 +86,9 @@ async function createSigner(env: AssertionEnv): Promise<AssertionSigner> {
     kid: config.signing.kid,
     jwks,
     jwksBody: JSON.stringify(jwks),
-    sign: (claims) => new SignJWT({ ...claims }).setProtectedHeader(header).sign(privateKey),
+    // A JWT is a JWS over the JSON claims set (RFC 7519 §7.1). CompactSign over bytes we serialise once
+    // skips SignJWT's deep copy and claim handling of an object this module built itself.
+    sign: (claims) => new CompactSign(utf8.encode(JSON.stringify(claims))).setProtectedHeader(header).sign(privateKey),
   };
 }
 
