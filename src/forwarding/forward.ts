@@ -108,22 +108,16 @@ export async function forward(c: Context<AppEnv>, requestUrl: URL): Promise<Resp
 
 /**
  * Runs an upstream fetch with a deadline for the response headers; the body then streams without one.
+ * The deadline is an `AbortSignal.timeout` (one runtime timer, nothing to clear).
  * @param timeoutMs milliseconds
  * @throws ApiError `upstream_timeout` (504) or `upstream_unavailable` (502)
  */
 async function fetchUpstream(send: (signal: AbortSignal) => Promise<Response>, timeoutMs: number): Promise<Response> {
-  const controller = new AbortController();
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    controller.abort();
-  }, timeoutMs);
+  const signal = AbortSignal.timeout(timeoutMs);
   try {
-    return await send(controller.signal);
+    return await send(signal);
   } catch {
-    if (timedOut) throw new ApiError("upstream_timeout", `The upstream origin did not answer within ${timeoutMs} ms.`);
+    if (signal.aborted) throw new ApiError("upstream_timeout", `The upstream origin did not answer within ${timeoutMs} ms.`);
     throw new ApiError("upstream_unavailable", "The upstream origin could not be reached.");
-  } finally {
-    clearTimeout(timer);
   }
 }
