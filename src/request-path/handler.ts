@@ -12,7 +12,7 @@
  * promise and context bookkeeping (docs/benchmark.md).
  */
 import type { Context } from "hono";
-import { resolveClientIp } from "../client-ip/resolve";
+import { resolveClientIpMemo } from "../client-ip/memo";
 import type { AppEnv } from "../env";
 import { ApiError, errorResponse } from "../errors";
 import { forward } from "../forwarding/forward";
@@ -49,7 +49,7 @@ export async function handleApiRequest(c: Context<AppEnv>): Promise<Response> {
 }
 
 async function authorizeAndForward(c: Context<AppEnv>, url: URL): Promise<Response> {
-  c.set("clientIp", resolveClientIp(c.req.header("cf-connecting-ip"), c.req.header("x-forwarded-for")));
+  c.set("clientIp", resolveClientIpMemo(c.req.header("cf-connecting-ip") ?? null, c.req.header("x-forwarded-for") ?? null));
   refuseBlockedAddress(c);
   const presented = checkCredentials(c);
   resolveApiVersion(c);
