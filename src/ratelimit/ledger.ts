@@ -28,10 +28,20 @@ interface Entry {
 export class WindowLedger {
   readonly #entries = new Map<string, Entry>();
   readonly #maxEntries: number;
+  /** The latest block end ever set (epoch ms): past it, no key is blocked. */
+  #latestBlockEndMs = 0;
 
   /** @param maxEntries keys kept at most; the least recently touched is dropped past it */
   constructor(maxEntries: number) {
     this.#maxEntries = maxEntries;
+  }
+
+  /**
+   * True when some key may be blocked at `nowMs` (epoch ms); false means none is, so a caller can
+   * skip working out its key (src/request-path/failed-auth.ts).
+   */
+  anyBlocked(nowMs: number): boolean {
+    return this.#latestBlockEndMs > nowMs;
   }
 
   /** @returns epoch ms until which `key` is blocked, or 0 when it is not blocked at `nowMs` */
@@ -59,10 +69,12 @@ export class WindowLedger {
   block(key: string, untilMs: number): void {
     const entry = this.#touch(key);
     entry.blockedUntilMs = Math.max(entry.blockedUntilMs, untilMs);
+    this.#latestBlockEndMs = Math.max(this.#latestBlockEndMs, untilMs);
   }
 
   clear(): void {
     this.#entries.clear();
+    this.#latestBlockEndMs = 0;
   }
 
   get size(): number {

@@ -64,8 +64,11 @@ function tooManyFailures(limit: number, untilMs: number, nowMs: number): ApiErro
  * @throws ApiError `rate_limited` (429, with `Retry-After`, `RateLimit-Policy`, `RateLimit`)
  */
 export function refuseBlockedAddress(c: Context<AppEnv>): void {
+  const now = Date.now();
+  // Nothing blocked in this isolate (the usual case): no need to work out the address's key.
+  if (!ledger.anyBlocked(now)) return;
   const key = failedAuthKey(c.get("clientIp").connectingIp);
-  const blockedUntil = ledger.blockedUntil(key, Date.now());
+  const blockedUntil = ledger.blockedUntil(key, now);
   if (blockedUntil > 0) throw tooManyFailures(requireConfig(c.env, c.get("requestId")).authFailureLimit, blockedUntil, Date.now());
 }
 

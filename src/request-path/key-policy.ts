@@ -64,7 +64,7 @@ export async function enforceKeyPolicy(c: Context<AppEnv>): Promise<void> {
   // so raising a key's limit takes effect without waiting for the old block to end here.
   const counterKey = `key:${caller.keyId}`;
   const ledgerKey = `${counterKey}@${perMinute}`;
-  const blockedUntil = ledger.blockedUntil(ledgerKey, Date.now());
+  const blockedUntil = ledger.anyBlocked(Date.now()) ? ledger.blockedUntil(ledgerKey, Date.now()) : 0;
   if (blockedUntil > 0) throw keyRateLimited(perMinute, blockedUntil, Date.now());
   const name = keyLimiterName(perMinute);
   const verdict = await consultLimiter(c.env[name], name, counterKey, config.rateLimitTimeoutMs, c.get("requestId"));
