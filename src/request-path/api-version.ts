@@ -10,7 +10,8 @@ import { type AppEnv, requireConfig } from "../env";
 import { ApiError } from "../errors";
 import { API_VERSION_HEADER } from "../keys/credentials";
 import { todayUtc } from "../versioning/date";
-import { resolveVersion, supportedVersions } from "../versioning/resolve";
+import { resolveVersionMemo } from "../versioning/memo";
+import { supportedVersions } from "../versioning/resolve";
 
 /**
  * Sets `c.var.requestedVersion`, `c.var.version` and `c.var.upstreamOrigin`.
@@ -20,15 +21,14 @@ import { resolveVersion, supportedVersions } from "../versioning/resolve";
 export function resolveApiVersion(c: Context<AppEnv>): void {
   const { versions } = requireConfig(c.env, c.get("requestId"));
   const header = c.req.header(API_VERSION_HEADER);
-  const today = todayUtc(Date.now());
-  const resolution = resolveVersion(header, versions, today);
+  const resolution = resolveVersionMemo(header, versions, Date.now());
   c.set("requestedVersion", resolution.requested);
   if (!resolution.ok) throw new ApiError(resolution.code, resolution.message);
   const { entry } = resolution;
   // The mode named by the secret's prefix; authenticate then requires the key record to have the same mode.
   if (c.get("caller")?.mode === "test") {
     if (entry.sandboxOrigin === null) {
-      const withSandbox = supportedVersions(versions, today)
+      const withSandbox = supportedVersions(versions, todayUtc(Date.now()))
         .filter((e) => e.sandboxOrigin !== null)
         .map((e) => e.version);
       throw new ApiError(
