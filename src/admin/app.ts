@@ -76,7 +76,7 @@ const SECRET_WARNING = "Store this secret now: it is shown only this once and ca
 // ---------------------------------------------------------------------------------------------
 // Middleware
 
-/** The admin audit event of every admin request (on the way out, inside waitUntil), and the response stamps. */
+/** The admin audit event of every admin request (on the way out; its flush kept alive by waitUntil), and the response stamps. */
 const adminAudit = createMiddleware<AppEnv>(async (c, next) => {
   const startedAtMs = Date.now();
   await next();
@@ -107,7 +107,8 @@ const adminAudit = createMiddleware<AppEnv>(async (c, next) => {
       userAgent: c.req.header("user-agent") ?? null,
       durationMs: Date.now() - startedAtMs,
     });
-    c.executionCtx.waitUntil(sendAuditEvent(c.env.AUDIT_QUEUE, event, batchLimits(c.env)));
+    const { keepAlive } = sendAuditEvent(c.env.AUDIT_QUEUE, event, batchLimits(c.env));
+    if (keepAlive !== undefined) c.executionCtx.waitUntil(keepAlive);
   } catch (err) {
     log("error", "audit_build_failed", { request_id: c.get("requestId"), error: errorMessage(err) });
   }

@@ -6,8 +6,12 @@
  *
  * A batch is flushed when it reaches `maxEvents`, when the next event would take it past `maxBytes`
  * (serialised JSON, kept well below the 128 KB Queues message limit), or `maxDelayMs` after its first
- * event. `add` returns the promise of the flush that carries the event; the request hands it to
- * `ctx.waitUntil`, which keeps the isolate alive until that flush is done.
+ * event. The request that opens a batch (its delay timer runs in that request's context) and a request
+ * whose add starts a delivery (the send runs in its context) hand the flush to `ctx.waitUntil`, which
+ * keeps their request context, and so the timer and the send, alive until the flush is done; every
+ * other event travels in a batch one of those keeps alive. One `waitUntil` per batch instead of one
+ * per request: a promise resolved from another request's context costs the runtime a cross-context
+ * hand-off for every request that waits on it (docs/benchmark.md).
  */
 
 /** Bounds of one batch. */
@@ -30,6 +34,20 @@ export interface Fold<T> {
 /** Delivers one batch; must never reject (failures are logged by the deliverer). */
 export type Deliver<T> = (items: T[]) => Promise<void>;
 
+/** What {@link Batcher.add} gives back. */
+export interface Added {
+  /** Resolves once the batch carrying the item is delivered (or its failure logged); never rejects. */
+  delivered: Promise<void>;
+  /**
+   * The promise the caller must keep its request alive on (`ctx.waitUntil`), or undefined when another
+   * caller already does so for the batch carrying this item. Set for the caller that opened the
+   * batch (its delay timer runs in that caller's request context, which must outlive it) and for a
+   * caller whose add started a delivery (the send runs in its context); every other caller's item
+   * travels in a batch one of those keeps alive.
+   */
+  keepAlive: Promise<void> | undefined;
+}
+
 /**
  * An isolate-level batch of items waiting for one delivery.
  * @typeParam T the item type (an audit event)
@@ -41,6 +59,8 @@ export class Batcher<T> {
   #sizes: number[] = [];
   #folds = new Map<string, number>();
   #bytes = 0;
+  /** Counts batches; a delay timer flushes only the batch it was set for. */
+  #generation = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #done: { promise: Promise<void>; resolve: () => void } | undefined;
 
@@ -52,34 +72,46 @@ export class Batcher<T> {
   /**
    * Adds an item of `bytes` serialised bytes; with `fold`, merges it into the pending item of the
    * same key when there is one (it then counts no further against `maxEvents`).
-   * @returns the promise of the flush that carries it; resolves once delivered (or logged as failed), never rejects
+   * @returns the delivery promise of the batch carrying the item, and what the caller must keep alive
    */
-  add(item: T, bytes: number, fold?: Fold<T>): Promise<void> {
+  add(item: T, bytes: number, fold?: Fold<T>): Added {
     const folded = fold === undefined ? undefined : this.#folds.get(fold.key);
-    if (fold !== undefined && folded !== undefined) {
+    if (fold !== undefined && folded !== undefined && this.#done !== undefined) {
       const merged = fold.merge(this.#items[folded] as T, item);
       this.#bytes += bytes - (this.#sizes[folded] ?? 0);
       this.#items[folded] = merged;
       this.#sizes[folded] = bytes;
-      this.#done ??= deferred();
-      return this.#done.promise;
+      return { delivered: this.#done.promise, keepAlive: undefined };
     }
-    if (this.#items.length > 0 && this.#bytes + bytes > this.#limits.maxBytes) this.flush();
+    // The item would take the pending batch past maxBytes: that batch goes now, from this caller.
+    const started = this.#items.length > 0 && this.#bytes + bytes > this.#limits.maxBytes ? this.#flushNow() : undefined;
+    const opened = this.#done === undefined;
+    this.#done ??= deferred();
+    const delivered = this.#done.promise;
     if (fold !== undefined) this.#folds.set(fold.key, this.#items.length);
     this.#items.push(item);
     this.#sizes.push(bytes);
     this.#bytes += bytes;
-    this.#done ??= deferred();
-    const done = this.#done.promise;
-    if (this.#items.length >= this.#limits.maxEvents || this.#bytes >= this.#limits.maxBytes) this.flush();
-    else this.#timer ??= setTimeout(() => this.flush(), this.#limits.maxDelayMs);
-    return done;
+    let keepAlive: Promise<void> | undefined;
+    if (this.#items.length >= this.#limits.maxEvents || this.#bytes >= this.#limits.maxBytes) {
+      this.flush();
+      keepAlive = delivered;
+    } else if (opened) {
+      const generation = this.#generation;
+      this.#timer = setTimeout(() => {
+        if (this.#generation === generation) this.flush();
+      }, this.#limits.maxDelayMs);
+      keepAlive = delivered;
+    }
+    if (started === undefined) return { delivered, keepAlive };
+    return { delivered, keepAlive: keepAlive === undefined ? started : Promise.all([started, keepAlive]).then(noop) };
   }
 
   /** Delivers what is pending now. */
   flush(): void {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
+    this.#generation++;
     const items = this.#items;
     const done = this.#done;
     this.#items = [];
@@ -96,7 +128,16 @@ export class Batcher<T> {
   get pending(): number {
     return this.#items.length;
   }
+
+  /** Flushes the pending batch; its delivery promise. */
+  #flushNow(): Promise<void> {
+    const done = this.#done?.promise ?? Promise.resolve();
+    this.flush();
+    return done;
+  }
 }
+
+function noop(): void {}
 
 function deferred(): { promise: Promise<void>; resolve: () => void } {
   let resolve: () => void = () => {};

@@ -11,7 +11,7 @@ import * as z from "zod";
 import { spotDebugCounters } from "../debug/counters";
 import { errorMessage, log } from "../log";
 import { type AdminAuditEvent, AdminAuditEventSchema, isAdminEvent } from "./admin-event";
-import { Batcher, type BatchLimits } from "./batcher";
+import { type Added, Batcher, type BatchLimits } from "./batcher";
 import {
   type AuditEvent,
   AuditEventSchema,
@@ -138,16 +138,21 @@ function foldDenied(pending: AnyAuditEvent, next: AnyAuditEvent): AnyAuditEvent 
   return { ...next, folded_count: (pending.folded_count ?? 1) + (next.folded_count ?? 1) };
 }
 
+/** Nothing to wait for: the event was logged instead of queued. */
+const NOT_QUEUED: Added = { delivered: Promise.resolve(), keepAlive: undefined };
+
 /**
  * Puts an event on the audit queue, coalesced with the events of concurrent requests of this
  * isolate (src/audit/batcher.ts). Never throws.
  * @param limits batch bounds; the first call per queue binding fixes them for the isolate
- * @returns the promise of the flush carrying the event: hand it to `ctx.waitUntil`
+ * @returns `delivered`: resolves once the message carrying the event is sent or its failure logged;
+ *          `keepAlive`: hand it to `ctx.waitUntil` when set (this request opened the batch or started
+ *          a send); when undefined another request of the isolate keeps the batch alive
  */
-export function sendAuditEvent(queue: Queue, event: AnyAuditEvent, limits: BatchLimits = DEFAULT_BATCH_LIMITS): Promise<void> {
+export function sendAuditEvent(queue: Queue, event: AnyAuditEvent, limits: BatchLimits = DEFAULT_BATCH_LIMITS): Added {
   try {
     const prepared = prepareAuditEvent(event);
-    if (prepared === null) return Promise.resolve();
+    if (prepared === null) return NOT_QUEUED;
     let batcher = batchers.get(queue);
     if (batcher === undefined) {
       batcher = new Batcher((events) => deliverAuditEvents(queue, events), limits);
@@ -161,6 +166,6 @@ export function sendAuditEvent(queue: Queue, event: AnyAuditEvent, limits: Batch
     return batcher.add(prepared.event, prepared.bytes);
   } catch (err) {
     log("error", "audit_send_failed", { ...idsOf(event), error: errorMessage(err), event });
-    return Promise.resolve();
+    return NOT_QUEUED;
   }
 }

@@ -16,7 +16,8 @@ import { deprecationHeaders } from "../versioning/resolve";
 
 /**
  * Builds the request's audit event from what the request path set in `c.var` and the final answer,
- * and hands its sending to `ctx.waitUntil` (coalesced per isolate: src/audit/producer.ts). Never
+ * and queues it (coalesced per isolate: src/audit/producer.ts), handing the batch's flush to
+ * `ctx.waitUntil` when this request is the one that keeps it alive (src/audit/batcher.ts). Never
  * throws and never delays the answer: a failure to build the event is one `audit_build_failed` log
  * line with the request id.
  * @param url the request URL, parsed once by the caller
@@ -25,7 +26,8 @@ import { deprecationHeaders } from "../versioning/resolve";
 export function recordAuditEvent(c: Context<AppEnv>, url: URL, res: Response): void {
   try {
     const event = buildAuditEvent(auditInput(c, url, res));
-    c.executionCtx.waitUntil(sendAuditEvent(c.env.AUDIT_QUEUE, event, batchLimits(c.env)));
+    const { keepAlive } = sendAuditEvent(c.env.AUDIT_QUEUE, event, batchLimits(c.env));
+    if (keepAlive !== undefined) c.executionCtx.waitUntil(keepAlive);
   } catch (err) {
     log("error", "audit_build_failed", { request_id: c.get("requestId"), error: errorMessage(err) });
   }

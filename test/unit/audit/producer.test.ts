@@ -65,7 +65,7 @@ describe("sendAuditEvent coalescing", () => {
   it("events sent to one queue binding close together travel in one message", async () => {
     const { queue, calls } = recordingQueue();
     const events = ["a", "b", "c"].map((id) => event({ eventId: `evt_${id}`, requestId: `req_${id}` }));
-    await Promise.all(events.map((e) => sendAuditEvent(queue, e)));
+    await Promise.all(events.map((e) => sendAuditEvent(queue, e).delivered));
     expect(calls).toHaveLength(1);
     expect(calls[0]?.body).toEqual({ v: 1, events });
     expect(AuditMessageSchema.safeParse(calls[0]?.body).success).toBe(true);
@@ -74,7 +74,7 @@ describe("sendAuditEvent coalescing", () => {
   it("a failing send logs every event of the batch with its own request id", async () => {
     const errors = vi.spyOn(console, "error").mockImplementation(() => {});
     const queue = { send: () => Promise.reject(new Error("queue down")) } as unknown as Queue;
-    await Promise.all(["x", "y"].map((id) => sendAuditEvent(queue, event({ eventId: `evt_${id}`, requestId: `req_${id}` }))));
+    await Promise.all(["x", "y"].map((id) => sendAuditEvent(queue, event({ eventId: `evt_${id}`, requestId: `req_${id}` })).delivered));
     const lines = errors.mock.calls.map((args) => JSON.parse(String(args[0])));
     expect(lines.map((l) => [l.msg, l.request_id, l.event.event_id])).toEqual([
       ["audit_send_failed", "req_x", "evt_x"],
@@ -87,7 +87,7 @@ describe("sendAuditEvent coalescing", () => {
     const big = Array.from({ length: 60 }, (_, i) =>
       event({ eventId: `evt_${i}`, requestId: `req_${i}`, userAgent: "é".repeat(1024), path: `/${"p".repeat(2047)}` }),
     );
-    await Promise.all(big.map((e) => sendAuditEvent(queue, e)));
+    await Promise.all(big.map((e) => sendAuditEvent(queue, e).delivered));
     expect(calls.length).toBeGreaterThan(1);
     expect(calls.flatMap((c) => (c.body as { events: AuditEvent[] }).events)).toHaveLength(60);
     for (const c of calls) expect(messageSize(c.body as { v: 1; events: AuditEvent[] })).toBeLessThan(128_000);
@@ -110,7 +110,7 @@ describe("flood folding of denied events", () => {
     const allowed = Array.from({ length: 5 }, (_, i) =>
       event({ eventId: `evt_a${i}`, requestId: `req_a${i}`, connectingIp: "192.0.2.77" }),
     );
-    await Promise.all([...denied, ...allowed].map((e) => sendAuditEvent(queue, e)));
+    await Promise.all([...denied, ...allowed].map((e) => sendAuditEvent(queue, e).delivered));
     const sent = calls.flatMap((c) => (c.body as { events: AuditEvent[] }).events);
     expect(sent.filter((e) => e.outcome === "allowed")).toHaveLength(5);
     const deniedSent = sent.filter((e) => e.outcome === "denied");
@@ -126,7 +126,7 @@ describe("flood folding of denied events", () => {
     const { queue, calls } = recordingQueue();
     const flood = Array.from({ length: 25 }, (_, i) => event({ eventId: `evt_f${i}`, outcome: "denied", connectingIp: "192.0.2.78" }));
     const other = event({ eventId: "evt_other", outcome: "denied", connectingIp: "192.0.2.79" });
-    await Promise.all([...flood, other].map((e) => sendAuditEvent(queue, e)));
+    await Promise.all([...flood, other].map((e) => sendAuditEvent(queue, e).delivered));
     const sent = calls.flatMap((c) => (c.body as { events: AuditEvent[] }).events);
     expect(sent.find((e) => e.event_id === "evt_other")?.folded_count).toBeUndefined();
   });
@@ -137,7 +137,7 @@ describe("sendAuditEvent", () => {
     const { queue, calls } = recordingQueue();
     const errors = vi.spyOn(console, "error").mockImplementation(() => {});
     const e = event();
-    await sendAuditEvent(queue, e);
+    await sendAuditEvent(queue, e).delivered;
     expect(calls).toHaveLength(1);
     expect(calls[0]?.body).toEqual({ v: 1, events: [e] });
     expect(calls[0]?.options).toEqual({ contentType: "json" });
@@ -155,7 +155,7 @@ describe("sendAuditEvent", () => {
       forwarded: { raw, rawLength: raw.length, entries, count: 500 },
     });
     const { queue, calls } = recordingQueue();
-    await sendAuditEvent(queue, e);
+    await sendAuditEvent(queue, e).delivered;
     expect(calls).toHaveLength(1);
     const sent = sentEvent(calls);
     expect(sent?.user_agent?.length).toBe(1024);
@@ -173,7 +173,7 @@ describe("sendAuditEvent", () => {
       },
     } as unknown as Queue;
     const e = event();
-    await expect(sendAuditEvent(queue, e)).resolves.toBeUndefined();
+    await expect(sendAuditEvent(queue, e).delivered).resolves.toBeUndefined();
     expect(errors).toHaveBeenCalledTimes(1);
     const line = JSON.parse(String(errors.mock.calls[0]?.[0]));
     expect(line).toEqual({
@@ -189,7 +189,7 @@ describe("sendAuditEvent", () => {
   it("resolves and logs once when send rejects", async () => {
     const errors = vi.spyOn(console, "error").mockImplementation(() => {});
     const queue = { send: () => Promise.reject(new Error("rejected")) } as unknown as Queue;
-    await expect(sendAuditEvent(queue, event({ requestId: "req_reject" }))).resolves.toBeUndefined();
+    await expect(sendAuditEvent(queue, event({ requestId: "req_reject" })).delivered).resolves.toBeUndefined();
     expect(errors).toHaveBeenCalledTimes(1);
     expect(String(errors.mock.calls[0]?.[0])).toContain('"request_id":"req_reject"');
     expect(String(errors.mock.calls[0]?.[0])).toContain('"error":"rejected"');
@@ -207,7 +207,7 @@ describe("sendAuditEvent", () => {
     };
     expect(messageSize({ v: 1, events: [big] })).toBeGreaterThan(MAX_EVENT_BYTES);
     const { queue, calls } = recordingQueue();
-    await sendAuditEvent(queue, big);
+    await sendAuditEvent(queue, big).delivered;
     expect(calls).toHaveLength(1);
     const sent = sentEvent(calls);
     expect(sent?.truncated).toBe(true);
@@ -224,7 +224,7 @@ describe("sendAuditEvent", () => {
     const errors = vi.spyOn(console, "error").mockImplementation(() => {});
     const tooBig: AuditEvent = { ...event({ requestId: "req_huge" }), origin: "o".repeat(100_000) };
     const { queue, calls } = recordingQueue();
-    await expect(sendAuditEvent(queue, tooBig)).resolves.toBeUndefined();
+    await expect(sendAuditEvent(queue, tooBig).delivered).resolves.toBeUndefined();
     expect(calls).toHaveLength(0);
     expect(errors).toHaveBeenCalledTimes(1);
     const raw = String(errors.mock.calls[0]?.[0]);
