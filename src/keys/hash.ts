@@ -35,13 +35,14 @@ export function importHashKey(base64Key: string | undefined): Promise<CryptoKey>
   return key;
 }
 
+const utf8 = new TextEncoder();
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
 
 /**
  * @returns HMAC-SHA-256 of the UTF-8 bytes of `secret`, as 64 lowercase hex characters
  */
 export async function hashSecret(key: CryptoKey, secret: string): Promise<string> {
-  const mac = new Uint8Array(await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(secret)));
+  const mac = new Uint8Array(await crypto.subtle.sign("HMAC", key, utf8.encode(secret)));
   let hex = "";
   for (const byte of mac) hex += HEX[byte];
   return hex;
