@@ -14,7 +14,7 @@
  * BENCH_ACCOUNT, BENCH_SECRET (the key seeded for the bench), BENCH_RECORD (its KV record, JSON).
  */
 import { buildAuditEvent } from "../../src/audit/event";
-import { AUDIT_MESSAGE_VERSION, messageSize } from "../../src/audit/producer";
+import { prepareAuditEvent } from "../../src/audit/producer";
 import { resolveClientIp, upstreamForwardedFor } from "../../src/client-ip/resolve";
 import { getConfig } from "../../src/env";
 import { buildUpstreamHeaders, UPSTREAM_HEADERS } from "../../src/forwarding/headers";
@@ -144,7 +144,9 @@ async function run(env: MicroEnv, ms: number): Promise<OpResult[]> {
     });
   };
   const sample = event();
-  const message = () => messageSize({ v: AUDIT_MESSAGE_VERSION, events: [sample] });
+  const prepare = () => {
+    if (prepareAuditEvent(sample) === null) throw new Error("micro: the sample event is too large");
+  };
   const hotPath = async () => {
     // In the order of src/request-path/handler.ts
     ip();
@@ -156,7 +158,7 @@ async function run(env: MicroEnv, ms: number): Promise<OpResult[]> {
     if (!found || checkKeyRecord(found, env.BENCH_ACCOUNT, "live", Date.now()) !== null) throw new Error("micro: not authorized");
     getConfig(env);
     upstream();
-    messageSize({ v: AUDIT_MESSAGE_VERSION, events: [event()] });
+    prepareAuditEvent(event());
   };
 
   const results: OpResult[] = [];
@@ -172,7 +174,7 @@ async function run(env: MicroEnv, ms: number): Promise<OpResult[]> {
   results.push(await measure("client_ip", "CF-Connecting-IP + X-Forwarded-For parsing (ipaddr.js)", ms, ip));
   results.push(await measure("upstream", "upstream URL + header hygiene + identity headers", ms, upstream));
   results.push(await measure("audit_event", "build the capped audit event (2 UUIDs included)", ms, event));
-  results.push(await measure("audit_message", "JSON size check of the queue message", ms, message));
+  results.push(await measure("audit_prepare", "the producer's size check of one event (prepareAuditEvent)", ms, prepare));
   results.push(await measure("hot_path", "all of the above in request order, once per request", ms, hotPath));
   if (kvReads !== 1) throw new Error(`micro: expected 1 KV read (cache fill), saw ${kvReads}`);
   return results;

@@ -235,9 +235,40 @@ export function eventSize(event: AuditEvent): number {
   return utf8Length(JSON.stringify(event));
 }
 
-/** UTF-8 byte length of a string (a lone surrogate counts as the 3 bytes of U+FFFD). */
+/** Shared by every utf8Length call of this isolate (synchronous use only). */
+const utf8Encoder = new TextEncoder();
+/** Encoding target of utf8Length: any string of up to a third of its size in UTF-16 units fits. */
+const UTF8_SCRATCH_BYTES = 48 * 1024;
+let utf8Scratch: Uint8Array | undefined;
+
+/**
+ * UTF-8 byte length of a string, as TextEncoder encodes it (a lone surrogate counts as the 3 bytes
+ * of U+FFFD). No allocation per call: a string of up to 16 K code units (every audit event's JSON
+ * in practice) is encoded into one reused buffer, a longer one is counted character by character.
+ */
 export function utf8Length(value: string): number {
-  return new TextEncoder().encode(value).byteLength;
+  if (value.length * 3 <= UTF8_SCRATCH_BYTES) {
+    utf8Scratch ??= new Uint8Array(UTF8_SCRATCH_BYTES);
+    return utf8Encoder.encodeInto(value, utf8Scratch).written;
+  }
+  return countUtf8(value);
+}
+
+/** utf8Length without encoding: pure ASCII text is `value.length` bytes. */
+export function countUtf8(value: string): number {
+  const n = value.length;
+  let bytes = n;
+  for (let i = 0; i < n; i++) {
+    const c = value.charCodeAt(i);
+    if (c < 0x80) continue;
+    if (c < 0x800) bytes += 1;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < n && (value.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      // A surrogate pair: two code units, four bytes.
+      bytes += 2;
+      i++;
+    } else bytes += 2;
+  }
+  return bytes;
 }
 
 function nonNegativeInt(value: unknown): number | null {

@@ -54,6 +54,12 @@ export function messageSize(message: AuditMessage): number {
 }
 
 /**
+ * Bytes the envelope `{"v":1,"events":[…]}` adds around the serialised events of a message: the
+ * size of a one-event message is this plus the event's own serialised size.
+ */
+const MESSAGE_ENVELOPE_BYTES = JSON.stringify({ v: AUDIT_MESSAGE_VERSION, events: [] } satisfies AuditMessage).length;
+
+/**
  * The harder cut applied when an event's message is over MAX_EVENT_BYTES: the forwarded chain is
  * dropped (forwarded_count still says how many entries there were), user_agent, path and
  * forwarded_for are cut to SHRUNK_TEXT_MAX_CHARS (their *_length fields keep the original sizes),
@@ -92,23 +98,26 @@ function idsOf(event: AnyAuditEvent): { request_id: string; event_id: string } {
 export const DEFAULT_BATCH_LIMITS: BatchLimits = { maxEvents: MAX_EVENTS_PER_MESSAGE, maxBytes: 96_000, maxDelayMs: 50 };
 
 /**
- * Applies the size rules to one event before it joins a batch.
- * @returns the event (shrunk if its message was over MAX_EVENT_BYTES) and its serialised size in
- *          bytes, or null when it stays too large (then logged as `audit_event_too_large`)
+ * Applies the size rules to one event before it joins a batch. Serialises the event once (twice
+ * when it has to be shrunk): the size of its one-event message is that plus a constant envelope.
+ * @returns the event (shrunk if its message was over MAX_EVENT_BYTES) and the UTF-8 bytes it adds
+ *          to a batch (its JSON plus the separating comma), or null when it stays too large (then
+ *          logged as `audit_event_too_large`)
  */
 export function prepareAuditEvent(event: AnyAuditEvent): { event: AnyAuditEvent; bytes: number } | null {
   let prepared = event;
-  let size = messageSize({ v: AUDIT_MESSAGE_VERSION, events: [event] });
+  let eventBytes = utf8Length(JSON.stringify(event));
   // An admin event is capped far below the limit by its builder (src/audit/admin-event.ts).
-  if (size > MAX_EVENT_BYTES && !isAdminEvent(event)) {
+  if (eventBytes + MESSAGE_ENVELOPE_BYTES > MAX_EVENT_BYTES && !isAdminEvent(event)) {
     prepared = shrinkAuditEvent(event);
-    size = messageSize({ v: AUDIT_MESSAGE_VERSION, events: [prepared] });
+    eventBytes = utf8Length(JSON.stringify(prepared));
   }
+  const size = eventBytes + MESSAGE_ENVELOPE_BYTES;
   if (size > MAX_EVENT_BYTES || size > QUEUE_MESSAGE_LIMIT_BYTES) {
     log("error", "audit_event_too_large", { ...idsOf(event), size_bytes: size, limit_bytes: MAX_EVENT_BYTES, event: clippedForLog(event) });
     return null;
   }
-  return { event: prepared, bytes: utf8Length(JSON.stringify(prepared)) + 1 };
+  return { event: prepared, bytes: eventBytes + 1 };
 }
 
 /**

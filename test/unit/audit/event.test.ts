@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
   AUDIT_SCHEMA_VERSION,
@@ -6,6 +7,7 @@ import {
   type AuditInput,
   buildAuditEvent,
   cleanText,
+  countUtf8,
   eventSize,
   FORGED_HEADER_MAX_CHARS,
   FORGED_HEADERS_MAX_ENTRIES,
@@ -19,6 +21,7 @@ import {
   QUEUE_MESSAGE_LIMIT_BYTES,
   REASON_MAX_CHARS,
   USER_AGENT_MAX_CHARS,
+  utf8Length,
 } from "../../../src/audit/event";
 
 function input(overrides: Partial<AuditInput> = {}): AuditInput {
@@ -422,5 +425,42 @@ describe("cleanText", () => {
     ["", 5, ""],
   ])("cleanText(%j, %i) = %j", (value, max, expected) => {
     expect(cleanText(value, max)).toBe(expected);
+  });
+});
+
+describe("utf8Length", () => {
+  const encoded = (value: string) => new TextEncoder().encode(value).byteLength;
+
+  it.each([
+    ["", 0],
+    ["plain ascii", 11],
+    ["Büro", 5],
+    ["\u00ff", 2],
+    ["\u07ff\u0800", 5],
+    ["€", 3],
+    ["😀", 4],
+    ["\ud800", 3],
+    ["\udc00x", 4],
+    ["\ud83d\ud83d\ude00", 7],
+    ["x\ud83d", 4],
+  ])("utf8Length(%j) = %i, as TextEncoder counts it", (value, bytes) => {
+    expect(utf8Length(value)).toBe(bytes);
+    expect(countUtf8(value)).toBe(bytes);
+    expect(encoded(value)).toBe(bytes);
+  });
+
+  it("counts strings longer than its scratch buffer too (20,000 code units and more)", () => {
+    for (const value of ["é".repeat(20_000), `${"a".repeat(30_000)}\ud800😀`, "€".repeat(16_384), "x".repeat(16_385)]) {
+      expect(utf8Length(value)).toBe(encoded(value));
+    }
+  });
+
+  it("equals TextEncoder's byte count for any UTF-16 text, lone surrogates included", () => {
+    const codeUnit = fc.nat(0xffff).map((c) => String.fromCharCode(c));
+    const text = fc.oneof(fc.string({ unit: codeUnit, maxLength: 300 }), fc.string({ unit: "binary", maxLength: 300 }), fc.string());
+    fc.assert(
+      fc.property(text, (value) => utf8Length(value) === encoded(value) && countUtf8(value) === encoded(value)),
+      { numRuns: 2000 },
+    );
   });
 });

@@ -1,6 +1,14 @@
+import fc from "fast-check";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { type AuditEvent, type AuditInput, buildAuditEvent, MAX_EVENT_BYTES } from "../../../src/audit/event";
-import { AuditMessageSchema, messageSize, SHRUNK_TEXT_MAX_CHARS, sendAuditEvent, shrinkAuditEvent } from "../../../src/audit/producer";
+import {
+  AuditMessageSchema,
+  messageSize,
+  prepareAuditEvent,
+  SHRUNK_TEXT_MAX_CHARS,
+  sendAuditEvent,
+  shrinkAuditEvent,
+} from "../../../src/audit/producer";
 
 interface SendCall {
   body: unknown;
@@ -247,5 +255,41 @@ describe("shrinkAuditEvent", () => {
     expect(s.truncated).toBe(true);
     expect(e.truncated).toBe(true);
     expect(e.user_agent?.length).toBe(1024);
+  });
+});
+
+describe("prepareAuditEvent sizes", () => {
+  const text = fc.oneof(fc.string({ maxLength: 300 }), fc.string({ unit: "binary", maxLength: 300 }), fc.constant("Büro-Sync/2.1 \u00ff"));
+
+  it("counts exactly the UTF-8 bytes the event adds to a message: its JSON and a comma", () => {
+    fc.assert(
+      fc.property(text, text, text, fc.nat(600), (userAgent, path, host, count) => {
+        const e = event({ userAgent, path: `/${path}`, host, forwarded: { raw: null, rawLength: 0, entries: [], count } });
+        const prepared = prepareAuditEvent(e);
+        if (prepared === null) return false;
+        const one = messageSize({ v: 1, events: [prepared.event] });
+        const two = messageSize({ v: 1, events: [prepared.event, prepared.event] });
+        return prepared.event === e && two - one === prepared.bytes;
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("applies MAX_EVENT_BYTES to the whole one-event message, envelope included", () => {
+    const base = event({ userAgent: null });
+    const sizeWith = (origin: string) => messageSize({ v: 1, events: [{ ...base, origin }] });
+    // `origin` is not a field the shrinking cuts: an event over the limit because of it only gets
+    // `truncated: true` (one byte shorter than false) and an empty chain.
+    const fill = "o".repeat(MAX_EVENT_BYTES - sizeWith(""));
+    expect(sizeWith(fill)).toBe(MAX_EVENT_BYTES);
+    const exact = prepareAuditEvent({ ...base, origin: fill });
+    expect(exact?.event.truncated).toBe(false);
+    expect((exact?.event as AuditEvent | undefined)?.origin).toBe(fill);
+    const shrunk = prepareAuditEvent({ ...base, origin: `${fill}o` });
+    expect(shrunk?.event.truncated).toBe(true);
+    expect(messageSize({ v: 1, events: [shrunk?.event as AuditEvent] })).toBe(MAX_EVENT_BYTES);
+    const errors = vi.spyOn(console, "error").mockImplementation(() => {});
+    expect(prepareAuditEvent({ ...base, origin: `${fill}oo` })).toBeNull();
+    expect(JSON.parse(String(errors.mock.calls[0]?.[0]))).toMatchObject({ msg: "audit_event_too_large", size_bytes: MAX_EVENT_BYTES + 1 });
   });
 });
