@@ -8,11 +8,15 @@
  *
  * `hot_path` runs, in one iteration, every piece a hot request (isolate cache hit) goes through,
  * in the order and number of the request path; Hono routing, the upstream fetch and the queue send
- * are not in it (they are the runtime's and are measured by the load arms).
+ * are not in it (they are the runtime's and are measured by the load arms). Pieces named
+ * `consumer_*` are the queue consumer's work per event, outside the request path and outside
+ * `hot_path_sum_ns`.
  *
  * Bindings: those of the authorizer (API_VERSIONS, SECRET_HASH_KEY, SECRET_HASH_KEY_ID, KEY_CACHE_*);
  * BENCH_ACCOUNT, BENCH_SECRET (the key seeded for the bench), BENCH_RECORD (its KV record, JSON).
  */
+
+import { parseAuditMessage } from "../../src/audit/consumer";
 import { buildAuditEvent } from "../../src/audit/event";
 import { prepareAuditEvent } from "../../src/audit/producer";
 import { resolveClientIp, upstreamForwardedFor } from "../../src/client-ip/resolve";
@@ -53,6 +57,11 @@ async function measure(op: string, what: string, ms: number, fn: () => unknown |
     elapsed = Date.now() - start;
   } while (elapsed < ms);
   return { op, what, ns_per_op: Math.round((elapsed * 1e6) / iterations), iterations };
+}
+
+/** A piece measured over `n` events at once, reported per event. */
+function perEvent(result: OpResult, n: number): OpResult {
+  return { ...result, ns_per_op: Math.round(result.ns_per_op / n), iterations: result.iterations * n };
 }
 
 async function run(env: MicroEnv, ms: number): Promise<OpResult[]> {
@@ -147,6 +156,11 @@ async function run(env: MicroEnv, ms: number): Promise<OpResult[]> {
   const prepare = () => {
     if (prepareAuditEvent(sample) === null) throw new Error("micro: the sample event is too large");
   };
+  // A coalesced message as the consumer receives it (parsed JSON), 50 events.
+  const received = JSON.parse(JSON.stringify({ v: 1, events: Array.from({ length: 50 }, () => event()) }));
+  const validate = () => {
+    if (!parseAuditMessage(received).ok) throw new Error("micro: the consumer refused the bench events");
+  };
   const hotPath = async () => {
     // In the order of src/request-path/handler.ts
     ip();
@@ -176,6 +190,9 @@ async function run(env: MicroEnv, ms: number): Promise<OpResult[]> {
   results.push(await measure("audit_event", "build the capped audit event (2 UUIDs included)", ms, event));
   results.push(await measure("audit_prepare", "the producer's size check of one event (prepareAuditEvent)", ms, prepare));
   results.push(await measure("hot_path", "all of the above in request order, once per request", ms, hotPath));
+  results.push(
+    perEvent(await measure("consumer_validate", "the consumer's validation of a message, per event (50 per message)", ms, validate), 50),
+  );
   if (kvReads !== 1) throw new Error(`micro: expected 1 KV read (cache fill), saw ${kvReads}`);
   return results;
 }
@@ -187,7 +204,7 @@ export default {
     const ms = Math.min(2000, Math.max(20, Number(url.searchParams.get("ms") ?? 200) || 200));
     try {
       const ops = await run(env, ms);
-      const sum = ops.filter((o) => o.op !== "hot_path").reduce((total, o) => total + o.ns_per_op, 0);
+      const sum = ops.filter((o) => o.op !== "hot_path" && !o.op.startsWith("consumer_")).reduce((total, o) => total + o.ns_per_op, 0);
       return Response.json({ ops, hot_path_sum_ns: sum });
     } catch (err) {
       return Response.json({ error: err instanceof Error ? (err.stack ?? err.message) : String(err) }, { status: 500 });

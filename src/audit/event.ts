@@ -202,6 +202,112 @@ type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 const schemaMatchesInterface: Same<z.infer<typeof AuditEventSchema>, AuditEvent> = true;
 void schemaMatchesInterface;
 
+// ---------------------------------------------------------------------------------------------
+// The consumer's cheap check (src/audit/consumer.ts): a plain-code mirror of AuditEventSchema for the
+// common case. It may refuse what the schema accepts (an event from an older producer, without
+// forged_headers; anything unusual): the consumer then asks the schema. It must never accept what the
+// schema refuses, nor anything the schema would change (a default to fill in): test/unit/audit/event.test.ts
+// checks both against the schema, field by field and with generated events.
+
+const isText = (max: number) => (v: unknown) => typeof v === "string" && v.length <= max;
+const isNullableText = (max: number) => (v: unknown) => v === null || (typeof v === "string" && v.length <= max);
+const isCount = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0;
+const isBoolean = (v: unknown) => typeof v === "boolean";
+const isTextArray = (maxEntries: number, maxChars: number) => (v: unknown) => {
+  if (!Array.isArray(v) || v.length > maxEntries) return false;
+  for (const item of v) if (typeof item !== "string" || item.length > maxChars) return false;
+  return true;
+};
+
+/** A plain object (as JSON.parse makes them), not an array, class instance or null. */
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== "object" || value === null) return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+/** Enumerable keys of a plain object, counted without building an array. */
+export function keyCount(value: object): number {
+  let n = 0;
+  for (const _ in value) n++;
+  return n;
+}
+
+/** `YYYY-MM-DDTHH:mm:ss.sssZ` naming a real instant of years 0000–9999: exactly what toISOString writes. */
+function isIsoMillisUtc(v: unknown): boolean {
+  if (typeof v !== "string" || v.length !== 24) return false;
+  const ms = Date.parse(v);
+  return !Number.isNaN(ms) && new Date(ms).toISOString() === v;
+}
+
+function isForwardedEntry(v: unknown): boolean {
+  if (!isPlainObject(v) || keyCount(v) !== 4) return false;
+  const port = v.port;
+  return (
+    typeof v.raw === "string" &&
+    v.raw.length <= FORWARDED_ENTRY_MAX_CHARS &&
+    (v.ip === null || (typeof v.ip === "string" && v.ip.length <= IP_MAX_CHARS)) &&
+    (port === null || (Number.isSafeInteger(port) && (port as number) >= 0 && (port as number) <= 65_535)) &&
+    typeof v.valid === "boolean"
+  );
+}
+
+/** One predicate per field of AuditEvent (the compiler checks that none is missing). */
+const REQUEST_EVENT_FIELDS: { readonly [K in keyof AuditEvent]-?: (value: unknown) => boolean } = {
+  v: (v) => v === AUDIT_SCHEMA_VERSION,
+  event_id: (v) => typeof v === "string" && v.length >= 1 && v.length <= ID_MAX_CHARS,
+  time: isIsoMillisUtc,
+  request_id: isText(ID_MAX_CHARS),
+  ray_id: isNullableText(ID_MAX_CHARS),
+  outcome: (v) => v === "allowed" || v === "denied" || v === "error",
+  reason: isText(REASON_MAX_CHARS),
+  account_id: isNullableText(ID_MAX_CHARS),
+  account_verified: isBoolean,
+  key_id: isNullableText(ID_MAX_CHARS),
+  mode: (v) => v === null || v === "live" || v === "test",
+  requested_version: isNullableText(VERSION_MAX_CHARS),
+  resolved_version: isNullableText(VERSION_MAX_CHARS),
+  origin: isNullableText(ORIGIN_MAX_CHARS),
+  method: isText(METHOD_MAX_CHARS),
+  host: isText(HOST_MAX_CHARS),
+  path: isText(PATH_MAX_CHARS),
+  path_length: isCount,
+  status: (v) => Number.isSafeInteger(v) && (v as number) >= 0 && (v as number) <= 999,
+  duration_ms: isCount,
+  connecting_ip: isNullableText(IP_MAX_CHARS),
+  source_ip: isNullableText(IP_MAX_CHARS),
+  source_ip_from: (v) => v === "x-forwarded-for" || v === "cf-connecting-ip" || v === "none",
+  source_ip_asserted: isBoolean,
+  forwarded_for: isNullableText(FORWARDED_FOR_MAX_CHARS),
+  forwarded_for_length: isCount,
+  forwarded_chain: (v) => Array.isArray(v) && v.length <= FORWARDED_CHAIN_MAX_ENTRIES && v.every(isForwardedEntry),
+  forwarded_count: isCount,
+  user_agent: isNullableText(USER_AGENT_MAX_CHARS),
+  user_agent_length: isCount,
+  country: isNullableText(GEO_MAX_CHARS),
+  colo: isNullableText(GEO_MAX_CHARS),
+  forged_headers: isTextArray(FORGED_HEADERS_MAX_ENTRIES, FORGED_HEADER_MAX_CHARS),
+  forged_headers_count: isCount,
+  truncated: isBoolean,
+  folded_count: (v) => v === undefined || isCount(v),
+};
+const REQUEST_EVENT_CHECKS = Object.entries(REQUEST_EVENT_FIELDS);
+/** Keys every event passing the cheap check has: all but the optional folded_count. */
+const REQUIRED_FIELD_COUNT = REQUEST_EVENT_CHECKS.length - 1;
+
+/**
+ * The consumer's cheap validation of a request event: true only when `value` is a plain object that
+ * AuditEventSchema accepts exactly as it is (every field present and valid, forged_headers included,
+ * no unknown key, nothing the schema would add). False does not mean invalid: the caller then
+ * validates with AuditEventSchema, which also reads events of older producers.
+ */
+export function isCompleteAuditEvent(value: unknown): value is AuditEvent {
+  if (!isPlainObject(value)) return false;
+  if (keyCount(value) !== REQUIRED_FIELD_COUNT + (value.folded_count === undefined ? 0 : 1)) return false;
+  for (const [key, ok] of REQUEST_EVENT_CHECKS) if (!ok(value[key])) return false;
+  return true;
+}
+
 const isHighSurrogate = (c: number) => c >= 0xd800 && c <= 0xdbff;
 const isLowSurrogate = (c: number) => c >= 0xdc00 && c <= 0xdfff;
 /** C0 controls, DEL and C1 controls. */

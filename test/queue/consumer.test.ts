@@ -11,7 +11,7 @@ import {
   retryDelaySeconds,
 } from "../../src/audit/consumer";
 import { type AuditEvent, buildAuditEvent } from "../../src/audit/event";
-import type { AuditMessage } from "../../src/audit/producer";
+import { type AuditMessage, AuditMessageSchema } from "../../src/audit/producer";
 
 // All tests of this file share one D1: every test uses its own id prefix.
 
@@ -412,5 +412,54 @@ describe("admin events (kind: admin)", () => {
       message("admin-poison-2", { v: 1, events: [badAction] }),
     ]);
     expect((await deadLetters("admin-poison-")).map((l) => l.message_id)).toEqual(["admin-poison-1", "admin-poison-2"]);
+  });
+});
+
+describe("validation: the cheap check and the schema", () => {
+  it("stores complete events without asking the schema, and events of an older producer through it", async () => {
+    const safeParse = vi.spyOn(AuditMessageSchema, "safeParse");
+    await run(AUDIT_QUEUE_NAME, [
+      eventMessage("check-1"),
+      message("msg-check-2", JSON.parse(JSON.stringify({ v: 1, events: [event("check-2")] }))),
+    ]);
+    expect(safeParse).not.toHaveBeenCalled();
+    const { forged_headers: _a, forged_headers_count: _b, ...older } = event("check-3");
+    await run(AUDIT_QUEUE_NAME, [message("msg-check-3", { v: 1, events: [event("check-4"), older] })]);
+    expect(safeParse).toHaveBeenCalledTimes(1);
+    const rows = await eventRows("check-");
+    expect(rows.map((r) => [r.event_id, r.forged_headers, r.forged_headers_count])).toEqual([
+      ["check-1", '["x-spot-account-id"]', 1],
+      ["check-2", '["x-spot-account-id"]', 1],
+      ["check-3", "[]", 0],
+      ["check-4", '["x-spot-account-id"]', 1],
+    ]);
+  });
+
+  it("dead-letters a whole message when any one of its events is bad, and stores none of its events", async () => {
+    vi.spyOn(console, "error").mockImplementation(() => {});
+    const bad: [string, Record<string, unknown>][] = [
+      ["status", { status: 1000 }],
+      ["time", { time: "2025-02-29T12:00:00.000Z" }],
+      ["folded", { folded_count: -1 }],
+      ["port", { forwarded_chain: [{ raw: "a", ip: null, port: 65_536, valid: true }] }],
+      ["unknown", { secret: "sk_live_x" }],
+      ["outcome", { outcome: "blocked" }],
+      ["long", { reason: "r".repeat(65) }],
+      ["id", { event_id: "" }],
+    ];
+    const messages = bad.map(([name, change]) =>
+      message(`half-msg-${name}`, { v: 1, events: [event(`half-${name}-ok`), { ...event(`half-${name}-bad`), ...change }] }),
+    );
+    messages.push(message("half-msg-extra", { v: 1, events: [event("half-extra-ok")], note: "x" }));
+    messages.push(message("half-msg-many", { v: 1, events: Array.from({ length: 101 }, (_, i) => event(`half-many-${i}`)) }));
+    const { result } = await run(AUDIT_QUEUE_NAME, [...messages, eventMessage("half-good")]);
+    expect(result.retryMessages).toEqual([]);
+    expect(result.explicitAcks).toHaveLength(messages.length + 1);
+    expect((await eventRows("half-")).map((r) => r.event_id)).toEqual(["half-good"]);
+    const letters = await deadLetters("half-msg-");
+    expect(letters.map((l) => l.message_id).sort()).toEqual(messages.map((m) => m.id).sort());
+    const reasons = Object.fromEntries(letters.map((l) => [l.message_id, String(l.reason)]));
+    expect(reasons["half-msg-status"]).toMatch(/^poison: events\.1\.status: /);
+    expect(reasons["half-msg-unknown"]).toMatch(/^poison: events\.1: .*secret/);
   });
 });
