@@ -11,7 +11,7 @@ import { isRateLimitTier, type KeyPolicy, RATE_LIMIT_TIERS_PER_MINUTE, type Rate
 import { errorMessage, log } from "./log";
 import { parseVersionTable, type VersionEntry, type VersionTable } from "./versioning/table";
 
-/** What the authenticate middleware established about the caller. */
+/** What the request path (credentials, then authenticate) established about the caller. */
 export interface Caller {
   /** Account id from `X-Spot-Api-Key` (well-formed, possibly not verified yet). */
   accountId: string;
@@ -34,7 +34,7 @@ export interface ResolvedVersion {
   origin: string;
 }
 
-/** Per-request variables set by middleware (Hono `c.var`). */
+/** Per-request variables (Hono `c.var`), set by src/request-path/ and the admin app. */
 export interface Variables {
   requestId: string;
   /** Epoch milliseconds when the request entered the Worker. */
