@@ -2,8 +2,10 @@
  * Per-isolate memo of version resolution (src/versioning/resolve.ts), which is a pure function of
  * the version table, the UTC day and the header: callers send the same few header values all day,
  * so each (table, day, header) is resolved once. Holds at most {@link VERSION_MEMO_MAX_ENTRIES}
- * answers per table (emptied when full, so a flood of made-up versions cannot grow it); results are
- * frozen because every request with that header shares one.
+ * answers per table (emptied when full, so a flood of made-up versions cannot grow it) and only
+ * header values of at most {@link VERSION_MEMO_MAX_HEADER_CHARS} characters (a padded or junk header
+ * is resolved every time, so the memo's size stays a few kilobytes); results are frozen because
+ * every request with that header shares one.
  */
 import { todayUtc } from "./date";
 import { resolveVersion, type VersionResolution } from "./resolve";
@@ -11,6 +13,8 @@ import type { VersionTable } from "./table";
 
 /** Header values remembered per version table, at most. */
 export const VERSION_MEMO_MAX_ENTRIES = 256;
+/** Longest header value (UTF-16 code units) remembered; longer ones are resolved each time. */
+export const VERSION_MEMO_MAX_HEADER_CHARS = 32;
 /** Milliseconds in a UTC day (ECMAScript time has no leap seconds). */
 const DAY_MS = 86_400_000;
 
@@ -39,6 +43,9 @@ export function todayUtcCached(nowMs: number): string {
  */
 export function resolveVersionMemo(header: string | null | undefined, table: VersionTable, nowMs: number): VersionResolution {
   const today = todayUtcCached(nowMs);
+  if (header !== null && header !== undefined && header.length > VERSION_MEMO_MAX_HEADER_CHARS) {
+    return resolveVersion(header, table, today);
+  }
   let memo = memos.get(table);
   if (memo === undefined) {
     memo = new Map();

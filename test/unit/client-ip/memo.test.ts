@@ -1,5 +1,10 @@
 import { beforeEach, describe, expect, it } from "vitest";
-import { CLIENT_IP_MEMO_MAX_XFF_CHARS, clearClientIpMemo, resolveClientIpMemo } from "../../../src/client-ip/memo";
+import {
+  CLIENT_IP_MEMO_MAX_CONNECTING_CHARS,
+  CLIENT_IP_MEMO_MAX_XFF_CHARS,
+  clearClientIpMemo,
+  resolveClientIpMemo,
+} from "../../../src/client-ip/memo";
 import { resolveClientIp } from "../../../src/client-ip/resolve";
 
 beforeEach(() => clearClientIpMemo());
@@ -43,5 +48,12 @@ describe("resolveClientIpMemo", () => {
     expect(a).toEqual(resolveClientIp("198.51.100.23", long));
     expect(b).not.toBe(a);
     expect(Object.isFrozen(a)).toBe(false);
+  });
+
+  it("parses a long CF-Connecting-IP every time instead of remembering it", () => {
+    const long = `198.51.100.23${" ".repeat(CLIENT_IP_MEMO_MAX_CONNECTING_CHARS)}`;
+    const a = resolveClientIpMemo(long, null);
+    expect(a).toEqual(resolveClientIp(long, null));
+    expect(resolveClientIpMemo(long, null)).not.toBe(a);
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { todayUtc } from "../../../src/versioning/date";
-import { resolveVersionMemo, todayUtcCached, VERSION_MEMO_MAX_ENTRIES } from "../../../src/versioning/memo";
+import { resolveVersionMemo, todayUtcCached, VERSION_MEMO_MAX_ENTRIES, VERSION_MEMO_MAX_HEADER_CHARS } from "../../../src/versioning/memo";
 import { resolveVersion } from "../../../src/versioning/resolve";
 import { parseVersionTable } from "../../../src/versioning/table";
 import { FIXTURE_TABLE_INPUT } from "./fixtures";
@@ -58,6 +58,17 @@ describe("resolveVersionMemo", () => {
     expect(Object.isFrozen(first)).toBe(true);
     for (let i = 0; i <= VERSION_MEMO_MAX_ENTRIES; i++) resolveVersionMemo(`made-up-${i}`, table, now);
     expect(resolveVersionMemo("2024-06-01", table, now)).toEqual(resolveVersion("2024-06-01", table, "2025-06-15"));
+  });
+
+  it("resolves a long header each time instead of remembering it (a padded header cannot fill memory)", () => {
+    const now = AT("2025-06-15T10:00:00Z");
+    const padded = `2024-06-01${" ".repeat(VERSION_MEMO_MAX_HEADER_CHARS)}`;
+    const a = resolveVersionMemo(padded, table, now);
+    const b = resolveVersionMemo(padded, table, now);
+    expect(a).toEqual(resolveVersion(padded, table, "2025-06-15"));
+    expect(a.ok).toBe(true);
+    expect(b).not.toBe(a);
+    expect(Object.isFrozen(a)).toBe(false);
   });
 
   it("keeps tables apart", () => {
