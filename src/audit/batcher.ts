@@ -62,6 +62,8 @@ export class Batcher<T> {
   /** Counts batches; a delay timer flushes only the batch it was set for. */
   #generation = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
+  /** Epoch ms when the pending batch got its first item. */
+  #openedAtMs = 0;
   #done: { promise: Promise<void>; resolve: () => void } | undefined;
 
   constructor(deliver: Deliver<T>, limits: BatchLimits) {
@@ -71,21 +73,30 @@ export class Batcher<T> {
 
   /**
    * Adds an item of `bytes` serialised bytes; with `fold`, merges it into the pending item of the
-   * same key when there is one (it then counts no further against `maxEvents`).
+   * same key when there is one and the merged batch stays within `maxBytes` (it then counts no
+   * further against `maxEvents`). A pending batch older than `maxDelayMs` is sent first, from this call.
    * @returns the delivery promise of the batch carrying the item, and what the caller must keep alive
    */
   add(item: T, bytes: number, fold?: Fold<T>): Added {
+    // A batch older than maxDelayMs is overdue: its timer did not fire, so the request context that
+    // set it has ended (the runtime cancels the timers of a finished context). It goes now, from here.
+    let started = this.#done !== undefined && Date.now() - this.#openedAtMs > this.#limits.maxDelayMs ? this.#flushNow() : undefined;
     const folded = fold === undefined ? undefined : this.#folds.get(fold.key);
     if (fold !== undefined && folded !== undefined && this.#done !== undefined) {
-      const merged = fold.merge(this.#items[folded] as T, item);
-      this.#bytes += bytes - (this.#sizes[folded] ?? 0);
-      this.#items[folded] = merged;
-      this.#sizes[folded] = bytes;
-      return { delivered: this.#done.promise, keepAlive: undefined };
+      const grown = this.#bytes + bytes - (this.#sizes[folded] ?? 0);
+      if (grown <= this.#limits.maxBytes) {
+        this.#items[folded] = fold.merge(this.#items[folded] as T, item);
+        this.#sizes[folded] = bytes;
+        this.#bytes = grown;
+        return { delivered: this.#done.promise, keepAlive: started };
+      }
+      // Merged, the batch would pass maxBytes: it goes as it is (with the pending item and its
+      // count), and this item opens the next batch below.
     }
     // The item would take the pending batch past maxBytes: that batch goes now, from this caller.
-    const started = this.#items.length > 0 && this.#bytes + bytes > this.#limits.maxBytes ? this.#flushNow() : undefined;
+    if (this.#items.length > 0 && this.#bytes + bytes > this.#limits.maxBytes) started = both(started, this.#flushNow());
     const opened = this.#done === undefined;
+    if (opened) this.#openedAtMs = Date.now();
     this.#done ??= deferred();
     const delivered = this.#done.promise;
     if (fold !== undefined) this.#folds.set(fold.key, this.#items.length);
@@ -103,8 +114,7 @@ export class Batcher<T> {
       }, this.#limits.maxDelayMs);
       keepAlive = delivered;
     }
-    if (started === undefined) return { delivered, keepAlive };
-    return { delivered, keepAlive: keepAlive === undefined ? started : Promise.all([started, keepAlive]).then(noop) };
+    return { delivered, keepAlive: both(started, keepAlive) };
   }
 
   /** Delivers what is pending now. */
@@ -138,6 +148,13 @@ export class Batcher<T> {
 }
 
 function noop(): void {}
+
+/** One promise for two (either may be absent). */
+function both(a: Promise<void> | undefined, b: Promise<void> | undefined): Promise<void> | undefined {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  return Promise.all([a, b]).then(noop);
+}
 
 function deferred(): { promise: Promise<void>; resolve: () => void } {
   let resolve: () => void = () => {};

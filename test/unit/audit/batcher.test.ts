@@ -112,6 +112,32 @@ describe("Batcher", () => {
     expect(delivered).toEqual([["a", "b"], ["c"]]);
   });
 
+  it("a fold that would take the batch past maxBytes sends the batch as it is and opens the next", async () => {
+    const batcher = new Batcher(deliver, { maxEvents: 100, maxBytes: 100, maxDelayMs: 50 });
+    const merge = (pending: string, next: string) => `${pending}+${next}`;
+    batcher.add("x1", 10, { key: "k", merge });
+    batcher.add("other", 10);
+    const big = batcher.add("x2", 95, { key: "k", merge }); // merged: 10 + 95 > 100
+    expect(big.keepAlive).toBeDefined();
+    await vi.advanceTimersByTimeAsync(50);
+    await big.delivered;
+    expect(delivered).toEqual([["x1", "other"], ["x2"]]);
+  });
+
+  it("an overdue batch (its timer's request context ended) is sent by the next add, which keeps it alive", async () => {
+    // As when the opener's context ends before its timer fires: the runtime drops that timer.
+    vi.spyOn(globalThis, "setTimeout").mockImplementation((() => 0) as unknown as typeof setTimeout);
+    const batcher = new Batcher(deliver, { maxEvents: 100, maxBytes: 1000, maxDelayMs: 50 });
+    batcher.add("a", 1);
+    batcher.add("b", 1);
+    vi.setSystemTime(Date.now() + 51);
+    const c = batcher.add("c", 1);
+    expect(c.keepAlive).toBeDefined();
+    await Promise.resolve();
+    expect(delivered).toEqual([["a", "b"]]);
+    expect(batcher.pending).toBe(1);
+  });
+
   it("resolves even when delivery rejects (the deliverer logs)", async () => {
     const batcher = new Batcher(async () => Promise.reject(new Error("down")), { maxEvents: 1, maxBytes: 10_000, maxDelayMs: 50 });
     await expect(batcher.add("a", 1).delivered).resolves.toBeUndefined();
