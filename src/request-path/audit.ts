@@ -73,34 +73,20 @@ function outcomeOf(c: Context<AppEnv>, res: Response): AuditOutcome {
   return "allowed";
 }
 
-/** A Cloudflare data centre code: three letters (IATA airport code). */
-const COLO_CODE = /^[A-Z]{3}$/;
-
 /**
- * The Cloudflare data centre from a ray id: Cloudflare's `CF-Ray` is `<hex id>-<colo>`, for example
- * `8f3a1c2b4d5e6f70-FRA` (Cloudflare docs, "Cloudflare HTTP headers": CF-Ray).
- * @returns the three-letter colo code, or null when the ray id is absent or has no such suffix
- */
-export function coloOfRayId(rayId: string | null | undefined): string | null {
-  if (!rayId) return null;
-  const colo = rayId.slice(rayId.lastIndexOf("-") + 1);
-  return colo !== rayId && COLO_CODE.test(colo) ? colo : null;
-}
-
-/**
- * The event's inputs. Country and colo come from the headers Cloudflare sets (`CF-IPCountry`,
- * the suffix of `CF-Ray`) rather than `request.cf`: workerd parses and deep-freezes the whole `cf`
- * object on first access, the largest single cost of building the event (docs/benchmark.md).
+ * The event's inputs. `country` and `colo` come from `request.cf` (DESIGN §8: Cloudflare's own
+ * values, which a client cannot set). Reading `cf` is not free: workerd parses and deep-freezes the
+ * whole object on first access (docs/benchmark.md).
  */
 function auditInput(c: Context<AppEnv>, url: URL, res: Response): AuditInput {
   const caller = c.get("caller");
   const clientIp = c.get("clientIp");
-  const rayId = c.req.header("cf-ray") ?? null;
+  const cf = c.req.raw.cf as { country?: unknown; colo?: unknown } | undefined;
   return {
     eventId: crypto.randomUUID(),
     timeMs: c.get("startedAtMs"),
     requestId: c.get("requestId"),
-    rayId,
+    rayId: c.req.header("cf-ray") ?? null,
     outcome: outcomeOf(c, res),
     reason: c.get("errorCode") ?? "ok",
     accountId: caller?.accountId ?? null,
@@ -120,8 +106,8 @@ function auditInput(c: Context<AppEnv>, url: URL, res: Response): AuditInput {
     sourceIpFrom: clientIp?.sourceIpFrom ?? "none",
     forwarded: clientIp?.forwarded ?? { raw: null, rawLength: 0, entries: [], count: 0 },
     userAgent: c.req.header("user-agent") ?? null,
-    country: c.req.header("cf-ipcountry") ?? null,
-    colo: coloOfRayId(rayId),
+    country: typeof cf?.country === "string" ? cf.country : null,
+    colo: typeof cf?.colo === "string" ? cf.colo : null,
     // Found by the forward handler when the request got that far; otherwise (refused early) looked up here.
     forgedHeaders: c.get("forgedHeaders") ?? forgedIdentityHeaders(c.req.raw.headers),
   };

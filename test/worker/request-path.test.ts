@@ -63,14 +63,16 @@ describe("allowed requests", () => {
     expect(JSON.stringify(events)).not.toContain("limit=2");
   });
 
-  it("records the ray id, the colo from its suffix and the country from CF-IPCountry", async () => {
+  it("records the ray id from CF-Ray, and country and colo from request.cf, never from client headers", async () => {
     const { events } = await call("/v1/charges", {
-      headers: authHeaders({ "CF-Ray": "8f3a1c2b4d5e6f70-FRA", "CF-IPCountry": "DE" }),
-    });
+      headers: authHeaders({ "CF-Ray": "8f3a1c2b4d5e6f70-FRA", "CF-IPCountry": "US" }),
+      cf: { country: "DE", colo: "FRA" },
+    } as RequestInit);
     expect(events[0]).toMatchObject({ ray_id: "8f3a1c2b4d5e6f70-FRA", colo: "FRA", country: "DE" });
 
-    const { events: bare } = await call("/v1/charges", { headers: authHeaders() });
-    expect(bare[0]).toMatchObject({ ray_id: null, colo: null, country: null });
+    const { events: bare } = await call("/v1/charges", { headers: authHeaders({ "CF-IPCountry": "US" }) });
+    expect(bare[0]).toMatchObject({ ray_id: null });
+    expect(bare[0]?.country).not.toBe("US");
   });
 
   it("passes the origin's answer through, redirects included, without following them", async () => {
