@@ -7,11 +7,11 @@
  * A batch is flushed when it reaches `maxEvents`, when the next event would take it past `maxBytes`
  * (serialised JSON, kept well below the 128 KB Queues message limit), or `maxDelayMs` after its first
  * event. The request that opens a batch (its delay timer runs in that request's context) and a request
- * whose add starts a delivery (the send runs in its context) hand the flush to `ctx.waitUntil`, which
- * keeps their request context, and so the timer and the send, alive until the flush is done; every
- * other event travels in a batch one of those keeps alive. One `waitUntil` per batch instead of one
- * per request: a promise resolved from another request's context costs the runtime a cross-context
- * hand-off for every request that waits on it (docs/benchmark.md).
+ * whose add starts a send (the send runs in its context) hand `ctx.waitUntil` a promise of their own
+ * context, which keeps the timer and the send alive until they are done; every other event travels
+ * in a batch one of those keeps alive. No request waits on a promise another request's context
+ * settles: workerd charges a cross-context hand-off for every such waiter (docs/benchmark.md), and
+ * refuses it outright once the settling context has ended.
  */
 
 /** Bounds of one batch. */
@@ -36,14 +36,18 @@ export type Deliver<T> = (items: T[]) => Promise<void>;
 
 /** What {@link Batcher.add} gives back. */
 export interface Added {
-  /** Resolves once the batch carrying the item is delivered (or its failure logged); never rejects. */
+  /**
+   * Resolves once the batch carrying the item is delivered (or its failure logged); never rejects.
+   * Shared by every item of the batch, so a request must not wait on it (its resolution comes from
+   * whichever request context sends the batch); hand `keepAlive` to `ctx.waitUntil` instead.
+   */
   delivered: Promise<void>;
   /**
-   * The promise the caller must keep its request alive on (`ctx.waitUntil`), or undefined when another
-   * caller already does so for the batch carrying this item. Set for the caller that opened the
-   * batch (its delay timer runs in that caller's request context, which must outlive it) and for a
-   * caller whose add started a delivery (the send runs in its context); every other caller's item
-   * travels in a batch one of those keeps alive.
+   * What the caller must keep its request alive on (`ctx.waitUntil`), or undefined when it has
+   * nothing to keep alive. Made only of promises of the caller's own request context: for the
+   * caller that opened a batch, its delay timer and the send that timer starts; for a caller whose
+   * add started a send (a full batch, one the item would take past `maxBytes`, or an overdue one),
+   * that send. Every other caller's item travels in a batch one of those keeps alive.
    */
   keepAlive: Promise<void> | undefined;
 }
@@ -59,9 +63,8 @@ export class Batcher<T> {
   #sizes: number[] = [];
   #folds = new Map<string, number>();
   #bytes = 0;
-  /** Counts batches; a delay timer flushes only the batch it was set for. */
+  /** Counts batches; a delay timer sends only the batch it was set for. */
   #generation = 0;
-  #timer: ReturnType<typeof setTimeout> | undefined;
   /** Epoch ms when the pending batch got its first item. */
   #openedAtMs = 0;
   #done: { promise: Promise<void>; resolve: () => void } | undefined;
@@ -78,9 +81,10 @@ export class Batcher<T> {
    * @returns the delivery promise of the batch carrying the item, and what the caller must keep alive
    */
   add(item: T, bytes: number, fold?: Fold<T>): Added {
+    const holds: Promise<void>[] = [];
     // A batch older than maxDelayMs is overdue: its timer did not fire, so the request context that
-    // set it has ended (the runtime cancels the timers of a finished context). It goes now, from here.
-    let started = this.#done !== undefined && Date.now() - this.#openedAtMs > this.#limits.maxDelayMs ? this.#flushNow() : undefined;
+    // set it has ended (the runtime drops the timers of a finished context). It goes now, from here.
+    if (this.#done !== undefined && Date.now() - this.#openedAtMs > this.#limits.maxDelayMs) holds.push(this.#send());
     const folded = fold === undefined ? undefined : this.#folds.get(fold.key);
     if (fold !== undefined && folded !== undefined && this.#done !== undefined) {
       const grown = this.#bytes + bytes - (this.#sizes[folded] ?? 0);
@@ -88,13 +92,13 @@ export class Batcher<T> {
         this.#items[folded] = fold.merge(this.#items[folded] as T, item);
         this.#sizes[folded] = bytes;
         this.#bytes = grown;
-        return { delivered: this.#done.promise, keepAlive: started };
+        return { delivered: this.#done.promise, keepAlive: all(holds) };
       }
       // Merged, the batch would pass maxBytes: it goes as it is (with the pending item and its
       // count), and this item opens the next batch below.
     }
     // The item would take the pending batch past maxBytes: that batch goes now, from this caller.
-    if (this.#items.length > 0 && this.#bytes + bytes > this.#limits.maxBytes) started = both(started, this.#flushNow());
+    if (this.#items.length > 0 && this.#bytes + bytes > this.#limits.maxBytes) holds.push(this.#send());
     const opened = this.#done === undefined;
     if (opened) this.#openedAtMs = Date.now();
     this.#done ??= deferred();
@@ -103,24 +107,23 @@ export class Batcher<T> {
     this.#items.push(item);
     this.#sizes.push(bytes);
     this.#bytes += bytes;
-    let keepAlive: Promise<void> | undefined;
-    if (this.#items.length >= this.#limits.maxEvents || this.#bytes >= this.#limits.maxBytes) {
-      this.flush();
-      keepAlive = delivered;
-    } else if (opened) {
-      const generation = this.#generation;
-      this.#timer = setTimeout(() => {
-        if (this.#generation === generation) this.flush();
-      }, this.#limits.maxDelayMs);
-      keepAlive = delivered;
-    }
-    return { delivered, keepAlive: both(started, keepAlive) };
+    if (this.#items.length >= this.#limits.maxEvents || this.#bytes >= this.#limits.maxBytes) holds.push(this.#send());
+    else if (opened) holds.push(this.#startTimer());
+    return { delivered, keepAlive: all(holds) };
   }
 
-  /** Delivers what is pending now. */
+  /** Delivers what is pending now (the caller's request context makes the send). */
   flush(): void {
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#timer = undefined;
+    void this.#send();
+  }
+
+  /** Items waiting for the next flush. */
+  get pending(): number {
+    return this.#items.length;
+  }
+
+  /** Takes the pending batch and sends it; the promise of that send (settled, never rejected). */
+  #send(): Promise<void> {
     this.#generation++;
     const items = this.#items;
     const done = this.#done;
@@ -129,31 +132,34 @@ export class Batcher<T> {
     this.#folds = new Map();
     this.#bytes = 0;
     this.#done = undefined;
-    if (items.length === 0 || done === undefined) return;
+    if (items.length === 0 || done === undefined) return Promise.resolve();
     const settle = () => done.resolve();
-    this.#deliver(items).then(settle, settle);
+    return this.#deliver(items).then(settle, settle);
   }
 
-  /** Items waiting for the next flush. */
-  get pending(): number {
-    return this.#items.length;
-  }
-
-  /** Flushes the pending batch; its delivery promise. */
-  #flushNow(): Promise<void> {
-    const done = this.#done?.promise ?? Promise.resolve();
-    this.flush();
-    return done;
+  /**
+   * The batch's delay timer, never cleared: when it fires it sends the batch it was set for, unless
+   * that batch has gone already (then it does nothing).
+   * @returns a promise of the caller's context: settled after the timer fired and its send, if any, settled
+   */
+  #startTimer(): Promise<void> {
+    const generation = this.#generation;
+    return new Promise<void>((resolve) => {
+      setTimeout(() => {
+        if (this.#generation === generation) this.#send().then(resolve);
+        else resolve();
+      }, this.#limits.maxDelayMs);
+    });
   }
 }
 
 function noop(): void {}
 
-/** One promise for two (either may be absent). */
-function both(a: Promise<void> | undefined, b: Promise<void> | undefined): Promise<void> | undefined {
-  if (a === undefined) return b;
-  if (b === undefined) return a;
-  return Promise.all([a, b]).then(noop);
+/** One promise for all of `holds`, or undefined for none. */
+function all(holds: Promise<void>[]): Promise<void> | undefined {
+  if (holds.length === 0) return undefined;
+  if (holds.length === 1) return holds[0];
+  return Promise.all(holds).then(noop);
 }
 
 function deferred(): { promise: Promise<void>; resolve: () => void } {
