@@ -107,17 +107,24 @@ export async function forward(c: Context<AppEnv>, requestUrl: URL): Promise<Resp
 }
 
 /**
- * Runs an upstream fetch with a deadline for the response headers; the body then streams without one.
- * The deadline is an `AbortSignal.timeout` (one runtime timer, nothing to clear).
+ * Runs an upstream fetch with a deadline for the response headers; the body then streams without one
+ * (the timer is cleared once the headers are in, so the abort signal can never cut a long body).
  * @param timeoutMs milliseconds
  * @throws ApiError `upstream_timeout` (504) or `upstream_unavailable` (502)
  */
 async function fetchUpstream(send: (signal: AbortSignal) => Promise<Response>, timeoutMs: number): Promise<Response> {
-  const signal = AbortSignal.timeout(timeoutMs);
+  const controller = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    controller.abort();
+  }, timeoutMs);
   try {
-    return await send(signal);
+    return await send(controller.signal);
   } catch {
-    if (signal.aborted) throw new ApiError("upstream_timeout", `The upstream origin did not answer within ${timeoutMs} ms.`);
+    if (timedOut) throw new ApiError("upstream_timeout", `The upstream origin did not answer within ${timeoutMs} ms.`);
     throw new ApiError("upstream_unavailable", "The upstream origin could not be reached.");
+  } finally {
+    clearTimeout(timer);
   }
 }

@@ -363,6 +363,25 @@ describe("upstream failures", () => {
     expect(errorOf(body).code).toBe("upstream_timeout");
   });
 
+  it("UPSTREAM_TIMEOUT_MS bounds the wait for the response headers only: a body may stream for longer", async () => {
+    origin.restore();
+    origin = stubOrigins(() => {
+      const encoder = new TextEncoder();
+      const body = new ReadableStream<Uint8Array>({
+        async start(controller) {
+          controller.enqueue(encoder.encode("first,"));
+          await new Promise((resolve) => setTimeout(resolve, 400));
+          controller.enqueue(encoder.encode("second"));
+          controller.close();
+        },
+      });
+      return new Response(body, { headers: { "Content-Type": "text/plain" } });
+    });
+    const { res, body } = await call("/v1/export", { headers: authHeaders() }, { bindings: { UPSTREAM_TIMEOUT_MS: "150" } });
+    expect(res.status).toBe(200);
+    expect(body).toBe("first,second");
+  });
+
   it("the origin's own 500 is passed through as the origin's answer", async () => {
     origin.restore();
     origin = stubOrigins(() => Response.json({ origin_error: true }, { status: 500 }));
