@@ -14,8 +14,7 @@ import { mountJwks } from "./assertion/jwks";
 // biome-ignore lint/correctness/noUnusedImports: bound by the __SPOT_DEBUG_COUNTERS__ define in bench/test builds (src/debug/counters.ts)
 import { spotDebugCounters } from "./debug/counters";
 import type { AppEnv } from "./env";
-import { ApiError, errorResponse } from "./errors";
-import { errorMessage, log } from "./log";
+import { ApiError, errorAnswer, errorResponse } from "./errors";
 import { handleApiRequest } from "./request-path/handler";
 
 export function createApp(): Hono<AppEnv> {
@@ -33,14 +32,6 @@ export function createApp(): Hono<AppEnv> {
   app.all("*", handleApiRequest);
 
   app.notFound((c) => errorResponse(c, new ApiError("not_found", "No such route.")));
-  app.onError((err, c) => {
-    if (err instanceof ApiError) {
-      c.set("errorCode", err.code);
-    } else {
-      c.set("errorCode", "internal_error");
-      log("error", "unhandled_error", { request_id: c.var.requestId, error: errorMessage(err) });
-    }
-    return errorResponse(c, err);
-  });
+  app.onError((err, c) => errorAnswer(c, err));
   return app;
 }

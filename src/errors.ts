@@ -6,6 +6,8 @@
  * served with `Content-Type: application/json`. Nothing the authorizer returns is a bare 500.
  */
 import type { Context } from "hono";
+import type { AppEnv } from "./env";
+import { errorMessage, log } from "./log";
 
 /** Every error code the authorizer can answer with, mapped to its HTTP status and error type. */
 export const ERROR_CODES = {
@@ -91,7 +93,7 @@ export function errorBody(code: ErrorCode, message: string, requestId: string, p
 /**
  * Renders an {@link ApiError} (or anything else, as 503 `internal_error`) as the JSON envelope.
  * Adds `WWW-Authenticate` on 401, and `Cache-Control: no-store`, `X-Content-Type-Options: nosniff` and
- * `X-Request-Id` on every error (also for routes answered before the audit middleware stamps responses).
+ * `X-Request-Id` on every error (also for routes the API request path does not stamp).
  */
 export function errorResponse(c: Context, err: unknown): Response {
   const apiError =
@@ -109,4 +111,19 @@ export function errorResponse(c: Context, err: unknown): Response {
   if (apiError.status === 401) res.headers.set("WWW-Authenticate", WWW_AUTHENTICATE);
   for (const [name, value] of Object.entries(apiError.headers)) res.headers.set(name, value);
   return res;
+}
+
+/**
+ * The answer to a refusal or a failure, as the request path and `app.onError` give it: sets
+ * `c.var.errorCode` (the audit event's reason); anything but an {@link ApiError} is logged as
+ * `unhandled_error` with the request id and answered 503 `internal_error`.
+ */
+export function errorAnswer(c: Context<AppEnv>, err: unknown): Response {
+  if (err instanceof ApiError) {
+    c.set("errorCode", err.code);
+  } else {
+    c.set("errorCode", "internal_error");
+    log("error", "unhandled_error", { request_id: c.get("requestId"), error: errorMessage(err) });
+  }
+  return errorResponse(c, err);
 }

@@ -15,7 +15,6 @@ import type { Context, MiddlewareHandler } from "hono";
 import { createMiddleware } from "hono/factory";
 import { HTTPException } from "hono/http-exception";
 import { buildAdminAuditEvent } from "../audit/admin-event";
-import { sendAuditEvent } from "../audit/producer";
 import {
   type AuditSearchFilters,
   type Cursor,
@@ -34,7 +33,7 @@ import { hashSecret, importHashKey } from "../keys/hash";
 import { normalizeCidr } from "../keys/policy";
 import { generateSecret, hasValidChecksum, secretFormat, secretHint } from "../keys/secret";
 import { errorMessage, log } from "../log";
-import { batchLimits } from "../request-path/audit";
+import { queueAuditEvent } from "../request-path/audit";
 import type { AccountKeys, AccountOpError, NewSecret } from "./account-do";
 import { ADMIN_REALM, AdminTokenError, bearerToken, getAdminAuthConfig, verifyAdminToken, WRITE_PERMISSION } from "./auth";
 import { applyPolicyChange, type PolicyChange, type StoredKeyPolicy } from "./model";
@@ -107,8 +106,7 @@ const adminAudit = createMiddleware<AppEnv>(async (c, next) => {
       userAgent: c.req.header("user-agent") ?? null,
       durationMs: Date.now() - startedAtMs,
     });
-    const { keepAlive } = sendAuditEvent(c.env.AUDIT_QUEUE, event, batchLimits(c.env));
-    if (keepAlive !== undefined) c.executionCtx.waitUntil(keepAlive);
+    queueAuditEvent(c, event);
   } catch (err) {
     log("error", "audit_build_failed", { request_id: c.get("requestId"), error: errorMessage(err) });
   }

@@ -9,8 +9,7 @@ import type { Context } from "hono";
 import { type AppEnv, requireConfig } from "../env";
 import { ApiError } from "../errors";
 import { API_VERSION_HEADER } from "../keys/credentials";
-import { todayUtc } from "../versioning/date";
-import { resolveVersionMemo } from "../versioning/memo";
+import { resolveVersionMemo, todayUtcCached } from "../versioning/memo";
 import { supportedVersions } from "../versioning/resolve";
 
 /**
@@ -28,7 +27,7 @@ export function resolveApiVersion(c: Context<AppEnv>): void {
   // The mode named by the secret's prefix; authenticate then requires the key record to have the same mode.
   if (c.get("caller")?.mode === "test") {
     if (entry.sandboxOrigin === null) {
-      const withSandbox = supportedVersions(versions, todayUtc(Date.now()))
+      const withSandbox = supportedVersions(versions, todayUtcCached(Date.now()))
         .filter((e) => e.sandboxOrigin !== null)
         .map((e) => e.version);
       throw new ApiError(

@@ -7,7 +7,7 @@
 import type { Context } from "hono";
 import type { BatchLimits } from "../audit/batcher";
 import { type AuditInput, type AuditOutcome, buildAuditEvent } from "../audit/event";
-import { DEFAULT_BATCH_LIMITS, sendAuditEvent } from "../audit/producer";
+import { type AnyAuditEvent, DEFAULT_BATCH_LIMITS, sendAuditEvent } from "../audit/producer";
 import type { AppEnv } from "../env";
 import { forgedIdentityHeaders } from "../forwarding/headers";
 import { API_VERSION_HEADER } from "../keys/credentials";
@@ -25,24 +25,37 @@ import { deprecationHeaders } from "../versioning/resolve";
  */
 export function recordAuditEvent(c: Context<AppEnv>, url: URL, res: Response): void {
   try {
-    const event = buildAuditEvent(auditInput(c, url, res));
-    const { keepAlive } = sendAuditEvent(c.env.AUDIT_QUEUE, event, batchLimits(c.env));
-    if (keepAlive !== undefined) c.executionCtx.waitUntil(keepAlive);
+    queueAuditEvent(c, buildAuditEvent(auditInput(c, url, res)));
   } catch (err) {
     log("error", "audit_build_failed", { request_id: c.get("requestId"), error: errorMessage(err) });
   }
 }
 
 /**
- * Batch bounds from `AUDIT_BATCH_DELAY_MS` (milliseconds, 0..1000). Read leniently: the audit path
- * must work even when the rest of the configuration does not, so a bad value means the default.
- * Also used for the admin API's events (src/admin/app.ts).
+ * Queues an audit event, request or admin (src/admin/app.ts), in this isolate's batch and hands
+ * `ctx.waitUntil` what this request must keep alive for it (src/audit/batcher.ts). Never throws.
+ */
+export function queueAuditEvent(c: Context<AppEnv>, event: AnyAuditEvent): void {
+  const { keepAlive } = sendAuditEvent(c.env.AUDIT_QUEUE, event, batchLimits(c.env));
+  if (keepAlive !== undefined) c.executionCtx.waitUntil(keepAlive);
+}
+
+/** The bounds last read, and the setting they were read from (one per isolate in practice). */
+let readLimits: { setting: string | undefined; limits: BatchLimits } | undefined;
+
+/**
+ * Batch bounds from `AUDIT_BATCH_DELAY_MS` (milliseconds, 0..1000), read again only when the setting
+ * changes. Read leniently: the audit path must work even when the rest of the configuration does
+ * not, so a bad value means the default.
  */
 export function batchLimits(env: Env): BatchLimits {
-  const delay = Number(env.AUDIT_BATCH_DELAY_MS);
-  const valid =
-    env.AUDIT_BATCH_DELAY_MS !== undefined && env.AUDIT_BATCH_DELAY_MS !== "" && Number.isInteger(delay) && delay >= 0 && delay <= 1000;
-  return valid ? { ...DEFAULT_BATCH_LIMITS, maxDelayMs: delay } : DEFAULT_BATCH_LIMITS;
+  const setting = env.AUDIT_BATCH_DELAY_MS;
+  if (readLimits?.setting === setting) return readLimits.limits;
+  const delay = Number(setting);
+  const valid = setting !== undefined && setting !== "" && Number.isInteger(delay) && delay >= 0 && delay <= 1000;
+  const limits = valid ? { ...DEFAULT_BATCH_LIMITS, maxDelayMs: delay } : DEFAULT_BATCH_LIMITS;
+  readLimits = { setting, limits };
+  return limits;
 }
 
 /**

@@ -1,6 +1,6 @@
 /**
  * The one handler behind every API request (README "How a request flows"): the checks run in this
- * order, each a plain function over the pure modules, each refusing by throwing an {@link ApiError}:
+ * order, each a plain function over the pure modules, each refusing by throwing an `ApiError`:
  *
  *   client IP (never fails) → blocked address? (429) → credentials (400/401, no KV)
  *     → version (400, no KV; test mode → sandbox origin) → authenticate (checksum → HMAC → isolate
@@ -14,7 +14,7 @@
 import type { Context } from "hono";
 import { resolveClientIpMemo } from "../client-ip/memo";
 import type { AppEnv } from "../env";
-import { ApiError, errorResponse } from "../errors";
+import { errorAnswer } from "../errors";
 import { forward } from "../forwarding/forward";
 import { errorMessage, log } from "../log";
 import { resolveApiVersion } from "./api-version";
@@ -26,7 +26,7 @@ import { enforceKeyPolicy } from "./key-policy";
 
 /**
  * Answers one API request: the origin's response, or the authorizer's JSON error (docs/errors.md).
- * Never rejects: an unexpected exception becomes 500 `internal_error`, logged with the request id.
+ * Never rejects: an unexpected exception becomes 503 `internal_error`, logged with the request id.
  */
 export async function handleApiRequest(c: Context<AppEnv>): Promise<Response> {
   c.set("startedAtMs", Date.now());
@@ -56,15 +56,4 @@ async function authorizeAndForward(c: Context<AppEnv>, url: URL): Promise<Respon
   await authenticateKey(c, presented);
   await enforceKeyPolicy(c);
   return await forward(c, url);
-}
-
-/** The JSON error for a refusal; anything but an ApiError is logged and answered 500 `internal_error`. */
-function errorAnswer(c: Context<AppEnv>, err: unknown): Response {
-  if (err instanceof ApiError) {
-    c.set("errorCode", err.code);
-  } else {
-    c.set("errorCode", "internal_error");
-    log("error", "unhandled_error", { request_id: c.get("requestId"), error: errorMessage(err) });
-  }
-  return errorResponse(c, err);
 }
