@@ -23,45 +23,9 @@ import {
   USER_AGENT_MAX_CHARS,
   utf8Length,
 } from "../../../src/audit/event";
+import { sampleAuditInput } from "../../helpers/audit";
 
-function input(overrides: Partial<AuditInput> = {}): AuditInput {
-  return {
-    eventId: "evt_1",
-    timeMs: Date.UTC(2025, 0, 2, 3, 4, 5, 678),
-    requestId: "req_1",
-    rayId: "8f1e2d3c4b5a6978-FRA",
-    outcome: "allowed",
-    reason: "ok",
-    accountId: "acct_123",
-    accountVerified: true,
-    keyId: "key_1",
-    mode: "live",
-    requestedVersion: "2024-11-15",
-    resolvedVersion: "2024-11-15",
-    origin: "https://v2024-11-15.origin.test",
-    method: "GET",
-    host: "api.spot-thought.com",
-    path: "/v1/charges",
-    status: 200,
-    durationMs: 12,
-    connectingIp: "198.51.100.23",
-    sourceIp: "203.0.113.9",
-    sourceIpFrom: "x-forwarded-for",
-    forwarded: {
-      raw: "203.0.113.9:51234, not-an-ip",
-      rawLength: 28,
-      entries: [
-        { raw: "203.0.113.9:51234", ip: "203.0.113.9", port: 51234, valid: true },
-        { raw: "not-an-ip", ip: null, port: null, valid: false },
-      ],
-      count: 2,
-    },
-    userAgent: "curl/8.5.0",
-    country: "DE",
-    colo: "FRA",
-    ...overrides,
-  };
-}
+const input = sampleAuditInput;
 
 /** True when the string encodes to UTF-8 and back unchanged (no lone surrogates). */
 function isWellFormed(s: string): boolean {
