@@ -50,7 +50,7 @@ let readLimits: { setting: string | undefined; limits: BatchLimits } | undefined
  */
 export function batchLimits(env: Env): BatchLimits {
   const setting = env.AUDIT_BATCH_DELAY_MS;
-  if (readLimits?.setting === setting) return readLimits.limits;
+  if (readLimits !== undefined && readLimits.setting === setting) return readLimits.limits;
   const delay = Number(setting);
   const valid = setting !== undefined && setting !== "" && Number.isInteger(delay) && delay >= 0 && delay <= 1000;
   const limits = valid ? { ...DEFAULT_BATCH_LIMITS, maxDelayMs: delay } : DEFAULT_BATCH_LIMITS;

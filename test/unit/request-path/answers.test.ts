@@ -58,6 +58,12 @@ describe("errorAnswer", () => {
 describe("batchLimits", () => {
   const env = (value: string | undefined) => ({ AUDIT_BATCH_DELAY_MS: value }) as unknown as Env;
 
+  // First in this file on purpose: the first read of an isolate, with the setting absent.
+  it("an absent setting on the first read means the defaults", () => {
+    expect(batchLimits(env(undefined))).toEqual(DEFAULT_BATCH_LIMITS);
+    expect(batchLimits(env(undefined))).toEqual(DEFAULT_BATCH_LIMITS);
+  });
+
   it("takes a whole number of milliseconds from 0 to 1000, and follows a changed setting", () => {
     expect(batchLimits(env("20"))).toEqual({ ...DEFAULT_BATCH_LIMITS, maxDelayMs: 20 });
     expect(batchLimits(env("20"))).toBe(batchLimits(env("20")));
