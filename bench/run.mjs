@@ -24,7 +24,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { newSigningKey } from "../scripts/assertion-key.mjs";
-import { buildAll, bundleSize, compatibilityDate, largestInputs } from "./lib/build.mjs";
+import { buildAll, bundleSize, compatibilityDate, compatibilityFlags, largestInputs } from "./lib/build.mjs";
 import { findWrk, loadRun, unloadedRun } from "./lib/load.mjs";
 import { ORIGIN_BODY } from "./lib/origin.mjs";
 import { connectInspector, summarizeProfile } from "./lib/profile.mjs";
@@ -325,9 +325,21 @@ async function main() {
   const key = benchKey();
   const kvSeed = { [key.kvKey]: key.record };
   const date = compatibilityDate(ROOT);
+  const flags = compatibilityFlags(ROOT);
   const start = async (name, entry, vars, consumer) => {
     const inspectorPort = opts.profile && name !== "micro" ? await freePort() : undefined;
-    const options = { root: ROOT, buildDir: BUILD, name, entry, compatibilityDate: date, vars, kvSeed, consumer, inspectorPort };
+    const options = {
+      root: ROOT,
+      buildDir: BUILD,
+      name,
+      entry,
+      compatibilityDate: date,
+      compatibilityFlags: flags,
+      vars,
+      kvSeed,
+      consumer,
+      inspectorPort,
+    };
     const target = MODE === "lean" ? await startLean(options) : await startMiniflare(options);
     cleanups.push(target.close);
     return { ...target, entry, inspectorPort };

@@ -6,6 +6,7 @@ import type { AdminActor } from "./admin/auth";
 import type { AdminAction } from "./audit/admin-event";
 import type { ClientIp } from "./client-ip/resolve";
 import { ApiError, type ErrorCode } from "./errors";
+import type { Delivery } from "./forwarding/delivery";
 import type { KeyMode } from "./keys/format";
 import { isRateLimitTier, type KeyPolicy, RATE_LIMIT_TIERS_PER_MINUTE, type RateLimitTier } from "./keys/policy";
 import { errorMessage, log } from "./log";
@@ -50,6 +51,8 @@ export interface Variables {
   errorCode: ErrorCode | undefined;
   /** Forged identity headers the client sent, as found while building the upstream headers (forwarded requests only). */
   forgedHeaders: string[] | undefined;
+  /** Forwarded responses with a body: settles with how the body ended (src/forwarding/delivery.ts); the audit event waits for it. */
+  delivery: Promise<Delivery> | undefined;
   /** Admin API: the verified caller (set by the admin authentication). */
   adminActor: AdminActor | undefined;
   /** Admin API: what the request does and to which account/key, for its admin audit event. */

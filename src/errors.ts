@@ -21,6 +21,8 @@ export const ERROR_CODES = {
   unsupported_api_version: { status: 400, type: "invalid_request_error" },
   invalid_path: { status: 400, type: "invalid_request_error" },
   test_mode_unavailable: { status: 400, type: "invalid_request_error" },
+  invalid_upgrade_request: { status: 400, type: "invalid_request_error" },
+  request_body_incomplete: { status: 400, type: "invalid_request_error" },
   ip_not_allowed: { status: 403, type: "permission_error" },
   not_found: { status: 404, type: "invalid_request_error" },
   method_not_allowed: { status: 405, type: "invalid_request_error" },

@@ -38,6 +38,18 @@ export function compatibilityDate(root) {
   return match[1];
 }
 
+/**
+ * The compatibility flags of wrangler.toml (a one-line `compatibility_flags = ["…", …]`), given to
+ * every bench and runtime-test Worker so they run as production does.
+ * @returns {string[]} flag names; empty when there is no such line
+ */
+export function compatibilityFlags(root) {
+  const toml = readFileSync(join(root, "wrangler.toml"), "utf8");
+  const match = /^\s*compatibility_flags\s*=\s*\[([^\]]*)\]/m.exec(toml);
+  if (!match) return [];
+  return [...match[1].matchAll(/"([^"]+)"/g)].map((m) => m[1]);
+}
+
 function wrangler(root, args) {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [join(root, "node_modules", "wrangler", "bin", "wrangler.js"), ...args], {
@@ -67,6 +79,21 @@ function benchConfig(buildDir, name, main, date) {
   const path = join(buildDir, `${name}.wrangler.toml`);
   writeFileSync(path, `name = "spot-bench-${name}"\nmain = ${JSON.stringify(main)}\ncompatibility_date = "${date}"\n`);
   return path;
+}
+
+/**
+ * Builds the production bundle alone, as `wrangler deploy` would (test/runtime/ runs it on plain workerd).
+ * @param {string} root project root
+ * @param {string} outDir output folder (emptied first)
+ * @returns {Promise<string>} path of the bundle's entry module
+ */
+export async function buildProduction(root, outDir) {
+  rmSync(outDir, { recursive: true, force: true });
+  mkdirSync(outDir, { recursive: true });
+  await wrangler(root, ["deploy", "--dry-run", "--outdir", outDir]);
+  const entry = join(outDir, "index.js");
+  readFileSync(entry); // throws when wrangler named it otherwise
+  return entry;
 }
 
 /**

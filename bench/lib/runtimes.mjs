@@ -94,7 +94,7 @@ export function readCounters(url) {
  *        `inspectorPort`: open workerd's inspector there (for --profile)
  * @returns {Promise<{ name: string, url: URL, pid: number, close: () => Promise<void> }>}
  */
-export async function startMiniflare({ root, name, entry, compatibilityDate, vars, kvSeed, consumer, inspectorPort }) {
+export async function startMiniflare({ root, name, entry, compatibilityDate, compatibilityFlags = [], vars, kvSeed, consumer, inspectorPort }) {
   const { Miniflare, convertV4MiniflareOptions } = await import(join(root, "node_modules", "miniflare", "dist", "src", "index.js"));
   const before = childPids("workerd");
   const mf = new Miniflare(
@@ -108,6 +108,7 @@ export async function startMiniflare({ root, name, entry, compatibilityDate, var
           name,
           modules: [{ type: "ESModule", path: entry }],
           compatibilityDate,
+          compatibilityFlags,
           bindings: vars,
           kvNamespaces: ["KEYS"],
           queueProducers: { AUDIT_QUEUE: { queueName: AUDIT_QUEUE } },
@@ -154,12 +155,29 @@ const capnpText = (value) => JSON.stringify(String(value));
 /**
  * Starts one Worker on plain `workerd serve` (lean mode).
  * @param {{ root: string, buildDir: string, name: string, entry: string, compatibilityDate: string,
- *           vars: Record<string, string>, kvSeed: Record<string, string>, inspectorPort?: number }} options
+ *           compatibilityFlags?: string[], vars: Record<string, string>, kvSeed: Record<string, string>,
+ *           inspectorPort?: number, queueStub?: string, queueVars?: Record<string, string> }} options
+ *        `queueStub`: the module of the queue service (default bench/workers/lean-queue.js, which drops
+ *        messages), with `queueVars` as its text bindings (test/runtime/ collects the audit events)
  * @returns {Promise<{ name: string, url: URL, pid: number, close: () => Promise<void> }>}
  */
-export async function startLean({ root, buildDir, name, entry, compatibilityDate, vars, kvSeed, inspectorPort }) {
+export async function startLean({
+  root,
+  buildDir,
+  name,
+  entry,
+  compatibilityDate,
+  compatibilityFlags = [],
+  vars,
+  kvSeed,
+  inspectorPort,
+  queueStub,
+  queueVars = {},
+}) {
   const port = await freePort();
   const stubs = join(root, "bench", "workers");
+  const queueModule = queueStub ?? join(stubs, "lean-queue.js");
+  const flags = `compatibilityFlags = [${compatibilityFlags.map(capnpText).join(", ")}]`;
   // `embed` paths are relative to the config file (absolute ones are refused).
   const embed = (file) => `embed ${capnpText(relative(buildDir, file))}`;
   const bindings = [
@@ -173,6 +191,7 @@ const config :Workerd.Config = (
     (name = "main", worker = (
       modules = [(name = ${capnpText(basename(entry))}, esModule = ${embed(entry)})],
       compatibilityDate = ${capnpText(compatibilityDate)},
+      ${flags},
       bindings = [
         ${bindings.join(",\n        ")}
       ],
@@ -184,8 +203,12 @@ const config :Workerd.Config = (
       bindings = [(name = "SEED", text = ${capnpText(JSON.stringify(kvSeed))})],
     )),
     (name = "queue", worker = (
-      modules = [(name = "lean-queue.js", esModule = ${embed(join(stubs, "lean-queue.js"))})],
+      modules = [(name = ${capnpText(basename(queueModule))}, esModule = ${embed(queueModule)})],
       compatibilityDate = ${capnpText(compatibilityDate)},
+      bindings = [${Object.entries(queueVars)
+        .map(([key, value]) => `(name = ${capnpText(key)}, text = ${capnpText(value)})`)
+        .join(", ")}],
+      globalOutbound = "loopback",
     )),
     (name = "loopback", network = (allow = ["local"])),
   ],

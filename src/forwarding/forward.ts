@@ -3,7 +3,8 @@
  * body streamed, `redirect: "manual"`, secret and hop-by-hop headers removed, the authorizer's
  * identity headers and the signed identity assertion (`X-Spot-Assertion`, src/assertion/) added.
  * HTTP goes through `hono/proxy`; a WebSocket handshake is fetched directly because `hono/proxy`
- * drops `Upgrade` and rebuilds the response without its `webSocket`.
+ * drops `Upgrade` and rebuilds the response without its `webSocket`. The request body is watched on its
+ * way up (src/forwarding/upload.ts) and the response body on its way down (src/forwarding/delivery.ts).
  */
 import type { Context } from "hono";
 import { proxy } from "hono/proxy";
@@ -13,16 +14,20 @@ import { upstreamForwardedFor } from "../client-ip/resolve";
 import { type AppEnv, requireConfig, UNAVAILABLE_MESSAGE } from "../env";
 import { ApiError } from "../errors";
 import { errorMessage, log } from "../log";
+import { type Delivery, trackDelivery } from "./delivery";
 import { buildUpstreamHeaders, isWebSocketUpgrade, UPSTREAM_HEADERS } from "./headers";
+import { type BodyOutcome, upstreamBody } from "./upload";
 import { buildUpstreamUrl, UpstreamUrlError } from "./url";
 
 /**
  * The last step of every authenticated request (src/request-path/handler.ts).
  * @param requestUrl the client's request URL, parsed once by the handler
- * @returns the origin's response as is (status, headers and streamed body), or
- *          400 `invalid_path`, 502 `upstream_unavailable`, 504 `upstream_timeout` (after
- *          `UPSTREAM_TIMEOUT_MS` milliseconds without response headers), 503 `authorizer_unavailable`
- *          when the assertion cannot be signed (the request is never forwarded without it)
+ * @returns the origin's response as is (status, headers and streamed body; `c.var.delivery` then
+ *          settles with how that body ended), or 400 `invalid_path`, 400 `invalid_upgrade_request` (a
+ *          WebSocket handshake carrying a body), 400 `request_body_incomplete` (the client's body broke
+ *          off), 502 `upstream_unavailable`, 504 `upstream_timeout` (`UPSTREAM_TIMEOUT_MS` milliseconds
+ *          without response headers, counted from the end of the request body), 503
+ *          `authorizer_unavailable` when the assertion cannot be signed (nothing is forwarded without it)
  */
 export async function forward(c: Context<AppEnv>, requestUrl: URL): Promise<Response> {
   // c.get() reads one variable; c.var would copy all of them on every access (Hono builds it anew).
@@ -84,47 +89,113 @@ export async function forward(c: Context<AppEnv>, requestUrl: URL): Promise<Resp
     throw new ApiError("authorizer_unavailable", UNAVAILABLE_MESSAGE, { "Retry-After": "30" });
   }
   const webSocket = isWebSocketUpgrade(raw);
+  if (webSocket && carriesBody(raw.headers)) {
+    // A handshake is a GET without a body (RFC 6455 §4.1). One with a body was most likely sent with
+    // another method and turned into a GET by a runtime on the way (workerd's fetch does that to any
+    // request with Upgrade: websocket, Miniflare's entry worker among them): never pass it on as a GET.
+    throw new ApiError(
+      "invalid_upgrade_request",
+      "A WebSocket upgrade must be a GET request without a body; send other methods without the Upgrade header.",
+    );
+  }
   const { headers, strippedReserved } = buildUpstreamHeaders(raw.headers, added, webSocket);
   // The audit event reuses these names instead of walking the request headers a second time.
   c.set("forgedHeaders", strippedReserved);
+  const target = { requestId, origin, timeoutMs: upstreamTimeoutMs };
 
   if (webSocket) {
     // A GET handshake has no body; never follow a redirect (it would carry our identity headers elsewhere).
-    return await fetchUpstream((signal) => fetch(url, { method: "GET", headers, redirect: "manual", signal }), upstreamTimeoutMs);
+    return await fetchUpstream((signal) => fetch(url, { method: "GET", headers, redirect: "manual", signal }), null, target);
   }
-  const hasBody = raw.method !== "GET" && raw.method !== "HEAD";
-  return await fetchUpstream(
-    (signal) =>
-      proxy(url, {
-        method: raw.method,
-        headers,
-        body: hasBody ? raw.body : null,
-        redirect: "manual",
-        signal,
-      }),
-    upstreamTimeoutMs,
+  const upload = upstreamBody(raw, raw.method);
+  const res = await fetchUpstream(
+    (signal) => proxy(url, { method: raw.method, headers, body: upload.body, redirect: "manual", signal }),
+    upload.outcome,
+    target,
   );
+  const clientGone = raw.signal;
+  if (clientGone.aborted) {
+    // The client left while the origin was working: nothing can be delivered any more.
+    c.set("delivery", CLIENT_GONE);
+    return res;
+  }
+  const tracked = trackDelivery(res, raw.method, clientGone);
+  if (tracked === null) return res;
+  c.set("delivery", tracked.delivery);
+  return tracked.response;
+}
+
+const CLIENT_GONE: Promise<Delivery> = Promise.resolve("client_disconnected");
+
+/** True when request headers announce a body: a non-zero `Content-Length`, or any `Transfer-Encoding`. */
+function carriesBody(headers: Headers): boolean {
+  const length = headers.get("content-length");
+  return (length !== null && length.trim() !== "0") || headers.has("transfer-encoding");
+}
+
+/** Where an upstream fetch goes, for its deadline and its log line. */
+interface UpstreamTarget {
+  requestId: string;
+  origin: string;
+  /** Milliseconds the origin has, once the request body is sent, to answer with response headers. */
+  timeoutMs: number;
 }
 
 /**
- * Runs an upstream fetch with a deadline for the response headers; the body then streams without one
- * (the timer is cleared once the headers are in, so the abort signal can never cut a long body).
- * @param timeoutMs milliseconds
- * @throws ApiError `upstream_timeout` (504) or `upstream_unavailable` (502)
+ * Runs an upstream fetch with a deadline for the response headers that starts once the request body
+ * has been handed to the origin in full (at once for a request without a body): a slow upload is the
+ * client's time, not the origin's. The body then streams without a deadline (the timer is cleared once
+ * the headers are in, so the abort signal can never cut a long body). When the client's body breaks
+ * off before its end, the upload is aborted (the origin sees an unfinished request, never a shorter
+ * complete one) and the answer is 400.
+ * @param bodyOutcome settles when the request body was sent in full, or broke off (src/forwarding/upload.ts);
+ *        null when there is no body
+ * @throws ApiError `upstream_timeout` (504), `upstream_unavailable` (502; the cause is logged as
+ *         `upstream_failed` with the request id), `request_body_incomplete` (400)
  */
-async function fetchUpstream(send: (signal: AbortSignal) => Promise<Response>, timeoutMs: number): Promise<Response> {
+async function fetchUpstream(
+  send: (signal: AbortSignal) => Promise<Response>,
+  bodyOutcome: Promise<BodyOutcome> | null,
+  target: UpstreamTarget,
+): Promise<Response> {
   const controller = new AbortController();
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    controller.abort();
-  }, timeoutMs);
+  let stopped: "timeout" | "body" | undefined;
+  let answered = false;
+  let timer: ReturnType<typeof setTimeout> | null = null;
+  const startedAtMs = Date.now();
+  const startDeadline = () => {
+    timer = setTimeout(() => {
+      stopped = "timeout";
+      controller.abort();
+    }, target.timeoutMs);
+  };
+  if (bodyOutcome === null) startDeadline();
+  else {
+    bodyOutcome.then((outcome) => {
+      if (answered) return;
+      if (outcome === "sent") return startDeadline();
+      stopped = "body";
+      controller.abort();
+    });
+  }
   try {
     return await send(controller.signal);
-  } catch {
-    if (timedOut) throw new ApiError("upstream_timeout", `The upstream origin did not answer within ${timeoutMs} ms.`);
-    throw new ApiError("upstream_unavailable", "The upstream origin could not be reached.");
+  } catch (err) {
+    if (stopped === "body") {
+      throw new ApiError("request_body_incomplete", "The request body ended before it was complete; the upload to the origin was aborted.");
+    }
+    const failure = stopped === "timeout" ? "timeout" : "unavailable";
+    log("error", "upstream_failed", {
+      request_id: target.requestId,
+      origin: target.origin,
+      failure,
+      error: errorMessage(err),
+      elapsed_ms: Date.now() - startedAtMs,
+    });
+    if (failure === "timeout") throw new ApiError("upstream_timeout", `The upstream origin did not answer within ${target.timeoutMs} ms.`);
+    throw new ApiError("upstream_unavailable", "The upstream origin failed to answer.");
   } finally {
-    clearTimeout(timer);
+    answered = true;
+    if (timer !== null) clearTimeout(timer);
   }
 }

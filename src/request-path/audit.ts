@@ -9,6 +9,7 @@ import type { BatchLimits } from "../audit/batcher";
 import { type AuditInput, type AuditOutcome, buildAuditEvent } from "../audit/event";
 import { type AnyAuditEvent, DEFAULT_BATCH_LIMITS, sendAuditEvent } from "../audit/producer";
 import type { AppEnv } from "../env";
+import type { Delivery } from "../forwarding/delivery";
 import { forgedIdentityHeaders } from "../forwarding/headers";
 import { API_VERSION_HEADER } from "../keys/credentials";
 import { errorMessage, log } from "../log";
@@ -22,10 +23,12 @@ import { deprecationHeaders } from "../versioning/resolve";
  * line with the request id.
  * @param url the request URL, parsed once by the caller
  * @param res the final answer (its status is recorded)
+ * @param ended for a forwarded response body: how it ended, and the milliseconds from arrival to the
+ *        response headers (the event's `duration_ms`)
  */
-export function recordAuditEvent(c: Context<AppEnv>, url: URL, res: Response): void {
+export function recordAuditEvent(c: Context<AppEnv>, url: URL, res: Response, ended?: BodyEnd): void {
   try {
-    queueAuditEvent(c, buildAuditEvent(auditInput(c, url, res)));
+    queueAuditEvent(c, buildAuditEvent(auditInput(c, url, res, ended)));
   } catch (err) {
     log("error", "audit_build_failed", { request_id: c.get("requestId"), error: errorMessage(err) });
   }
@@ -81,9 +84,25 @@ export function stampResponse(c: Context<AppEnv>, res: Response): Response {
   }
 }
 
-function outcomeOf(c: Context<AppEnv>, res: Response): AuditOutcome {
+/** How a forwarded response body ended, and when its headers went out. */
+export interface BodyEnd {
+  delivery: Delivery;
+  /** Milliseconds from arrival to the response headers. */
+  durationMs: number;
+}
+
+function outcomeOf(c: Context<AppEnv>, res: Response, delivery: Delivery | undefined): AuditOutcome {
   if (c.get("errorCode")) return res.status >= 500 ? "error" : "denied";
+  // The origin's body broke off: the upstream failed, whatever its status said.
+  if (delivery === "upstream_body_incomplete") return "error";
   return "allowed";
+}
+
+/** The event's reason: the error code of the answer, how a forwarded body failed to arrive, or `ok`. */
+function reasonOf(c: Context<AppEnv>, delivery: Delivery | undefined): string {
+  const code = c.get("errorCode");
+  if (code !== undefined) return code;
+  return delivery === undefined || delivery === "delivered" ? "ok" : delivery;
 }
 
 /**
@@ -91,7 +110,7 @@ function outcomeOf(c: Context<AppEnv>, res: Response): AuditOutcome {
  * values, which a client cannot set). Reading `cf` is not free: workerd parses and deep-freezes the
  * whole object on first access (docs/benchmark.md).
  */
-function auditInput(c: Context<AppEnv>, url: URL, res: Response): AuditInput {
+function auditInput(c: Context<AppEnv>, url: URL, res: Response, ended: BodyEnd | undefined): AuditInput {
   const caller = c.get("caller");
   const clientIp = c.get("clientIp");
   const cf = c.req.raw.cf as { country?: unknown; colo?: unknown } | undefined;
@@ -100,8 +119,8 @@ function auditInput(c: Context<AppEnv>, url: URL, res: Response): AuditInput {
     timeMs: c.get("startedAtMs"),
     requestId: c.get("requestId"),
     rayId: c.req.header("cf-ray") ?? null,
-    outcome: outcomeOf(c, res),
-    reason: c.get("errorCode") ?? "ok",
+    outcome: outcomeOf(c, res, ended?.delivery),
+    reason: reasonOf(c, ended?.delivery),
     accountId: caller?.accountId ?? null,
     accountVerified: caller?.verified ?? false,
     keyId: caller?.keyId ?? null,
@@ -113,7 +132,7 @@ function auditInput(c: Context<AppEnv>, url: URL, res: Response): AuditInput {
     host: url.host,
     path: url.pathname,
     status: res.status,
-    durationMs: Date.now() - c.get("startedAtMs"),
+    durationMs: ended?.durationMs ?? Date.now() - c.get("startedAtMs"),
     connectingIp: clientIp?.connectingIp ?? null,
     sourceIp: clientIp?.sourceIp ?? null,
     sourceIpFrom: clientIp?.sourceIpFrom ?? "none",

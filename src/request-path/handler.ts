@@ -7,7 +7,8 @@
  *     cache → KV; 401/503) → key policy (403/429) → forward (signed assertion → upstream origin)
  *
  * then, whatever the answer: a credential failure is counted (it may become a 429), the answer is
- * stamped (`X-Request-Id`, version headers) and its audit event is queued. One handler instead of a
+ * stamped (`X-Request-Id`, version headers) and its audit event is queued (for a forwarded body, once
+ * the body has been delivered or broke off). One handler instead of a
  * chain of Hono middleware: the order is visible in one place, and a request pays no per-layer
  * promise and context bookkeeping (docs/benchmark.md).
  */
@@ -44,7 +45,16 @@ export async function handleApiRequest(c: Context<AppEnv>): Promise<Response> {
     log("error", "failed_auth_count_failed", { request_id: c.get("requestId"), error: errorMessage(err) });
   }
   res = stampResponse(c, res);
-  recordAuditEvent(c, url, res);
+  const delivery = c.get("delivery");
+  if (delivery === undefined) {
+    recordAuditEvent(c, url, res);
+  } else {
+    // A forwarded body is still streaming: its event says how it ended (docs/audit.md "Delivery"),
+    // so it is queued once the body is done, in this request's waitUntil.
+    const durationMs = Date.now() - c.get("startedAtMs");
+    const stamped = res;
+    c.executionCtx.waitUntil(delivery.then((ended) => recordAuditEvent(c, url, stamped, { delivery: ended, durationMs })));
+  }
   return res;
 }
 
