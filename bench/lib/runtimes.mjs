@@ -94,7 +94,17 @@ export function readCounters(url) {
  *        `inspectorPort`: open workerd's inspector there (for --profile)
  * @returns {Promise<{ name: string, url: URL, pid: number, close: () => Promise<void> }>}
  */
-export async function startMiniflare({ root, name, entry, compatibilityDate, compatibilityFlags = [], vars, kvSeed, consumer, inspectorPort }) {
+export async function startMiniflare({
+  root,
+  name,
+  entry,
+  compatibilityDate,
+  compatibilityFlags = [],
+  vars,
+  kvSeed,
+  consumer,
+  inspectorPort,
+}) {
   const { Miniflare, convertV4MiniflareOptions } = await import(join(root, "node_modules", "miniflare", "dist", "src", "index.js"));
   const before = childPids("workerd");
   const mf = new Miniflare(

@@ -27,7 +27,11 @@ const seen = new Map();
 function startOrigin() {
   const server = http.createServer((req, res) => {
     const id = req.headers["x-request-id"] ?? "none";
-    const record = { method: req.method, upgrade: req.headers.upgrade ?? null, bytes: 0, body: "pending" };
+    const framing =
+      req.headers["content-length"] !== undefined
+        ? `length ${req.headers["content-length"]}`
+        : (req.headers["transfer-encoding"] ?? "none");
+    const record = { method: req.method, upgrade: req.headers.upgrade ?? null, framing, bytes: 0, body: "pending" };
     seen.set(id, record);
     req.on("data", (chunk) => {
       record.bytes += chunk.length;
@@ -40,7 +44,7 @@ function startOrigin() {
       const path = req.url.split("?")[0];
       if (path === "/echo") {
         res.setHeader("content-type", "application/json");
-        res.end(JSON.stringify({ method: req.method, upgrade: record.upgrade, bytes: record.bytes }));
+        res.end(JSON.stringify({ method: req.method, upgrade: record.upgrade, framing, bytes: record.bytes }));
       } else if (path === "/cut") {
         res.writeHead(200, { "content-length": "100000" });
         res.write(Buffer.alloc(20_000, 97));
@@ -65,7 +69,12 @@ function startOrigin() {
   });
   // A WebSocket handshake that reaches the origin is recorded and refused.
   server.on("upgrade", (req, socket) => {
-    seen.set(req.headers["x-request-id"] ?? "none", { method: req.method, upgrade: req.headers.upgrade ?? null, bytes: 0, body: "upgrade" });
+    seen.set(req.headers["x-request-id"] ?? "none", {
+      method: req.method,
+      upgrade: req.headers.upgrade ?? null,
+      bytes: 0,
+      body: "upgrade",
+    });
     socket.end("HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n");
   });
   return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve(server)));
@@ -78,7 +87,11 @@ let local;
 
 before(async () => {
   origin = await startOrigin();
-  const options = { root: ROOT, origin: `http://127.0.0.1:${origin.address().port}`, vars: { UPSTREAM_TIMEOUT_MS: String(UPSTREAM_TIMEOUT_MS) } };
+  const options = {
+    root: ROOT,
+    origin: `http://127.0.0.1:${origin.address().port}`,
+    vars: { UPSTREAM_TIMEOUT_MS: String(UPSTREAM_TIMEOUT_MS) },
+  };
   authorizer = await startAuthorizer(options);
   local = await startAuthorizer({ ...options, runtime: "miniflare" });
 });
@@ -126,7 +139,8 @@ describe("uploads and UPSTREAM_TIMEOUT_MS (the deadline counts from the end of t
         await writeSlowly(socket, MB, 2.5 * UPSTREAM_TIMEOUT_MS, chunked);
       });
       assert.equal(statusOf(text), 200, text.slice(0, 300));
-      assert.deepEqual(jsonOf(text), { method: "POST", upgrade: null, bytes: MB });
+      // Streamed, with the framing the client chose.
+      assert.deepEqual(jsonOf(text), { method: "POST", upgrade: null, framing: chunked ? "chunked" : `length ${MB}`, bytes: MB });
       const event = await eventOf(headerOf(text, "x-request-id"));
       assert.equal(event?.reason, "ok");
     });
@@ -252,13 +266,15 @@ describe("the method the client sent is the method the origin gets", () => {
       socket.write(`${head("POST", "/echo", "Upgrade: websocket\r\nConnection: Upgrade\r\nContent-Length: 5\r\n")}\r\nhello`);
     });
     assert.equal(statusOf(text), 200, text.slice(0, 300));
-    assert.deepEqual(jsonOf(text), { method: "POST", upgrade: null, bytes: 5 });
+    assert.deepEqual(jsonOf(text), { method: "POST", upgrade: null, framing: "length 5", bytes: 5 });
   });
 
   it("a WebSocket handshake that carries a body (what a runtime makes of such a POST) → 400 invalid_upgrade_request, nothing forwarded", async () => {
     const before = new Set(seen.keys());
     const { text } = await rawExchange(authorizer.url, async (socket) => {
-      socket.write(`${head("GET", "/echo", "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nContent-Length: 5\r\n")}\r\nhello`);
+      socket.write(
+        `${head("GET", "/echo", "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nContent-Length: 5\r\n")}\r\nhello`,
+      );
     });
     assert.equal(statusOf(text), 400, text.slice(0, 300));
     assert.equal(jsonOf(text)?.error.code, "invalid_upgrade_request");

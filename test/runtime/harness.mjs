@@ -70,7 +70,11 @@ export async function startAuthorizer({ root, origin, vars = {}, runtime = "work
     worker =
       runtime === "miniflare"
         ? await startMiniflare({ ...options, consumer: false })
-        : await startLean({ ...options, queueStub: join(root, "test", "runtime", "queue-collector.js"), queueVars: { COLLECTOR_URL: collector.url } });
+        : await startLean({
+            ...options,
+            queueStub: join(root, "test", "runtime", "queue-collector.js"),
+            queueVars: { COLLECTOR_URL: collector.url },
+          });
   } catch (err) {
     await collector.close();
     throw err;
@@ -101,7 +105,9 @@ async function startCollector() {
         const { path, body } = JSON.parse(text);
         const payload = Buffer.from(body, "base64").toString("utf8");
         // POST /message carries one message body; POST /batch a JSON list of base64 bodies.
-        const bodies = path.endsWith("/batch") ? JSON.parse(payload).messages.map((m) => Buffer.from(m.body, "base64").toString("utf8")) : [payload];
+        const bodies = path.endsWith("/batch")
+          ? JSON.parse(payload).messages.map((m) => Buffer.from(m.body, "base64").toString("utf8"))
+          : [payload];
         for (const message of bodies) events.push(...JSON.parse(message).events);
       } catch (err) {
         events.push({ collector_error: String(err) });
