@@ -18,7 +18,7 @@
  * The price: emoji written with U+FE0F or joined with U+200D are refused too. Accepted labels are
  * stored in Unicode Normalization Form C (UAX #15), so one text has one stored form. Labels stored
  * before this rule are read as they are (src/admin/model.ts); `spot-keys` escapes the same characters
- * on output (scripts/lib/terminal-text.mjs; test/unit/admin/label.test.ts keeps the two sets equal).
+ * on output (scripts/lib/terminal-text.mjs; test/unit/terminal-text.test.ts keeps the two sets equal).
  * Pure.
  */
 
