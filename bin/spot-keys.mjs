@@ -1,10 +1,16 @@
 #!/usr/bin/env node
 // spot-keys: the command line for the admin API: the key lifecycle and the audit trail (docs/cli.md).
 // Runs on Node ≥ 20 (`npx spot-keys …` uses the Node on PATH). Plain ESM; node: builtins and jose.
+//
+// Every string that came from the server (labels, actors, user agents, paths, error messages…) goes
+// through `esc` before human output, and --json through jsonForTerminal: control, bidi, zero-width
+// and other invisible characters are shown as escapes, never sent to the terminal raw
+// (scripts/lib/terminal-text.mjs; docs/cli.md "Output of server text").
 
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import { AdminApiError, adminRequest, isLocalUrl, localBaseUrl, mintDevToken } from "../scripts/admin-client.mjs";
+import { escapeForTerminal as esc, jsonForTerminal } from "../scripts/lib/terminal-text.mjs";
 
 /** Exit codes (docs/cli.md). */
 const EXIT = { ok: 0, server: 1, usage: 2, network: 3, auth: 4, notFound: 5, conflict: 6, aborted: 7 };
@@ -185,16 +191,20 @@ async function connection() {
 // ---------------------------------------------------------------------------------------------
 // Human output
 
+/** One line of `list`: key, status, mode, secret hint, created, expires (padded), label; every value escaped. */
 function keyLine(key) {
+  const widths = [22, 8, 5, 7, 20, 20, 0];
   return [
-    key.key_id.padEnd(22),
-    key.status.padEnd(8),
-    key.mode.padEnd(5),
-    (key.secret_hint ? `…${key.secret_hint}` : "—").padEnd(7),
-    key.created_at.slice(0, 19).replace("T", " ").padEnd(20),
-    (key.expires_at ? key.expires_at.slice(0, 19).replace("T", " ") : "never").padEnd(20),
+    key.key_id,
+    key.status,
+    key.mode,
+    key.secret_hint ? `…${key.secret_hint}` : "—",
+    String(key.created_at).slice(0, 19).replace("T", " "),
+    key.expires_at ? String(key.expires_at).slice(0, 19).replace("T", " ") : "never",
     key.label ?? "",
-  ].join(" ");
+  ]
+    .map((value, i) => esc(value).padEnd(widths[i] ?? 0))
+    .join(" ");
 }
 
 function showKey(key) {
@@ -213,7 +223,7 @@ function showKey(key) {
   if (key.replaced_by_key_id) rows.push(["replaced by", `${key.replaced_by_key_id} at ${key.rotated_at}`]);
   rows.push(...policyLines(key.policy));
   rows.push(["hash key", key.hash_key_id]);
-  return rows.map(([name, value]) => `  ${name.padEnd(12)}${value}`).join("\n");
+  return rows.map(([name, value]) => `  ${name.padEnd(12)}${esc(value)}`).join("\n");
 }
 
 /** `2026-11-30T14:00:00.123Z` → `2026-11-30 14:00:00.123`. */
@@ -222,10 +232,16 @@ const utc = (iso) =>
     .replace("T", " ")
     .replace(/Z$/, "");
 
-/** Prints rows as columns sized to their content (each capped); a longer cell is cut with `…`. */
+/**
+ * Prints rows as columns sized to their content (each capped); every cell is escaped, then a longer
+ * one is cut with `…` (at a code point boundary).
+ */
 function printTable(headers, rows, caps) {
-  const cut = (text, max) => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
-  const cells = rows.map((row) => row.map((cell, i) => cut(String(cell ?? "—"), caps[i] ?? 80)));
+  const cut = (text, max) => {
+    const chars = [...text];
+    return chars.length > max ? `${chars.slice(0, max - 1).join("")}…` : text;
+  };
+  const cells = rows.map((row) => row.map((cell, i) => cut(esc(cell ?? "—"), caps[i] ?? 80)));
   const widths = headers.map((h, i) => Math.max(h.length, ...cells.map((row) => row[i].length)));
   const line = (row) =>
     row
@@ -312,11 +328,11 @@ function showEvent(e) {
   if (e.forged_headers_count > 0) rows.push(["forged headers", e.forged_headers.join(", ")]);
   if (e.truncated) rows.push(["truncated", "yes: some values were cut (see the *_length fields with --json)"]);
   rows.push(["event id", e.event_id]);
-  return rows.map(([name, value]) => `  ${name.padEnd(15)}${value}`).join("\n");
+  return rows.map(([name, value]) => `  ${name.padEnd(15)}${esc(value)}`).join("\n");
 }
 
 function printSecret(secret) {
-  console.log(`\n  ${bold("secret")}  ${secret}\n`);
+  console.log(`\n  ${bold("secret")}  ${esc(secret)}\n`);
   console.error(yellow("! Store this secret now: it is shown only this once and cannot be recovered."));
 }
 
@@ -445,8 +461,8 @@ async function fetchPages(conn, path, params, { all, limit, cursor }) {
 
 function printMore(page, values) {
   if (page.next_cursor === null) return;
-  if (values.all) console.error(dim(`Stopped after ${page.events.length} events; continue with --cursor ${page.next_cursor}`));
-  else console.error(dim(`More events: add --cursor ${page.next_cursor} (or --all)`));
+  if (values.all) console.error(dim(`Stopped after ${page.events.length} events; continue with --cursor ${esc(page.next_cursor)}`));
+  else console.error(dim(`More events: add --cursor ${esc(page.next_cursor)} (or --all)`));
 }
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -517,7 +533,7 @@ async function adminAuditCommand(values, positionals, out) {
 
 async function run(command, values, positionals) {
   const json = values.json;
-  const out = (body, human) => (json ? console.log(JSON.stringify(body, null, 2)) : human(body));
+  const out = (body, human) => (json ? console.log(jsonForTerminal(body)) : human(body));
 
   switch (command) {
     case "audit":
@@ -541,7 +557,9 @@ async function run(command, values, positionals) {
       if (policy) body.policy = policy;
       const { body: created } = await adminRequest({ ...(await connection()), method: "POST", path: `/accounts/${account}/keys`, body });
       out(created, (b) => {
-        console.log(`Created key ${bold(b.key.key_id)} for ${b.key.account_id} (${b.key.mode}${b.key.label ? `, "${b.key.label}"` : ""}).`);
+        console.log(
+          `Created key ${bold(esc(b.key.key_id))} for ${esc(b.key.account_id)} (${esc(b.key.mode)}${b.key.label ? `, "${esc(b.key.label)}"` : ""}).`,
+        );
         printSecret(b.secret);
         syncNote(b);
       });
@@ -591,9 +609,9 @@ async function run(command, values, positionals) {
         body,
       });
       out(rotated, (b) => {
-        console.log(`Rotated ${b.previous.key_id} → ${bold(b.key.key_id)}.`);
+        console.log(`Rotated ${esc(b.previous.key_id)} → ${bold(esc(b.key.key_id))}.`);
         console.log(
-          `The old secret works until ${b.previous.expires_at}${b.previous.status === "expired" ? " (already ended)" : ""}; the new one works now.`,
+          `The old secret works until ${esc(b.previous.expires_at)}${b.previous.status === "expired" ? " (already ended)" : ""}; the new one works now.`,
         );
         printSecret(b.secret);
         syncNote(b);
@@ -620,9 +638,11 @@ async function run(command, values, positionals) {
       });
       out(updated, (b) => {
         console.log(
-          b.changed.length > 0 ? `Updated ${bold(b.key.key_id)}: ${b.changed.join(", ")}.` : `Nothing changed on ${b.key.key_id}.`,
+          b.changed.length > 0
+            ? `Updated ${bold(esc(b.key.key_id))}: ${esc(b.changed.join(", "))}.`
+            : `Nothing changed on ${esc(b.key.key_id)}.`,
         );
-        for (const [name, value] of policyLines(b.key.policy)) console.log(`  ${name.padEnd(12)}${value}`);
+        for (const [name, value] of policyLines(b.key.policy)) console.log(`  ${name.padEnd(12)}${esc(value)}`);
         if (b.changed.length > 0) console.log(dim("The edge enforces the change within about 90 s (KV propagation + isolate cache)."));
         syncNote(b);
       });
@@ -651,8 +671,8 @@ async function run(command, values, positionals) {
       out(revoked, (b) => {
         console.log(
           b.already_revoked
-            ? `${b.key.key_id} was already revoked (${b.key.revoked_at}).`
-            : `Revoked ${bold(b.key.key_id)} at ${b.key.revoked_at}.`,
+            ? `${esc(b.key.key_id)} was already revoked (${esc(b.key.revoked_at)}).`
+            : `Revoked ${bold(esc(b.key.key_id))} at ${esc(b.key.revoked_at)}.`,
         );
         console.log(dim("It stops working everywhere within about 90 s (KV propagation + isolate cache)."));
         syncNote(b);
@@ -678,7 +698,9 @@ async function run(command, values, positionals) {
         body,
       });
       out(imported, (b) => {
-        console.log(`Imported as key ${bold(b.key.key_id)} for ${b.key.account_id} (${b.key.mode}, ${b.key.secret_format}).`);
+        console.log(
+          `Imported as key ${bold(esc(b.key.key_id))} for ${esc(b.key.account_id)} (${esc(b.key.mode)}, ${esc(b.key.secret_format)}).`,
+        );
         syncNote(b);
       });
       return EXIT.ok;
@@ -728,31 +750,32 @@ async function main(argv) {
     return await run(command, parsed.values, parsed.positionals);
   } catch (err) {
     if (err instanceof UsageError) {
-      if (json) console.log(JSON.stringify({ error: { code: "usage", message: err.message } }, null, 2));
-      else console.error(`${red("error:")} ${err.message}\n${dim("Run `spot-keys --help` for usage.")}`);
+      if (json) console.log(jsonForTerminal({ error: { code: "usage", message: err.message } }));
+      else console.error(`${red("error:")} ${esc(err.message)}\n${dim("Run `spot-keys --help` for usage.")}`);
       return EXIT.usage;
     }
     if (err instanceof AdminApiError) {
       if (json) {
         console.log(
-          JSON.stringify(
-            err.body ?? { error: { code: err.kind === "network" ? "network_error" : "http_error", message: err.message } },
-            null,
-            2,
-          ),
+          jsonForTerminal(err.body ?? { error: { code: err.kind === "network" ? "network_error" : "http_error", message: err.message } }),
         );
       } else {
         const detail =
           err.kind === "network" ? "" : ` (${[err.status, err.code, err.param && `field ${err.param}`].filter(Boolean).join(", ")})`;
-        console.error(`${red("error:")} ${err.message}${detail}`);
+        console.error(`${red("error:")} ${esc(err.message)}${esc(detail)}`);
         if (err.kind === "network") console.error(dim("Is the authorizer running (`npm start`), or is SPOT_ADMIN_URL right?"));
         if (HINTS[err.status]) console.error(dim(HINTS[err.status]));
         if (err.code === "audit_event_not_found") console.error(dim(NOT_STORED_HINT));
-        if (err.requestId) console.error(dim(`request id: ${err.requestId}`));
+        if (err.requestId) console.error(dim(`request id: ${esc(err.requestId)}`));
       }
       return exitCodeOf(err);
     }
-    console.error(`${red("error:")} ${err?.stack ?? String(err)}`);
+    console.error(
+      `${red("error:")} ${String(err?.stack ?? err)
+        .split("\n")
+        .map((line) => esc(line))
+        .join("\n")}`,
+    );
     return EXIT.server;
   }
 }

@@ -1,12 +1,14 @@
 // `npm run audit:tail [-- N] [-- --json]`: the newest N (default 20) rows of the local audit trail
 // (D1 table audit_events, migrations/0001_audit_events.sql), oldest first so the newest is at the
-// bottom, as a compact table. `--json` prints the rows as JSON instead (nothing truncated).
+// bottom, as a compact table. `--json` prints the rows as JSON instead (nothing truncated). Values are
+// escaped for the terminal in both (scripts/lib/terminal-text.mjs).
 //
 // Reads the same local database `npm start` uses (.wrangler/state), also while it runs.
 // Plain ESM, node: builtins only; wrangler is spawned through this same Node (≥ 22).
 
 import { existsSync } from "node:fs";
 import { parseArgs } from "node:util";
+import { escapeForTerminal, jsonForTerminal } from "./lib/terminal-text.mjs";
 import { runWrangler, WRANGLER } from "./lib/wrangler.mjs";
 
 const DEFAULT_ROWS = 20;
@@ -39,17 +41,14 @@ function fail(message) {
   process.exit(1);
 }
 
-/** One cell: null as "-", control characters made visible, long values cut with "…". */
+/** One cell: null as "-", unsafe characters escaped, long values cut with "…" (at a code point boundary). */
 function cell(value, width) {
-  let text = value === null || value === undefined ? "-" : String(value);
-  // Audit values are caller-controlled (path, user agent): control and format characters (escape
-  // sequences, bidi overrides) are shown escaped, never sent to the terminal.
-  text = text.replace(/[\p{Cc}\p{Cf}]/gu, (ch) => {
-    const cp = ch.codePointAt(0) ?? 0;
-    return cp <= 0xff ? `\\x${cp.toString(16).padStart(2, "0")}` : `\\u{${cp.toString(16)}}`;
-  });
-  if (width > 0 && text.length > width) text = `${text.slice(0, width - 1)}…`;
-  return text;
+  // Audit values are caller-controlled (path, user agent): control, format and invisible characters
+  // (escape sequences, bidi overrides, zero-width characters) are shown escaped, never sent to the
+  // terminal (the same escaping as spot-keys).
+  const text = value === null || value === undefined ? "-" : escapeForTerminal(value);
+  const chars = [...text];
+  return width > 0 && chars.length > width ? `${chars.slice(0, width - 1).join("")}…` : text;
 }
 
 function printTable(rows) {
@@ -115,7 +114,7 @@ async function main() {
     fail(`unexpected output from wrangler:\n${output}`);
   }
   if (values.json) {
-    console.log(JSON.stringify(rows, null, 2));
+    console.log(jsonForTerminal(rows));
     return;
   }
   if (rows.length === 0) {

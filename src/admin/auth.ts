@@ -1,7 +1,8 @@
 /**
  * Admin authentication (docs/admin-api.md "Authentication"): a JWT in `Authorization: Bearer`
  * (RFC 6750), verified with jose against the configured JWKS (RFC 7517), with issuer, audience and
- * algorithms pinned (RFC 7519 §4.1, RFC 8725 §3.1), `exp` and `sub` required. Writes need the
+ * algorithms pinned (RFC 7519 §4.1, RFC 8725 §3.1), `exp` and `sub` required, `nbf` and `iat` (when
+ * present) not in the future beyond {@link CLOCK_TOLERANCE_SECONDS}. Writes need the
  * permission {@link WRITE_PERMISSION} in the claim named by `ADMIN_PERMISSIONS_CLAIM`.
  *
  * Configuration (wrangler.toml [vars]; locally .dev.vars):
@@ -158,12 +159,34 @@ const TOKEN_REJECTIONS: Record<string, string> = {
 };
 
 /**
+ * The `iat` (issued at, RFC 7519 §4.1.6) check jose's jwtVerify does not make: jose refuses an `iat`
+ * that is present but not a JSON number, and compares it with the clock only when `maxTokenAge` is
+ * given, which would also make `iat` required. Here `iat` stays optional (docs/admin-api.md: checked
+ * "if present"; `exp` bounds a token's life), but a present one must be a finite number of seconds
+ * since the epoch no later than `nowSeconds` + {@link CLOCK_TOLERANCE_SECONDS}: a token "issued"
+ * in the future is refused like a future `nbf`.
+ * @param iat the claim as decoded (JSON `1e400` decodes to Infinity)
+ * @param nowSeconds current time, epoch seconds (the instant jwtVerify checked `exp` and `nbf` at)
+ * @returns null when acceptable, else the reason (for the 401 message)
+ */
+export function issuedAtProblem(iat: unknown, nowSeconds: number): string | null {
+  if (iat === undefined) return null;
+  if (typeof iat !== "number" || !Number.isFinite(iat)) return "it must be a finite number of seconds since the epoch";
+  if (iat > nowSeconds + CLOCK_TOLERANCE_SECONDS) {
+    return `it lies ${Math.round(iat - nowSeconds)} s in the future, beyond the ${CLOCK_TOLERANCE_SECONDS} s clock tolerance`;
+  }
+  return null;
+}
+
+/**
  * Verifies an admin token.
  * @throws AdminTokenError (→ 401) when the token is not acceptable; AdminKeysUnavailableError (→ 503)
  *         when the JWKS cannot be fetched or parsed
  */
 export async function verifyAdminToken(token: string, config: AdminAuthConfig): Promise<AdminActor> {
   if (token.length > MAX_TOKEN_CHARS) throw new AdminTokenError(`the token is longer than ${MAX_TOKEN_CHARS} characters`);
+  // One instant for jose's `exp`/`nbf` checks and the `iat` check below.
+  const now = new Date();
   let payload: JWTPayload;
   try {
     ({ payload } = await jwtVerify(token, config.getKey, {
@@ -172,6 +195,7 @@ export async function verifyAdminToken(token: string, config: AdminAuthConfig): 
       algorithms: config.algorithms,
       requiredClaims: ["exp", "sub"],
       clockTolerance: CLOCK_TOLERANCE_SECONDS,
+      currentDate: now,
     }));
   } catch (err) {
     // JWTExpired is a JWTClaimValidationFailed too: the table goes first.
@@ -181,6 +205,8 @@ export async function verifyAdminToken(token: string, config: AdminAuthConfig): 
     }
     throw new AdminKeysUnavailableError(err instanceof Error ? err.message : String(err));
   }
+  const iatProblem = issuedAtProblem(payload.iat, Math.floor(now.getTime() / 1000));
+  if (iatProblem !== null) throw new AdminTokenError(`the token's "iat" claim is not acceptable (${iatProblem})`);
   const sub = typeof payload.sub === "string" ? payload.sub.slice(0, 256) : "";
   if (sub === "") throw new AdminTokenError('the token\'s "sub" claim is empty');
   const email = typeof payload.email === "string" ? payload.email.slice(0, 256) : null;

@@ -80,6 +80,11 @@ export const StoredKeySchema = z.strictObject({
   key_id: z.string().regex(KEY_ID_PATTERN),
   account_id: z.string().regex(API_KEY_PATTERN),
   mode: z.enum(["live", "test"]),
+  /**
+   * Deliberately only bounded in length: the character rule of new labels (src/admin/label.ts) is
+   * enforced where labels come in (src/admin/schemas.ts), so a label stored before that rule still
+   * reads (output escapes such characters, docs/cli.md).
+   */
   label: z.string().max(LABEL_MAX_CHARS).nullable(),
   /** Stored status; "expired" is derived from `expires_at` (see {@link keyStatus}). */
   status: z.enum(["active", "revoked"]),

@@ -11,6 +11,7 @@ import { parseAddress } from "../client-ip/forwarded";
 import { ERROR_CODES, type ErrorCode } from "../errors";
 import { API_KEY_PATTERN, API_SECRET_PATTERN } from "../keys/format";
 import { isRateLimitTier, MAX_ALLOWLIST_ENTRIES, MAX_CIDR_CHARS, normalizeCidr, RATE_LIMIT_TIERS_PER_MINUTE } from "../keys/policy";
+import { LABEL_NORMALIZATION_FORM, labelCharacterProblem } from "./label";
 import { DEFAULT_OVERLAP_SECONDS, KEY_ID_PATTERN, LABEL_MAX_CHARS, MAX_OVERLAP_SECONDS } from "./model";
 
 const AccountId = z
@@ -26,13 +27,27 @@ export const AccountParams = z.object({ account_id: AccountId });
 export const KeyParams = z.object({ account_id: AccountId, key_id: KeyId });
 
 const Instant = z.iso.datetime({ message: "must be an ISO 8601 UTC instant such as 2027-01-31T00:00:00Z" });
+const LABEL_RULE =
+  `For people: 1 to ${LABEL_MAX_CHARS} characters (UTF-16 code units) after Unicode NFC normalisation, the form it is stored in; ` +
+  "no control (C0, DEL, C1), format (bidi controls of Unicode TR9, zero-width characters), other default-ignorable, " +
+  "line/paragraph separator or unpaired surrogate code points (400 naming the first, e.g. U+202E).";
+
+/**
+ * A key label (src/admin/label.ts): refused when it holds a control, format (bidi, zero-width),
+ * default-ignorable, line/paragraph separator or surrogate code point (400 naming the first, e.g.
+ * "must not contain U+202E"); accepted ones become NFC, and the length bound applies to that form.
+ */
 const Label = z
   .string()
   .min(1)
+  .superRefine((value, ctx) => {
+    const problem = labelCharacterProblem(value);
+    if (problem !== null) ctx.addIssue({ code: "custom", message: problem });
+  })
+  .normalize(LABEL_NORMALIZATION_FORM)
   .max(LABEL_MAX_CHARS)
-  .refine((s) => ![...s].some((ch) => ch.charCodeAt(0) < 0x20 || ch.charCodeAt(0) === 0x7f), "must not contain control characters")
   .nullable()
-  .openapi({ description: `For people, at most ${LABEL_MAX_CHARS} characters; null for none.`, example: "billing service" });
+  .openapi({ description: `${LABEL_RULE} null for none.`, example: "billing service" });
 const ExpiresAt = Instant.nullable().openapi({
   description: "From this instant on the key answers 401 (must be in the future); null or omitted: no expiry.",
   example: "2027-01-31T00:00:00Z",
@@ -88,7 +103,7 @@ export const CreateKeyBody = z
 
 export const UpdateKeyBody = z
   .strictObject({
-    label: Label.optional().openapi({ description: "New label; null removes it; omitted: unchanged." }),
+    label: Label.optional().openapi({ description: `New label; null removes it; omitted: unchanged. ${LABEL_RULE}` }),
     policy: PolicyBody.optional().openapi({
       description: "Policy fields to change: an omitted field stays as it is, null removes it (no allowlist; the default rate limit).",
     }),
@@ -125,7 +140,7 @@ export const RotateKeyBody = z
         description: `Seconds the old secret keeps working (default ${DEFAULT_OVERLAP_SECONDS}, 24 h; 0 = it ends now; at most ${MAX_OVERLAP_SECONDS}, 30 days), never beyond the old key's own expiry.`,
       }),
     expires_at: ExpiresAt.optional().openapi({ description: "Expiry of the new key; null or omitted: no expiry." }),
-    label: Label.optional().openapi({ description: "Label of the new key; omitted: the old key's label." }),
+    label: Label.optional().openapi({ description: `Label of the new key; omitted: the old key's label. ${LABEL_RULE}` }),
   })
   .openapi("RotateKeyRequest");
 
@@ -145,7 +160,14 @@ export const KeySchema = z
     key_id: z.string().openapi({ example: "key_4fGh8KqP2mZx9TbN" }),
     account_id: z.string().openapi({ example: "acct_42" }),
     mode: z.enum(["live", "test"]),
-    label: z.string().nullable(),
+    label: z
+      .string()
+      .nullable()
+      .openapi({
+        description:
+          "In NFC and free of the refused characters when written since that rule (see the request bodies); a label stored " +
+          "before it is returned as stored, so a client that shows it should still escape such characters.",
+      }),
     status: z.enum(["active", "expired", "revoked"]).openapi({ description: "expired: `expires_at` has passed." }),
     created_at: z.string().openapi({ format: "date-time" }),
     expires_at: z.string().nullable().openapi({ format: "date-time" }),

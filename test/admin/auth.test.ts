@@ -5,9 +5,9 @@
 import { env } from "cloudflare:workers";
 import { exportJWK, generateKeyPair } from "jose";
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
-import { bearerToken, getAdminAuthConfig, permissionsOf } from "../../src/admin/auth";
+import { bearerToken, CLOCK_TOLERANCE_SECONDS, getAdminAuthConfig, issuedAtProblem, permissionsOf } from "../../src/admin/auth";
 import { clearKeyCache } from "../../src/keys/store";
-import { ADMIN, AUDIENCE, adminCall, adminToken, createKey, errorOf, ISSUER } from "../helpers/admin";
+import { ADMIN, AUDIENCE, adminCall, adminToken, adminTokenFromClaimsText, createKey, errorOf, ISSUER } from "../helpers/admin";
 import { type OriginStub, stubOrigins } from "../helpers/origin";
 import { call } from "../helpers/worker";
 
@@ -86,6 +86,75 @@ describe("tokens", () => {
       headers: { Authorization: `bearer ${await adminToken()}` },
     });
     expect(res.status).toBe(200);
+  });
+});
+
+describe("issued at (iat)", () => {
+  /** A write token's claims set as JSON text with `iat` written as given (any JSON value, even 1e400). */
+  const claimsWithIat = (iatJson: string) => {
+    const now = Math.floor(Date.now() / 1000);
+    const rest = JSON.stringify({
+      iss: ISSUER,
+      aud: AUDIENCE,
+      sub: "ops@spot-thought.test",
+      permissions: ["keys:read", "keys:write"],
+      exp: now + 300,
+    });
+    return `${rest.slice(0, -1)},"iat":${iatJson}}`;
+  };
+
+  it.each([
+    ["10 minutes ahead", 600],
+    ["past the clock tolerance", CLOCK_TOLERANCE_SECONDS + 5],
+  ])("an iat %s → 401 invalid_admin_token naming iat, on reads and writes; nothing created", async (_name, ahead) => {
+    const token = await adminToken({ issuedAt: ahead });
+    for (const method of ["GET", "POST"]) {
+      const { res, body, adminEvents } = await adminCall(method, "/accounts/acct_iat1/keys", { token });
+      expect(res.status).toBe(401);
+      expect(errorOf(body)).toMatchObject({ type: "authentication_error", code: "invalid_admin_token" });
+      expect(errorOf(body).message).toContain('"iat"');
+      expect(errorOf(body).message).toContain("future");
+      expect(res.headers.get("www-authenticate")).toBe('Bearer realm="spot-admin", error="invalid_token"');
+      expect(adminEvents[0]).toMatchObject({ outcome: "denied", reason: "invalid_admin_token", actor_sub: null });
+    }
+    expect((await adminCall("GET", "/accounts/acct_iat1/keys")).res.status).toBe(404);
+  });
+
+  it.each([
+    ["within the clock tolerance ahead", { issuedAt: CLOCK_TOLERANCE_SECONDS - 5 }],
+    ["an hour ago (exp bounds a token's life, not iat)", { issuedAt: -3600 }],
+    ["absent (iat is checked only when present)", { issuedAt: null }],
+  ])("an iat %s → accepted", async (_name, options) => {
+    const token = await adminToken(options);
+    expect((await adminCall("POST", "/accounts/acct_iat2/keys", { token })).res.status).toBe(201);
+  });
+
+  it.each([
+    ["a string", '"2026-11-30T14:00:00Z"'],
+    ["a numeric string", '"1700000000"'],
+    ["null", "null"],
+    ["a boolean", "true"],
+    ["an array", "[1700000000]"],
+    ["a number too large for a double (JSON 1e400 parses to Infinity)", "1e400"],
+  ])("an iat that is %s → 401 invalid_admin_token naming iat", async (_name, iatJson) => {
+    const token = await adminTokenFromClaimsText(claimsWithIat(iatJson));
+    const { res, body } = await adminCall("GET", "/accounts/acct_iat3/keys", { token });
+    expect(res.status).toBe(401);
+    expect(errorOf(body).code).toBe("invalid_admin_token");
+    expect(errorOf(body).message).toContain('"iat"');
+  });
+
+  it("a token made by the same helper with a valid iat passes (the claims text helper itself is sound)", async () => {
+    await createKey("acct_iat4");
+    const token = await adminTokenFromClaimsText(claimsWithIat(String(Math.floor(Date.now() / 1000))));
+    expect((await adminCall("GET", "/accounts/acct_iat4/keys", { token })).res.status).toBe(200);
+  });
+
+  it("an nbf in the future is refused the same way (jose's check)", async () => {
+    const token = await adminToken({ claims: { nbf: Math.floor(Date.now() / 1000) + 600 } });
+    const { res, body } = await adminCall("GET", "/accounts/acct_iat5/keys", { token });
+    expect(res.status).toBe(401);
+    expect(errorOf(body).message).toContain('"nbf"');
   });
 });
 
@@ -240,6 +309,23 @@ describe("pure helpers", () => {
     expect(permissionsOf({ p: "a  b" }, "p")).toEqual(["a", "b"]);
     expect(permissionsOf({ p: { a: true } }, "p")).toEqual([]);
     expect(permissionsOf({}, "p")).toEqual([]);
+  });
+
+  it.each([
+    ["absent", undefined, null],
+    ["now", 1_000, null],
+    ["at the edge of the clock tolerance", 1_000 + CLOCK_TOLERANCE_SECONDS, null],
+    ["long ago", 0, null],
+    ["1 s past the tolerance", 1_000 + CLOCK_TOLERANCE_SECONDS + 1, "31 s in the future"],
+    ["10 minutes ahead", 1_600, "600 s in the future"],
+    ["Infinity", Number.POSITIVE_INFINITY, "finite number"],
+    ["NaN", Number.NaN, "finite number"],
+    ["a numeric string", "1000", "finite number"],
+    ["null", null, "finite number"],
+  ])("issuedAtProblem: an iat %s (now = 1000 s) → %j", (_name, iat, problem) => {
+    const result = issuedAtProblem(iat, 1_000);
+    if (problem === null) expect(result).toBeNull();
+    else expect(result).toContain(problem);
   });
 
   it("the test configuration itself is usable", () => {

@@ -3,6 +3,7 @@
  * list, show, rotate, revoke, import, what each answer may contain, and the request path that the
  * keys then authorize.
  */
+import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { hashSecret, importHashKey, secretKvKey } from "../../src/keys/hash";
@@ -397,5 +398,133 @@ describe("import", () => {
     await adminCall("POST", `/accounts/acct_i8/keys/${(body as { key: KeyJson }).key.key_id}/revoke`);
     const again = await adminCall("POST", "/accounts/acct_i9/keys/import", { body: { secret: "sk_live_burned1" } });
     expect(again.res.status).toBe(409);
+  });
+});
+
+describe("labels: terminal-spoofing characters (Unicode TR9, TR36, TR39)", () => {
+  /** Refused labels: what is in them, the code point the 400 names, the label. */
+  const REFUSED: [string, string, string][] = [
+    ["a C1 control (NEXT LINE)", "U+0085", "svc\u0085x"],
+    ["a C1 control (CSI)", "U+009B", "svc\u009b31m"],
+    ["an escape sequence (ESC)", "U+001B", "\u001b[2Jsvc"],
+    ["DEL", "U+007F", "svc\u007f"],
+    ["RIGHT-TO-LEFT OVERRIDE", "U+202E", "invoice\u202egpj.exe"],
+    ["LEFT-TO-RIGHT EMBEDDING", "U+202A", "\u202asvc"],
+    ["POP DIRECTIONAL FORMATTING", "U+202C", "svc\u202c"],
+    ["RIGHT-TO-LEFT ISOLATE", "U+2067", "svc\u2067x\u2069"],
+    ["POP DIRECTIONAL ISOLATE", "U+2069", "svc\u2069"],
+    ["LEFT-TO-RIGHT MARK", "U+200E", "svc\u200e"],
+    ["RIGHT-TO-LEFT MARK", "U+200F", "svc\u200f"],
+    ["ARABIC LETTER MARK", "U+061C", "svc\u061c"],
+    ["ZERO WIDTH SPACE", "U+200B", "bill\u200bing"],
+    ["ZERO WIDTH NON-JOINER", "U+200C", "bill\u200cing"],
+    ["ZERO WIDTH JOINER", "U+200D", "bill\u200ding"],
+    ["WORD JOINER", "U+2060", "bill\u2060ing"],
+    ["ZERO WIDTH NO-BREAK SPACE (BOM)", "U+FEFF", "\ufeffbilling"],
+    ["SOFT HYPHEN", "U+00AD", "bill\u00ading"],
+    ["HANGUL FILLER (default-ignorable, not Cf)", "U+3164", "\u3164"],
+    ["a variation selector", "U+FE0F", "svc\ufe0f"],
+    ["a tag character", "U+E0041", "svc\u{e0041}"],
+    ["LINE SEPARATOR", "U+2028", "svc\u2028x"],
+    ["PARAGRAPH SEPARATOR", "U+2029", "svc\u2029x"],
+    ["a lone high surrogate", "U+D800", "svc\ud800"],
+    ["a lone low surrogate", "U+DC00", "\udc00svc"],
+  ];
+
+  it.each(REFUSED)(
+    "create with %s → 400 invalid_body: body.label must not contain %s; nothing created",
+    async (_name, codePoint, label) => {
+      const { res, body, adminEvents } = await adminCall("POST", "/accounts/acct_lb1/keys", { body: { label } });
+      expect(res.status).toBe(400);
+      expect(errorOf(body)).toMatchObject({ code: "invalid_body", param: "body.label" });
+      expect(errorOf(body).message).toContain(`body.label: must not contain ${codePoint}`);
+      expect(adminEvents[0]).toMatchObject({ action: "key.create", outcome: "denied", reason: "invalid_body" });
+      expect((await adminCall("GET", "/accounts/acct_lb1/keys")).res.status).toBe(404);
+    },
+  );
+
+  it("the JSON body carries the character either raw or as a \\u escape: both are refused", async () => {
+    const raw = await adminCall("POST", "/accounts/acct_lb2/keys", { body: '{"label":"a\u202eb"}' });
+    const escaped = await adminCall("POST", "/accounts/acct_lb2/keys", { body: '{"label":"a\\u202eb"}' });
+    for (const { res, body } of [raw, escaped]) {
+      expect(res.status).toBe(400);
+      expect(errorOf(body).message).toContain("U+202E");
+    }
+  });
+
+  it("PATCH, rotate and import refuse them too; the stored label is unchanged", async () => {
+    const { keyId } = await createKey("acct_lb3", { label: "billing" });
+    const patch = await adminCall("PATCH", `/accounts/acct_lb3/keys/${keyId}`, { body: { label: "billing\u202e" } });
+    expect(patch.res.status).toBe(400);
+    expect(errorOf(patch.body)).toMatchObject({ code: "invalid_body", param: "body.label" });
+    expect(errorOf(patch.body).message).toContain("must not contain U+202E");
+    expect(patch.adminEvents[0]).toMatchObject({ action: "key.update", outcome: "denied", reason: "invalid_body" });
+
+    const rotate = await adminCall("POST", `/accounts/acct_lb3/keys/${keyId}/rotate`, { body: { label: "\u200bbilling" } });
+    expect(rotate.res.status).toBe(400);
+    expect(errorOf(rotate.body)).toMatchObject({ code: "invalid_body", param: "body.label" });
+    expect(errorOf(rotate.body).message).toContain("must not contain U+200B");
+
+    const imported = await adminCall("POST", "/accounts/acct_lb3/keys/import", {
+      body: { secret: "sk_live_labelcheck1", label: "x\u0085" },
+    });
+    expect(imported.res.status).toBe(400);
+    expect(errorOf(imported.body)).toMatchObject({ code: "invalid_body", param: "body.label" });
+    expect(errorOf(imported.body).message).toContain("must not contain U+0085");
+
+    const list = await adminCall("GET", "/accounts/acct_lb3/keys");
+    expect((list.body as { keys: KeyJson[] }).keys.map((k) => [k.key_id, k.label, k.status])).toEqual([[keyId, "billing", "active"]]);
+  });
+
+  it.each([
+    ["accents", "Café Zürich"],
+    ["Hebrew, right to left by its own letters (no override)", "חשבון ראשי"],
+    ["Arabic", "الفوترة"],
+    ["CJK", "請求サービス"],
+    ["a single-code-point emoji", "🚀 launch"],
+    ["punctuation and a space", "billing / EU (v2)"],
+  ])("accepts ordinary text: %s", async (_name, label) => {
+    const { res, body } = await adminCall("POST", "/accounts/acct_lb4/keys", { body: { label } });
+    expect(res.status).toBe(201);
+    expect((body as { key: KeyJson }).key.label).toBe(label);
+  });
+
+  it("stores labels in NFC: a decomposed label is composed, and the same text in another form changes nothing", async () => {
+    const decomposed = "Cafe\u0301 Zu\u0308rich";
+    const composed = "Caf\u00e9 Z\u00fcrich";
+    const { res, body } = await adminCall("POST", "/accounts/acct_lb5/keys", { body: { label: decomposed } });
+    expect(res.status).toBe(201);
+    const key = (body as { key: KeyJson }).key;
+    expect(key.label).toBe(composed);
+    const same = await adminCall("PATCH", `/accounts/acct_lb5/keys/${key.key_id}`, { body: { label: decomposed } });
+    expect(same.res.status).toBe(200);
+    expect(same.body).toMatchObject({ changed: [], key: { label: composed } });
+    // The length bound applies to the stored (NFC) form: 200 composed characters sent as 400 code units.
+    const long = await adminCall("PATCH", `/accounts/acct_lb5/keys/${key.key_id}`, { body: { label: "e\u0301".repeat(200) } });
+    expect(long.res.status).toBe(200);
+    expect(long.body).toMatchObject({ changed: ["label"], key: { label: "\u00e9".repeat(200) } });
+  });
+
+  it("a label stored before the rule still reads, rotates and can be replaced", async () => {
+    const { keyId } = await createKey("acct_lb6", { label: "placeholder" });
+    const legacy = "ops\u202eexe.txt\u0085\u200b";
+    const stub = env.KEY_ACCOUNTS.get(env.KEY_ACCOUNTS.idFromName("acct_lb6"));
+    await runInDurableObject(stub, (_instance, state) => {
+      state.storage.sql.exec("UPDATE keys SET record = json_set(record, '$.label', ?) WHERE key_id = ?", legacy, keyId);
+    });
+    const list = await adminCall("GET", "/accounts/acct_lb6/keys");
+    expect(list.res.status).toBe(200);
+    expect((list.body as { keys: KeyJson[] }).keys[0]?.label).toBe(legacy);
+    expect((await adminCall("GET", `/accounts/acct_lb6/keys/${keyId}`)).body).toMatchObject({ key: { label: legacy } });
+    // A policy change leaves the label alone; a rotation without a label copies it.
+    expect(
+      (await adminCall("PATCH", `/accounts/acct_lb6/keys/${keyId}`, { body: { policy: { rate_limit_per_minute: 60 } } })).res.status,
+    ).toBe(200);
+    const rotated = await adminCall("POST", `/accounts/acct_lb6/keys/${keyId}/rotate`);
+    expect(rotated.res.status).toBe(200);
+    const fresh = (rotated.body as { key: KeyJson }).key;
+    expect(fresh.label).toBe(legacy);
+    const replaced = await adminCall("PATCH", `/accounts/acct_lb6/keys/${fresh.key_id}`, { body: { label: "ops" } });
+    expect(replaced.body).toMatchObject({ changed: ["label"], key: { label: "ops" } });
   });
 });

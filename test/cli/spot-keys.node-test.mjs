@@ -568,3 +568,169 @@ describe("admin-audit", () => {
     assert.match(stdout, /audit\.search\s+allowed\s+200\s+ok\s+ops@example\.test\s+acct_42\s+—\s+account_id=acct_42&limit=50\s+req-a1/);
   });
 });
+
+// ---------------------------------------------------------------------------------------------
+// Text from the server is escaped on a terminal (docs/cli.md "Output of server text")
+
+/** A code point that must never reach the terminal raw (the set of scripts/lib/terminal-text.mjs). */
+const RAW_UNSAFE = /[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}\p{Default_Ignorable_Code_Point}]/u;
+
+/** Fails when a line of `text` holds such a code point, or U+FFFD (what Node writes for an unpaired surrogate). */
+function assertNothingRaw(text) {
+  for (const line of text.split("\n")) {
+    const found = RAW_UNSAFE.exec(line) ?? /\ufffd/.exec(line);
+    assert.equal(found, null, `raw U+${found?.[0].codePointAt(0).toString(16).toUpperCase()} in ${JSON.stringify(line)}`);
+  }
+}
+
+/** A label with one of each kind: ESC sequence, C1 NEL and CSI, TR9 bidi override and isolate, zero-width, BOM, tag, separator, unpaired surrogate. */
+const SPOOF = "inv\u001b[2J\u0085\u009b31m\u202egpj.exe\u2066x\u2069\u200b\u200d\u2060\ufeff\u{e0041}\u2028\ud800";
+const SPOOF_ESCAPED = "inv\\x1b[2J\\x85\\x9b31m\\u202egpj.exe\\u2066x\\u2069\\u200b\\u200d\\u2060\\ufeff\\u{e0041}\\u2028\\ud800";
+
+describe("server text is escaped on the terminal", () => {
+  it("list: a label with control, bidi, zero-width and surrogate code points is shown escaped", async () => {
+    answer = {
+      status: 200,
+      body: {
+        account_id: "acct_42",
+        keys: [
+          { ...KEY, label: SPOOF },
+          { ...KEY, key_id: "key_def456", label: "Café 請求 🚀" },
+        ],
+      },
+    };
+    const { code, stdout } = await run(["list", "--account", "acct_42"]);
+    assert.equal(code, 0);
+    assertNothingRaw(stdout);
+    assert.ok(stdout.includes(SPOOF_ESCAPED), stdout);
+    // Ordinary non-ASCII text is left alone.
+    assert.match(stdout, /key_def456 .*Café 請求 🚀$/m);
+  });
+
+  it("a backslash in server text is doubled, so an escape shown is never one the text spelt out", async () => {
+    answer = { status: 200, body: { account_id: "acct_42", keys: [{ ...KEY, label: "a\\u202eb" }] } };
+    const { stdout } = await run(["list", "--account", "acct_42"]);
+    assert.ok(stdout.includes("a\\\\u202eb"), stdout);
+  });
+
+  it("show: label, created_by, policy and every other field", async () => {
+    answer = {
+      status: 200,
+      body: {
+        key: {
+          ...KEY,
+          label: SPOOF,
+          created_by: "ops\u202e@evil",
+          hash_key_id: "hk\u0085",
+          policy: { scopes: null, ip_allowlist: ["10.0.0.0/8\u200b"], rate_limit_per_minute: null },
+        },
+      },
+    };
+    const { code, stdout } = await run(["show", "--account", "acct_42", "key_abc123"]);
+    assert.equal(code, 0);
+    assertNothingRaw(stdout);
+    assert.ok(stdout.includes(SPOOF_ESCAPED), stdout);
+    assert.match(stdout, /by ops\\u202e@evil/);
+    assert.match(stdout, /hk\\x85/);
+    assert.match(stdout, /10\.0\.0\.0\/8\\u200b/);
+  });
+
+  it("create, rotate, update, revoke and import messages", async () => {
+    const key = { ...KEY, key_id: "key_\u202eabc", label: SPOOF, revoked_at: "2026\u0085", expires_at: "2026\u200b" };
+    const cases = [
+      [["create", "--account", "acct_42"], { key, secret: `${SECRET}\u001b[8m`, kv_synced: true }],
+      [["rotate", "--account", "acct_42", "key_abc123"], { key, previous: key, secret: SECRET, kv_synced: true }],
+      [["update", "--account", "acct_42", "key_abc123", "--label", "x"], { key, changed: ["label\u202e"], kv_synced: true }],
+      [["revoke", "--account", "acct_42", "key_abc123", "--yes"], { key, already_revoked: true, kv_synced: true }],
+      [["import", "--account", "acct_42"], { key: { ...key, secret_format: "legacy\u2066" }, kv_synced: true }],
+    ];
+    for (const [args, body] of cases) {
+      answer = { status: 200, body };
+      const { code, stdout, stderr } = await run(args, { stdin: "sk_live_abcd\n" });
+      assert.equal(code, 0, `${args[0]}: ${stderr}`);
+      assertNothingRaw(stdout);
+      assertNothingRaw(stderr);
+      assert.match(stdout, /key_\\u202eabc/, `${args[0]}: ${stdout}`);
+    }
+  });
+
+  it("audit --request-id: user agent, path, host, forwarded chain, forged headers, origin", async () => {
+    const event = {
+      ...EVENT,
+      user_agent: "curl/8\u001b]8;;http://evil.test\u0007\u202e",
+      path: "/v1/charges\u0085\u2028x",
+      path_length: 16,
+      host: "api\u200b.test",
+      origin: "http://o\u2066",
+      forwarded_chain: [{ raw: "1.2.3.4\u202e", ip: null, port: null, valid: false }],
+      forged_headers: ["x-spot-account-id: acct_1\u200d"],
+      forged_headers_count: 1,
+      reason: "ok\u009b",
+    };
+    answer = { status: 200, body: { event } };
+    const { code, stdout } = await run(["audit", "--request-id", EVENT.request_id]);
+    assert.equal(code, 0);
+    assertNothingRaw(stdout);
+    assert.match(stdout, /user agent\s+curl\/8\\x1b\]8;;http:\/\/evil\.test\\x07\\u202e/);
+    assert.match(stdout, /\/v1\/charges\\x85\\u2028x/);
+    assert.match(stdout, /1\.2\.3\.4\\u202e \(invalid\)/);
+    assert.match(stdout, /acct_1\\u200d/);
+  });
+
+  it("audit and admin-audit tables: every cell", async () => {
+    answer = { status: 200, body: { events: [{ ...EVENT, path: "/v1/\u202ex", reason: "r\u0085" }], next_cursor: "c\u001b" } };
+    const search = await run(["audit", "--account", "acct_42"]);
+    assert.equal(search.code, 0);
+    assertNothingRaw(search.stdout);
+    assertNothingRaw(search.stderr);
+    assert.match(search.stdout, /GET \/v1\/\\u202ex/);
+    assert.match(search.stderr, /--cursor c\\x1b/);
+
+    answer = {
+      status: 200,
+      body: { events: [{ ...ADMIN_EVENT, actor_sub: "ops\u202e@x", query: "q\u2067", reason: "ok\ufeff" }], next_cursor: null },
+    };
+    const admin = await run(["admin-audit", "--account", "acct_42"]);
+    assert.equal(admin.code, 0);
+    assertNothingRaw(admin.stdout);
+    assert.match(admin.stdout, /ops\\u202e@x/);
+    assert.match(admin.stdout, /q\\u2067/);
+  });
+
+  it("an error answer's message, code and field, and its request id", async () => {
+    answer = {
+      status: 400,
+      body: {
+        error: {
+          type: "x",
+          code: "invalid_body\u202e",
+          message: "bad \u001b[31mlabel\u0085",
+          param: "body.\u200blabel",
+          request_id: "req\u2066",
+        },
+      },
+    };
+    const { code, stdout, stderr } = await run(["show", "--account", "acct_42", "key_abc123"]);
+    assert.equal(code, 2);
+    assert.equal(stdout, "");
+    assertNothingRaw(stderr);
+    assert.match(stderr, /bad \\x1b\[31mlabel\\x85 \(400, invalid_body\\u202e, field body\.\\u200blabel\)/);
+    assert.match(stderr, /request id: req\\u2066/);
+  });
+
+  it("--json stays valid JSON with the same values, and writes such characters as \\u escapes", async () => {
+    const body = { account_id: "acct_42", keys: [{ ...KEY, label: SPOOF, created_by: "a\u007f\u2029" }] };
+    answer = { status: 200, body };
+    const { code, stdout } = await run(["list", "--account", "acct_42", "--json"]);
+    assert.equal(code, 0);
+    assertNothingRaw(stdout);
+    assert.deepEqual(JSON.parse(stdout), body);
+    assert.ok(stdout.includes("\\u202e") && stdout.includes("\\udb40\\udc41") && stdout.includes("\\ud800"), stdout);
+
+    answer = apiError(404, "key_not_found", "no key \u202e here");
+    const error = await run(["show", "--account", "acct_42", "key_abc123", "--json"]);
+    assert.equal(error.code, 5);
+    assertNothingRaw(error.stdout);
+    assert.equal(JSON.parse(error.stdout).error.message, "no key \u202e here");
+  });
+});

@@ -3,7 +3,7 @@
  * the Worker's real fetch handler (test/helpers/worker.ts).
  */
 import { env } from "cloudflare:workers";
-import { importJWK, type JWTPayload, SignJWT } from "jose";
+import { CompactSign, importJWK, type JWTPayload, SignJWT } from "jose";
 import type { AdminAuditEvent } from "../../src/audit/admin-event";
 import { type CallOptions, type CallResult, call } from "./worker";
 
@@ -26,6 +26,8 @@ export interface TokenOptions {
   /** A key other than the trusted one (with its alg and kid). */
   key?: { key: CryptoKey | Uint8Array; alg: string; kid?: string };
   sub?: string | null;
+  /** `iat` in seconds from now (negative: in the past); null: no `iat` claim. Default 0 (now). */
+  issuedAt?: number | null;
 }
 
 /** An admin token; by default valid, with `permissions: ["keys:read", "keys:write"]`. */
@@ -36,10 +38,21 @@ export async function adminToken(options: TokenOptions = {}): Promise<string> {
     .setProtectedHeader({ alg: signer.alg, ...(signer.kid ? { kid: signer.kid } : {}) })
     .setIssuer(options.issuer ?? ISSUER)
     .setAudience(options.audience ?? AUDIENCE)
-    .setIssuedAt(now)
     .setExpirationTime(now + (options.expiresIn ?? 300));
+  if (options.issuedAt !== null) jwt.setIssuedAt(now + (options.issuedAt ?? 0));
   if (options.sub !== null) jwt.setSubject(options.sub ?? "ops@spot-thought.test");
   return jwt.sign(signer.key);
+}
+
+/**
+ * A token whose claims set is exactly `claimsJson` (JSON text, sent as written), signed with the
+ * trusted test key: for claim values SignJWT refuses to write, such as `"iat": 1e400` (a JSON number
+ * that parses to Infinity) or an `iat` that is not a number.
+ */
+export async function adminTokenFromClaimsText(claimsJson: string): Promise<string> {
+  return new CompactSign(new TextEncoder().encode(claimsJson))
+    .setProtectedHeader({ alg: "ES256", kid: "test-admin" })
+    .sign(await testKey());
 }
 
 export interface AdminCallResult extends CallResult {
