@@ -149,7 +149,7 @@ export function hasLocalKeys(stateDir, workerName) {
  * Deletes the local keys (`npm start -- --reset-keys`): everything {@link localKeyPaths} names. The
  * local audit trail (D1), the dev admin key and .dev.vars stay. Run only while no wrangler dev uses
  * the state folder.
- * @returns {string[]} the paths that existed and were deleted, relative to `stateDir`'s parent
+ * @returns {string[]} the paths that existed and were deleted, written as `.wrangler/…` (for messages)
  */
 export function resetLocalKeys(stateDir, workerName) {
   const removed = [];
