@@ -17,7 +17,6 @@
 // Node ≥ 22 (`npm run` uses the project's own Node 22).
 
 import { spawn } from "node:child_process";
-import { createHmac, randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { dirname, join } from "node:path";
@@ -25,6 +24,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { newSigningKey } from "../scripts/assertion-key.mjs";
 import { buildAll, bundleSize, compatibilityDate, compatibilityFlags, largestInputs } from "./lib/build.mjs";
+import { liveKey } from "./lib/key.mjs";
 import { findWrk, loadRun, unloadedRun } from "./lib/load.mjs";
 import { ORIGIN_BODY } from "./lib/origin.mjs";
 import { connectInspector, summarizeProfile } from "./lib/profile.mjs";
@@ -171,31 +171,7 @@ function machine() {
 
 const ACCOUNT = "acct_bench";
 const KEY_ID = "key_bench1";
-const base62 = (n) => {
-  const chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-  let out = "";
-  for (const byte of randomBytes(n * 2)) if (byte < 248 && out.length < n) out += chars[byte % 62];
-  return out.padEnd(n, "A");
-};
-
-function benchKey() {
-  const hashKey = randomBytes(32);
-  const secret = `sk_live_${base62(33)}`;
-  // Same hash as src/keys/hash.ts: lowercase hex HMAC-SHA-256 of the UTF-8 secret.
-  const hash = createHmac("sha256", hashKey).update(secret, "utf8").digest("hex");
-  const record = {
-    v: 1,
-    key_id: KEY_ID,
-    account_id: ACCOUNT,
-    mode: "live",
-    status: "active",
-    label: "npm run bench",
-    created_at: "2026-01-01T00:00:00.000Z",
-    expires_at: null,
-    hash_key_id: "hk-bench",
-  };
-  return { hashKeyBase64: hashKey.toString("base64"), secret, kvKey: `secret:${hash}`, record: JSON.stringify(record) };
-}
+const benchKey = () => liveKey({ accountId: ACCOUNT, keyId: KEY_ID, hashKeyId: "hk-bench", label: "npm run bench" });
 
 function authorizerVars(key, origin, cacheTtlSeconds) {
   return {

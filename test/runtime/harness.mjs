@@ -4,11 +4,11 @@
 // wrangler.toml, a seeded read-only KV, a queue stub that hands every audit message to this process,
 // and origins that are small Node servers here. No Miniflare in between.
 
-import { createHmac, randomBytes } from "node:crypto";
 import http from "node:http";
 import net from "node:net";
 import { join } from "node:path";
 import { buildProduction, compatibilityDate, compatibilityFlags } from "../../bench/lib/build.mjs";
+import { liveKey } from "../../bench/lib/key.mjs";
 import { startLean, startMiniflare } from "../../bench/lib/runtimes.mjs";
 import { newSigningKey } from "../../scripts/assertion-key.mjs";
 
@@ -31,20 +31,7 @@ export async function startAuthorizer({ root, origin, vars = {}, runtime = "work
   bundle ??= buildProduction(root, join(buildDir, "bundle"));
   const entry = await bundle;
   const collector = await startCollector();
-  const hashKey = randomBytes(32);
-  const secret = `sk_live_${randomBytes(24).toString("hex")}`;
-  // Same hash as src/keys/hash.ts: lowercase hex HMAC-SHA-256 of the UTF-8 secret.
-  const hash = createHmac("sha256", hashKey).update(secret, "utf8").digest("hex");
-  const record = {
-    v: 1,
-    key_id: KEY_ID,
-    account_id: ACCOUNT,
-    mode: "live",
-    status: "active",
-    created_at: "2026-01-01T00:00:00.000Z",
-    expires_at: null,
-    hash_key_id: "hk-runtime",
-  };
+  const key = liveKey({ accountId: ACCOUNT, keyId: KEY_ID, hashKeyId: "hk-runtime" });
   const versions = [{ version: "2024-11-15", status: "stable", origin }];
   const options = {
     root,
@@ -55,7 +42,7 @@ export async function startAuthorizer({ root, origin, vars = {}, runtime = "work
     compatibilityFlags: compatibilityFlags(root),
     vars: {
       API_VERSIONS: JSON.stringify(versions),
-      SECRET_HASH_KEY: hashKey.toString("base64"),
+      SECRET_HASH_KEY: key.hashKeyBase64,
       SECRET_HASH_KEY_ID: "hk-runtime",
       ASSERTION_ISSUER: "https://api.spot-thought.com",
       ASSERTION_SIGNING_KEY: JSON.stringify(newSigningKey("runtime")),
@@ -63,7 +50,7 @@ export async function startAuthorizer({ root, origin, vars = {}, runtime = "work
       AUTH_FAILURE_LIMIT: "1000000",
       ...vars,
     },
-    kvSeed: { [`secret:${hash}`]: JSON.stringify(record) },
+    kvSeed: { [key.kvKey]: key.record },
   };
   let worker;
   try {
@@ -81,7 +68,7 @@ export async function startAuthorizer({ root, origin, vars = {}, runtime = "work
   }
   return {
     url: worker.url,
-    secret,
+    secret: key.secret,
     events: collector.events,
     output: worker.output ?? (() => ""),
     close: async () => {
