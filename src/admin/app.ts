@@ -52,6 +52,7 @@ import {
   KeyListResponse,
   KeyParams,
   KeyResponse,
+  OpenApiDocumentResponse,
   type PolicyBody,
   RequestIdParams,
   RevokedKeyResponse,
@@ -396,7 +397,7 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   403: "A valid admin token without the `keys:write` permission (`insufficient_permission`).",
   404: "`account_not_found` (no key in that account) or `key_not_found`.",
   409: "`key_revoked`, `key_expired`, `key_already_rotated`, `secret_already_registered`.",
-  503: "`admin_unavailable`: admin settings, JWKS or key storage unusable (fail closed), with Retry-After.",
+  503: "`admin_unavailable`: admin settings, JWKS or key storage unusable (fail closed), with Retry-After; `internal_error`: an unexpected failure.",
 };
 
 const security = [{ adminBearer: [] }];
@@ -554,6 +555,29 @@ const updateRoute = createRoute({
       content: { "application/json": { schema: UpdatedKeyResponse } },
     },
     ...errors(400, 401, 403, 404, 503),
+  },
+});
+
+const openApiRoute = createRoute({
+  method: "get",
+  path: OPENAPI_PATH.slice(ADMIN_MOUNT.length),
+  operationId: "getOpenApiDocument",
+  summary: "This OpenAPI document",
+  description:
+    "The OpenAPI 3.0 document of the admin API, as committed in docs/admin-openapi.json. No token needed; " +
+    "API-key headers are refused here too. Recorded as an admin event (`openapi.get`).",
+  security: [],
+  middleware: [action("openapi.get")] as const,
+  responses: {
+    200: { description: "The document.", content: { "application/json": { schema: OpenApiDocumentResponse } } },
+    401: {
+      description: "API-key headers sent (`api_key_not_accepted`).",
+      content: { "application/json": { schema: ErrorResponse } },
+    },
+    503: {
+      description: "`internal_error`: the document could not be built.",
+      content: { "application/json": { schema: ErrorResponse } },
+    },
   },
 });
 
@@ -752,10 +776,11 @@ export function createAdminApp(): OpenAPIHono<AppEnv> {
     description: `A JWT verified against the configured JWKS (issuer, audience and algorithms pinned). Writes need "${WRITE_PERMISSION}" in the permissions claim.`,
   });
 
-  let document: Record<string, unknown> | null = null;
-  admin.get(OPENAPI_PATH.slice(ADMIN_MOUNT.length), action("openapi.get"), (c) => {
-    if (document === null) document = adminOpenApiDocument(admin);
-    return c.json(document);
+  // Built on the first request, once every route above is registered.
+  let document: z.infer<typeof OpenApiDocumentResponse> | null = null;
+  admin.openapi(openApiRoute, (c) => {
+    document ??= adminOpenApiDocument(admin);
+    return c.json(document, 200);
   });
 
   // Everything else under the prefix: the admin 404, never the API-key chain.
@@ -767,7 +792,7 @@ export function createAdminApp(): OpenAPIHono<AppEnv> {
 }
 
 /** The OpenAPI 3.0 document of the admin API, with full paths (docs/admin-openapi.json is this, committed). */
-export function adminOpenApiDocument(admin: OpenAPIHono<AppEnv> = createAdminApp()): Record<string, unknown> {
+export function adminOpenApiDocument(admin: OpenAPIHono<AppEnv> = createAdminApp()): z.infer<typeof OpenApiDocumentResponse> {
   const doc = admin.getOpenAPIDocument({
     openapi: "3.0.3",
     info: {
@@ -775,7 +800,8 @@ export function adminOpenApiDocument(admin: OpenAPIHono<AppEnv> = createAdminApp
       version: "1.0.0",
       description:
         "Key lifecycle and audit trail search for the edge authorizer (docs/admin-api.md, docs/audit.md). " +
-        "Every error uses the authorizer's JSON envelope (docs/errors.md). Secrets are returned only by create and rotate, exactly once.",
+        "Every error uses the authorizer's JSON envelope (docs/errors.md). Secrets are returned only by create and rotate, exactly once. " +
+        "Any other path or method under /__spot/admin answers 404 `not_found`.",
     },
     servers: [{ url: "https://api.spot-thought.com" }, { url: "http://127.0.0.1:8787", description: "npm start" }],
   });

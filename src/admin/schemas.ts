@@ -17,11 +17,19 @@ import { DEFAULT_OVERLAP_SECONDS, KEY_ID_PATTERN, LABEL_MAX_CHARS, MAX_OVERLAP_S
 const AccountId = z
   .string()
   .regex(API_KEY_PATTERN, "must be acct_ followed by 1 to 64 ASCII letters or digits")
-  .openapi({ param: { name: "account_id", in: "path" }, example: "acct_42" });
+  .openapi({
+    param: { name: "account_id", in: "path" },
+    description: "The account (its API key, `X-Spot-Api-Key`): `acct_` and 1 to 64 ASCII letters or digits.",
+    example: "acct_42",
+  });
 const KeyId = z
   .string()
   .regex(KEY_ID_PATTERN, "must be key_ followed by 1 to 64 ASCII letters or digits")
-  .openapi({ param: { name: "key_id", in: "path" }, example: "key_4fGh8KqP2mZx9TbN" });
+  .openapi({
+    param: { name: "key_id", in: "path" },
+    description: "A key of that account: `key_` and 1 to 64 ASCII letters or digits.",
+    example: "key_4fGh8KqP2mZx9TbN",
+  });
 
 export const AccountParams = z.object({ account_id: AccountId });
 export const KeyParams = z.object({ account_id: AccountId, key_id: KeyId });
@@ -79,8 +87,9 @@ const RateLimitPerMinute = z
   .refine((n: number): boolean => isRateLimitTier(n), `must be one of ${RATE_LIMIT_TIERS_PER_MINUTE.join(", ")}`)
   .nullable()
   .openapi({
-    type: "integer",
-    enum: [...RATE_LIMIT_TIERS_PER_MINUTE],
+    // No `type` here: a type given in .openapi() replaces the generated schema, `nullable` included.
+    // OpenAPI 3.0: null is valid only when the enum lists it too.
+    enum: [...RATE_LIMIT_TIERS_PER_MINUTE, null],
     description:
       `Requests per minute for this key, one of the tiers ${RATE_LIMIT_TIERS_PER_MINUTE.join(", ")}; counted per Cloudflare location ` +
       "and approximate; over it: 429 rate_limited. null: the default (KEY_RATE_LIMIT_PER_MINUTE).",
@@ -148,7 +157,9 @@ export const RevokeKeyBody = z.strictObject({}).openapi("RevokeKeyRequest");
 
 const Policy = z
   .object({
-    scopes: z.null().openapi({ description: "Reserved for later: always null, not enforced." }),
+    // Not z.null(): OpenAPI 3.0 has no null type, and z.null() becomes a bare `nullable: true` (no `type`),
+    // which linters and Ajv-based validators refuse. A null literal is `nullable` with a type and `enum: [null]`.
+    scopes: z.literal(null).openapi({ description: "Reserved for later: always null, not enforced." }),
     ip_allowlist: z.array(z.string()).nullable().openapi({ description: "Normalised CIDR ranges; null: any address." }),
     rate_limit_per_minute: z.number().int().nullable().openapi({ description: "Requests per minute; null: the default." }),
   })
@@ -299,7 +310,11 @@ export const AuditSearchQuery = z.strictObject({
 });
 
 export const RequestIdParams = z.object({
-  request_id: RequestId.openapi({ param: { name: "request_id", in: "path" }, example: "5f0c1c9e-3f5e-4a54-9b1e-0b8a3f7d2c11" }),
+  request_id: RequestId.openapi({
+    param: { name: "request_id", in: "path" },
+    description: "The `X-Request-Id` of the response whose event is wanted.",
+    example: "5f0c1c9e-3f5e-4a54-9b1e-0b8a3f7d2c11",
+  }),
 });
 
 /** Query of GET /audit/admin-events. */
@@ -370,3 +385,24 @@ export const ErrorResponse = z
     }),
   })
   .openapi("Error");
+
+/**
+ * The answer of GET /openapi.json: an OpenAPI 3.0 document (this API's own, docs/admin-openapi.json).
+ * Only its required top-level members are described; the rest is open (`additionalProperties: true`;
+ * not z.looseObject: its catch-all becomes a bare `nullable: true`, which OpenAPI 3.0 tools refuse).
+ */
+export const OpenApiDocumentResponse = z
+  .object({
+    openapi: z
+      .string()
+      .regex(/^3\.0\.\d+$/)
+      .openapi({ description: "OpenAPI version of the document.", example: "3.0.3" }),
+    info: z.object({ title: z.string(), version: z.string() }).openapi({ additionalProperties: true }),
+    paths: z
+      .custom<Record<string, unknown>>((value) => typeof value === "object" && value !== null)
+      .openapi({ type: "object", additionalProperties: true, description: "Every admin operation, by full path." }),
+  })
+  .openapi("OpenApiDocument", {
+    additionalProperties: true,
+    description: "An OpenAPI 3.0 document (https://spec.openapis.org/oas/v3.0.3).",
+  });

@@ -1,10 +1,13 @@
 /**
  * Admin API helpers: tokens signed with the test admin key of vitest.config.mts, and calls through
- * the Worker's real fetch handler (test/helpers/worker.ts).
+ * the Worker's real fetch handler (test/helpers/worker.ts), each answer checked against the committed
+ * OpenAPI document (test/helpers/openapi-contract.ts).
  */
 import { env } from "cloudflare:workers";
 import { CompactSign, importJWK, type JWTPayload, SignJWT } from "jose";
+import committedDocument from "../../docs/admin-openapi.json";
 import type { AdminAuditEvent } from "../../src/audit/admin-event";
+import { type ContractMatch, type ResponseContract, responseContract } from "./openapi-contract";
 import { type CallOptions, type CallResult, call } from "./worker";
 
 export const ADMIN = "/__spot/admin/v1";
@@ -57,16 +60,27 @@ export async function adminTokenFromClaimsText(claimsJson: string): Promise<stri
 
 export interface AdminCallResult extends CallResult {
   adminEvents: AdminAuditEvent[];
+  /** What docs/admin-openapi.json declares for this answer; null when the call was made with `contract: false`. */
+  contract: ContractMatch | null;
+}
+
+let contract: ResponseContract | null = null;
+/** docs/admin-openapi.json, prepared once per test file; a document that cannot be used fails every call. */
+export function adminContract(): ResponseContract {
+  contract ??= responseContract(committedDocument);
+  return contract;
 }
 
 /**
  * Calls the admin API. `token: null` sends no Authorization header; default: a valid write token.
- * A body object is sent as JSON.
+ * A body object is sent as JSON. The answer must be one that docs/admin-openapi.json declares, with a
+ * body that matches it (else the call throws a ContractViolation); `contract: false` skips that, for a
+ * request the document is not meant to describe.
  */
 export async function adminCall(
   method: string,
   path: string,
-  options: { body?: unknown; token?: string | null; headers?: Record<string, string>; call?: CallOptions } = {},
+  options: { body?: unknown; token?: string | null; headers?: Record<string, string>; call?: CallOptions; contract?: false } = {},
 ): Promise<AdminCallResult> {
   const headers = new Headers(options.headers);
   const token = options.token === undefined ? await adminToken() : options.token;
@@ -78,7 +92,17 @@ export async function adminCall(
   }
   const result = await call(`${ADMIN}${path}`, { method, headers, body }, options.call);
   const adminEvents = result.events.filter((e) => (e as unknown as { kind?: string }).kind === "admin") as unknown as AdminAuditEvent[];
-  return { ...result, adminEvents };
+  const match =
+    options.contract === false
+      ? null
+      : adminContract().check({
+          method,
+          path: `${ADMIN}${path}`,
+          status: result.res.status,
+          contentType: result.res.headers.get("content-type"),
+          body: result.body,
+        });
+  return { ...result, adminEvents, contract: match };
 }
 
 type Envelope = { error: { type: string; code: string; message: string; request_id: string; param?: string } };
