@@ -11,7 +11,7 @@ import { parseAddress } from "../client-ip/forwarded";
 import { ERROR_CODES, type ErrorCode } from "../errors";
 import { API_KEY_PATTERN, API_SECRET_PATTERN } from "../keys/format";
 import { isRateLimitTier, MAX_ALLOWLIST_ENTRIES, MAX_CIDR_CHARS, normalizeCidr, RATE_LIMIT_TIERS_PER_MINUTE } from "../keys/policy";
-import { DEFAULT_OVERLAP_SECONDS, KEY_ID_PATTERN, LABEL_MAX_CHARS, MAX_OVERLAP_SECONDS } from "./model";
+import { DEFAULT_OVERLAP_SECONDS, KEY_ID_PATTERN, LABEL_MAX_CHARS, MAX_EXPIRES_AHEAD_DAYS, MAX_OVERLAP_SECONDS } from "./model";
 
 const AccountId = z
   .string()
@@ -34,7 +34,9 @@ const Label = z
   .nullable()
   .openapi({ description: `For people, at most ${LABEL_MAX_CHARS} characters; null for none.`, example: "billing service" });
 const ExpiresAt = Instant.nullable().openapi({
-  description: "From this instant on the key answers 401 (must be in the future); null or omitted: no expiry.",
+  description:
+    `From this instant on the key answers 401. Must be in the future and at most ${MAX_EXPIRES_AHEAD_DAYS} days (about 10 years) ` +
+    "from now (400 invalid_body otherwise); null or omitted: no expiry.",
   example: "2027-01-31T00:00:00Z",
 });
 
@@ -124,7 +126,9 @@ export const RotateKeyBody = z
       .openapi({
         description: `Seconds the old secret keeps working (default ${DEFAULT_OVERLAP_SECONDS}, 24 h; 0 = it ends now; at most ${MAX_OVERLAP_SECONDS}, 30 days), never beyond the old key's own expiry.`,
       }),
-    expires_at: ExpiresAt.optional().openapi({ description: "Expiry of the new key; null or omitted: no expiry." }),
+    expires_at: ExpiresAt.optional().openapi({
+      description: `Expiry of the new key, in the future and at most ${MAX_EXPIRES_AHEAD_DAYS} days from now; null or omitted: no expiry.`,
+    }),
     label: Label.optional().openapi({ description: "Label of the new key; omitted: the old key's label." }),
   })
   .openapi("RotateKeyRequest");
