@@ -113,13 +113,28 @@ export const StoredKeySchema = z.strictObject({
 
 export type StoredKey = z.infer<typeof StoredKeySchema>;
 
-/** The status a person sees: "expired" once `expires_at` has passed (the request path's own rule). */
-export type KeyStatus = "active" | "expired" | "revoked";
+/**
+ * Where the key's KV lookup record stands (docs/storage.md "Consistency"): `synced` written, `pending`
+ * still being retried by the outbox, `failed` refused by KV for good (never retried until the key
+ * changes again; its older record was deleted, so the key does not authenticate).
+ */
+export type KvSync = "synced" | "pending" | "failed";
 
-/** @param nowMs current time, epoch milliseconds */
-export function keyStatus(key: StoredKey, nowMs: number): KeyStatus {
+/**
+ * The status a person sees: "expired" once `expires_at` has passed (the request path's own rule);
+ * "sync_failed" for a key that is neither revoked nor expired but whose KV record could not be
+ * written (KV refused it for good): it does not authenticate.
+ */
+export type KeyStatus = "active" | "expired" | "revoked" | "sync_failed";
+
+/**
+ * @param nowMs current time, epoch milliseconds
+ * @param kvSync where the key's KV record stands (default `synced`: only revoked/expired are decided)
+ */
+export function keyStatus(key: StoredKey, nowMs: number, kvSync: KvSync = "synced"): KeyStatus {
   if (key.status === "revoked") return "revoked";
   if (key.expires_at !== null && Date.parse(key.expires_at) <= nowMs) return "expired";
+  if (kvSync === "failed") return "sync_failed";
   return "active";
 }
 
@@ -142,16 +157,21 @@ export interface KeyView {
   rotated_at: string | null;
   created_by: string;
   policy: StoredKeyPolicy | null;
+  /** Where its KV lookup record stands (kept by the outbox, not in the stored record). */
+  kv_sync: KvSync;
 }
 
-/** The public view of a stored key at `nowMs`: every field but `secret_hash` and `v`, with the derived status. */
-export function keyView(key: StoredKey, nowMs: number): KeyView {
+/**
+ * The public view of a stored key at `nowMs`: every field but `secret_hash` and `v`, with the derived
+ * status and the state of its KV record (`kvSync`, from the account's outbox).
+ */
+export function keyView(key: StoredKey, nowMs: number, kvSync: KvSync): KeyView {
   return {
     key_id: key.key_id,
     account_id: key.account_id,
     mode: key.mode,
     label: key.label,
-    status: keyStatus(key, nowMs),
+    status: keyStatus(key, nowMs, kvSync),
     created_at: key.created_at,
     expires_at: key.expires_at,
     revoked_at: key.revoked_at,
@@ -164,6 +184,7 @@ export function keyView(key: StoredKey, nowMs: number): KeyView {
     rotated_at: key.rotated_at,
     created_by: key.created_by,
     policy: key.policy,
+    kv_sync: kvSync,
   };
 }
 

@@ -150,7 +150,11 @@ export const KeySchema = z
     account_id: z.string().openapi({ example: "acct_42" }),
     mode: z.enum(["live", "test"]),
     label: z.string().nullable(),
-    status: z.enum(["active", "expired", "revoked"]).openapi({ description: "expired: `expires_at` has passed." }),
+    status: z.enum(["active", "expired", "revoked", "sync_failed"]).openapi({
+      description:
+        "expired: `expires_at` has passed. sync_failed: neither revoked nor expired, but its lookup record could not be written to " +
+        'Workers KV (refused for good, `kv_sync: "failed"`), so it does not authenticate; revoke it and create another key.',
+    }),
     created_at: z.string().openapi({ format: "date-time" }),
     expires_at: z.string().nullable().openapi({ format: "date-time" }),
     revoked_at: z.string().nullable().openapi({ format: "date-time" }),
@@ -166,13 +170,20 @@ export const KeySchema = z
     rotated_at: z.string().nullable().openapi({ format: "date-time" }),
     created_by: z.string().openapi({ description: "`sub` of the admin token that created the key." }),
     policy: Policy,
+    kv_sync: z.enum(["synced", "pending", "failed"]).openapi({
+      description:
+        "The key's lookup record in Workers KV (what the edge reads): synced = written; pending = a write still being retried " +
+        "(with backoff, until it lands); failed = KV refused it for good, it is not retried and the older record was deleted, " +
+        "so the key does not authenticate (a later change of the key tries again).",
+    }),
   })
   .openapi("Key");
 
 const KvSynced = z.boolean().openapi({
   description:
-    "True when the key's lookup record was written to Workers KV before this answer; false when that write is still being retried " +
-    "(the change is committed and will reach KV; the revocation bound counts from then).",
+    "True when the lookup records of the keys in this answer were written to Workers KV before it; false otherwise: the change is " +
+    'committed, and `kv_sync` of each key says whether its write is still being retried ("pending": it will reach KV, the ' +
+    'revocation bound counts from then) or was refused for good ("failed").',
 });
 const Secret = z.string().openapi({
   description: "The secret, shown exactly once: store it now. It is never shown again, logged or stored in clear.",

@@ -60,6 +60,17 @@ describe("keyStatus", () => {
   ])("%j → %s", (overrides, status) => {
     expect(keyStatus(stored(overrides), NOW)).toBe(status);
   });
+
+  it.each([
+    [{}, "synced", "active"],
+    [{}, "pending", "active"],
+    [{}, "failed", "sync_failed"],
+    [{ expires_at: "2026-06-01T00:00:00.000Z" }, "failed", "expired"],
+    [{ status: "revoked" as const, revoked_at: "2026-05-01T00:00:00.000Z" }, "failed", "revoked"],
+  ] as const)("%j with its KV record %s → %s (a key KV refused is never shown as active)", (overrides, kvSync, status) => {
+    expect(keyStatus(stored(overrides), NOW, kvSync)).toBe(status);
+    expect(keyView(stored(overrides), NOW, kvSync)).toMatchObject({ status, kv_sync: kvSync });
+  });
 });
 
 describe("projections", () => {
@@ -81,8 +92,8 @@ describe("projections", () => {
   });
 
   it("the view never holds the secret hash", () => {
-    expect(JSON.stringify(keyView(stored(), NOW))).not.toContain("a".repeat(64));
-    expect(keyView(stored(), NOW)).not.toHaveProperty("secret_hash");
+    expect(JSON.stringify(keyView(stored(), NOW, "synced"))).not.toContain("a".repeat(64));
+    expect(keyView(stored(), NOW, "synced")).not.toHaveProperty("secret_hash");
   });
 
   it.each([
