@@ -193,7 +193,7 @@ async function connection() {
 
 /** One line of `list`: key, status, mode, secret hint, created, expires (padded), label; every value escaped. */
 function keyLine(key) {
-  const widths = [22, 8, 5, 7, 20, 20, 0];
+  const widths = [22, 11, 5, 7, 20, 20, 0];
   return [
     key.key_id,
     key.status,
@@ -218,6 +218,7 @@ function showKey(key) {
     ["created", `${key.created_at} by ${key.created_by || "—"}`],
     ["expires", key.expires_at ?? "never"],
   ];
+  if (key.kv_sync) rows.push(["edge record", KV_SYNC_TEXT[key.kv_sync] ?? key.kv_sync]);
   if (key.revoked_at) rows.push(["revoked", key.revoked_at]);
   if (key.replaces_key_id) rows.push(["replaces", key.replaces_key_id]);
   if (key.replaced_by_key_id) rows.push(["replaced by", `${key.replaced_by_key_id} at ${key.rotated_at}`]);
@@ -336,9 +337,25 @@ function printSecret(secret) {
   console.error(yellow("! Store this secret now: it is shown only this once and cannot be recovered."));
 }
 
+/** `kv_sync` of a key (docs/admin-api.md), for `show`. */
+const KV_SYNC_TEXT = {
+  synced: "written",
+  pending: "pending: the write to KV is being retried automatically",
+  failed: "FAILED: KV refused it for good, so the key does not authenticate (server log: key_kv_write_abandoned)",
+};
+
 function syncNote(body) {
-  if (body.kv_synced === false)
+  const failed = [body.key, body.previous].filter((key) => key?.kv_sync === "failed").map((key) => key.key_id);
+  if (failed.length > 0) {
+    console.error(
+      red(
+        `! The change is saved, but KV refused the edge lookup record of ${failed.join(" and ")} for good: ` +
+          "it does not authenticate. Revoke it and create a new key; the server log has key_kv_write_abandoned.",
+      ),
+    );
+  } else if (body.kv_synced === false) {
     console.error(yellow("! The change is saved; its edge lookup record is still being written (retried automatically)."));
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -574,7 +591,7 @@ async function run(command, values, positionals) {
           dim(
             [
               "KEY".padEnd(22),
-              "STATUS".padEnd(8),
+              "STATUS".padEnd(11),
               "MODE ",
               "SECRET ",
               "CREATED (UTC)".padEnd(20),
@@ -584,6 +601,8 @@ async function run(command, values, positionals) {
           ),
         );
         for (const key of b.keys) console.log(keyLine(key));
+        if (b.keys.some((key) => key.status === "sync_failed"))
+          console.log(dim("sync_failed: KV refused the key's edge lookup record, so it does not authenticate (spot-keys show for more)."));
       });
       return EXIT.ok;
     }

@@ -7,7 +7,10 @@
  * change is one synchronous SQLite transaction (key rows + an outbox row per KV record to write), then
  * the outbox is flushed to KV (`secret:<hash>` → the v1 record the request path reads). A KV write
  * that fails stays in the outbox and is retried by the object's alarm with backoff, so KV converges
- * on the object's state; the mutation itself is never lost.
+ * on the object's state; the mutation itself is never lost. A write KV refuses for good (see
+ * {@link isPermanentKvWriteError}) is not retried: the key's older record is deleted (the edge must
+ * not serve a state older than this object's), the row is marked failed, and the key's view says so
+ * (`kv_sync: "failed"`, status `sync_failed`) until a later change of the key queues it again.
  *
  * The object never sees a secret: the Worker generates and hashes it and passes the hash.
  * Methods are called over RPC and return plain objects; a business refusal is `{ ok: false, code }`.
@@ -21,6 +24,7 @@ import {
   applyPolicyChange,
   KEY_ID_RANDOM_CHARS,
   type KeyView,
+  type KvSync,
   keyStatus,
   keyView,
   kvExpirationOf,
@@ -32,6 +36,7 @@ import {
   type StoredKeyPolicy,
   StoredKeySchema,
 } from "./model";
+import { isPermanentKvWriteError, kvSyncOf, outboxRetryDelayMs } from "./outbox";
 
 /** A refusal the admin API answers with its own error code (docs/errors.md). */
 export interface AccountOpError {
@@ -90,14 +95,14 @@ export interface RevokeKeyInput {
   actor: string;
 }
 
-/** A mutation's result: `kvSynced` is false when a KV write is still pending (retried by the alarm). */
+/**
+ * A mutation's result: `kvSynced` is true when the KV records of the keys it wrote (or, when it
+ * changed nothing, of the key it named) were written before it answered; false while one is pending
+ * (retried by the alarm) or failed (the key's view says which).
+ */
 export type Mutation<T> = ({ ok: true; kvSynced: boolean } & T) | AccountOpError;
 
-/** Backoff of the KV outbox retries: 5 s, 10 s, 20 s … capped at 300 s. */
-export function outboxRetryDelayMs(attempts: number): number {
-  return Math.min(5_000 * 2 ** Math.min(Math.max(attempts - 1, 0), 10), 300_000);
-}
-
+/** The tables as first created; later columns are added by {@link ADDED_COLUMNS}. */
 const SCHEMA = [
   `CREATE TABLE IF NOT EXISTS keys (
      key_id      TEXT PRIMARY KEY,
@@ -115,13 +120,34 @@ const SCHEMA = [
    )`,
 ];
 
+/**
+ * Columns added to existing tables since, in order (docs/storage.md "Migration note (KV write
+ * failures)"). Rows written before read the column's default.
+ * - `kv_outbox.failed_at`: ISO 8601 UTC when KV refused the record for good (not retried); NULL: pending.
+ */
+const ADDED_COLUMNS: readonly { table: string; column: string; definition: string }[] = [
+  { table: "kv_outbox", column: "failed_at", definition: "TEXT" },
+];
+
+/**
+ * Creates the object's tables or brings existing ones up to date; idempotent, run by the constructor
+ * (inside a transaction). Exported for the migration test.
+ */
+export function migrateAccountKeysSchema(sql: SqlStorage): void {
+  for (const statement of SCHEMA) sql.exec(statement);
+  for (const { table, column, definition } of ADDED_COLUMNS) {
+    const columns = sql.exec<{ name: string }>(`PRAGMA table_info(${table})`).toArray();
+    if (!columns.some((c) => c.name === column)) sql.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${definition}`);
+  }
+}
+
 export class AccountKeys extends DurableObject<Env> {
   /** The mutation queue: each mutation (and each outbox flush) starts when the previous one ended. */
   #tail: Promise<unknown> = Promise.resolve();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    for (const statement of SCHEMA) ctx.storage.sql.exec(statement);
+    ctx.storage.transactionSync(() => migrateAccountKeysSchema(ctx.storage.sql));
   }
 
   /** Runs `work` after every mutation queued before it; the queue keeps going when one fails. */
@@ -161,7 +187,7 @@ export class AccountKeys extends DurableObject<Env> {
           JSON.stringify(checked),
         );
         this.ctx.storage.sql.exec(
-          "INSERT INTO kv_outbox (key_id) VALUES (?) ON CONFLICT (key_id) DO UPDATE SET attempts = 0",
+          "INSERT INTO kv_outbox (key_id) VALUES (?) ON CONFLICT (key_id) DO UPDATE SET attempts = 0, failed_at = NULL",
           checked.key_id,
         );
       }
@@ -182,11 +208,16 @@ export class AccountKeys extends DurableObject<Env> {
   }
 
   /**
-   * Writes every queued KV record, each as the key's current state. Runs inside the queue only.
-   * @returns true when the outbox is empty afterwards; otherwise an alarm is set to retry
+   * Writes every pending KV record, each as the key's current state. Runs inside the queue only.
+   * A transient failure stays pending and an alarm is set to retry it. A write KV refuses for good
+   * is given up once the key's older record is deleted (fail closed: the edge then knows no record
+   * rather than an outdated one): the row is marked failed and logged once as `key_kv_write_abandoned`;
+   * while that delete fails too, the row stays pending.
    */
-  async #flush(): Promise<boolean> {
-    const rows = this.ctx.storage.sql.exec<{ key_id: string; attempts: number }>("SELECT key_id, attempts FROM kv_outbox").toArray();
+  async #flush(): Promise<void> {
+    const rows = this.ctx.storage.sql
+      .exec<{ key_id: string; attempts: number }>("SELECT key_id, attempts FROM kv_outbox WHERE failed_at IS NULL")
+      .toArray();
     let maxAttempts = 0;
     for (const row of rows) {
       const key = this.#read(row.key_id);
@@ -194,20 +225,68 @@ export class AccountKeys extends DurableObject<Env> {
         this.ctx.storage.sql.exec("DELETE FROM kv_outbox WHERE key_id = ?", row.key_id);
         continue;
       }
+      const name = secretKvKey(key.secret_hash);
+      const attempts = row.attempts + 1;
+      const fields = { account_id: key.account_id, key_id: key.key_id, attempts };
       try {
         const expiration = kvExpirationOf(key, Date.now());
-        await this.env.KEYS.put(secretKvKey(key.secret_hash), JSON.stringify(kvRecordOf(key)), expiration === null ? {} : { expiration });
+        await this.env.KEYS.put(name, JSON.stringify(kvRecordOf(key)), expiration === null ? {} : { expiration });
         this.ctx.storage.sql.exec("DELETE FROM kv_outbox WHERE key_id = ?", row.key_id);
+        continue;
       } catch (err) {
-        const attempts = row.attempts + 1;
-        maxAttempts = Math.max(maxAttempts, attempts);
-        this.ctx.storage.sql.exec("UPDATE kv_outbox SET attempts = ? WHERE key_id = ?", attempts, row.key_id);
-        log("error", "key_kv_write_failed", { account_id: key.account_id, key_id: key.key_id, attempts, error: errorMessage(err) });
+        if (!isPermanentKvWriteError(err)) {
+          log("error", "key_kv_write_failed", { ...fields, permanent: false, error: errorMessage(err) });
+        } else if (await this.#deleteRecord(name, fields, err)) {
+          this.ctx.storage.sql.exec(
+            "UPDATE kv_outbox SET attempts = ?, failed_at = ? WHERE key_id = ?",
+            attempts,
+            new Date().toISOString(),
+            row.key_id,
+          );
+          log("error", "key_kv_write_abandoned", { ...fields, error: errorMessage(err), kv_record: "deleted" });
+          continue;
+        }
       }
+      maxAttempts = Math.max(maxAttempts, attempts);
+      this.ctx.storage.sql.exec("UPDATE kv_outbox SET attempts = ? WHERE key_id = ?", attempts, row.key_id);
     }
-    if (maxAttempts === 0) return true;
-    await this.ctx.storage.setAlarm(Date.now() + outboxRetryDelayMs(maxAttempts));
-    return false;
+    if (maxAttempts > 0) await this.ctx.storage.setAlarm(Date.now() + outboxRetryDelayMs(maxAttempts));
+  }
+
+  /**
+   * Deletes a key's KV record after KV refused its new state for good.
+   * @returns false (logged as `key_kv_write_failed`, to be retried) when the delete failed
+   */
+  async #deleteRecord(name: string, fields: Record<string, unknown>, writeError: unknown): Promise<boolean> {
+    try {
+      await this.env.KEYS.delete(name);
+      return true;
+    } catch (err) {
+      log("error", "key_kv_write_failed", {
+        ...fields,
+        permanent: true,
+        error: errorMessage(writeError),
+        delete_error: errorMessage(err),
+      });
+      return false;
+    }
+  }
+
+  /** Where a key's KV record stands, from its outbox row. */
+  #kvSync(keyId: string): KvSync {
+    return kvSyncOf(
+      this.ctx.storage.sql.exec<{ failed_at: string | null }>("SELECT failed_at FROM kv_outbox WHERE key_id = ?", keyId).toArray()[0],
+    );
+  }
+
+  /** Flushes the outbox, then whether the KV records of `keys` are all written. */
+  async #flushFor(...keys: StoredKey[]): Promise<boolean> {
+    await this.#flush();
+    return keys.every((key) => this.#kvSync(key.key_id) === "synced");
+  }
+
+  #view(key: StoredKey, nowMs: number): KeyView {
+    return keyView(key, nowMs, this.#kvSync(key.key_id));
   }
 
   /** Retries the KV writes still in the outbox. */
@@ -219,14 +298,20 @@ export class AccountKeys extends DurableObject<Env> {
   listKeys(accountId: string): KeyView[] {
     this.#checkAccount(accountId);
     const now = Date.now();
-    return this.#all().map((key) => keyView(key, now));
+    const outbox = new Map(
+      this.ctx.storage.sql
+        .exec<{ key_id: string; failed_at: string | null }>("SELECT key_id, failed_at FROM kv_outbox")
+        .toArray()
+        .map((row) => [row.key_id, row]),
+    );
+    return this.#all().map((key) => keyView(key, now, kvSyncOf(outbox.get(key.key_id))));
   }
 
   /** One key as a public view, or why there is none. */
   getKey(accountId: string, keyId: string): { ok: true; key: KeyView } | AccountOpError {
     this.#checkAccount(accountId);
     const key = this.#read(keyId);
-    return key === null ? this.#notFound(keyId) : { ok: true, key: keyView(key, Date.now()) };
+    return key === null ? this.#notFound(keyId) : { ok: true, key: this.#view(key, Date.now()) };
   }
 
   /** `account_not_found` while the account has no key at all, else `key_not_found`. */
@@ -237,9 +322,9 @@ export class AccountKeys extends DurableObject<Env> {
     return refuse("key_not_found", `No key ${keyId} in this account.`);
   }
 
-  /** Number of KV records still waiting to be written (operations, tests). */
+  /** Number of KV records still waiting to be written (operations, tests); failed ones are not waiting. */
   pendingKvWrites(): number {
-    return this.ctx.storage.sql.exec("SELECT 1 FROM kv_outbox").toArray().length;
+    return this.ctx.storage.sql.exec("SELECT 1 FROM kv_outbox WHERE failed_at IS NULL").toArray().length;
   }
 
   /** Creates a key (generated or imported secret) and writes its KV record. */
@@ -272,8 +357,8 @@ export class AccountKeys extends DurableObject<Env> {
         policy: input.policy,
       };
       this.#commit([key], input.accountId);
-      const kvSynced = await this.#flush();
-      return { ok: true, kvSynced, key: keyView(key, now) } as const;
+      const kvSynced = await this.#flushFor(key);
+      return { ok: true, kvSynced, key: this.#view(key, now) } as const;
     });
   }
 
@@ -328,8 +413,8 @@ export class AccountKeys extends DurableObject<Env> {
         rotated_at: nowIso,
       };
       this.#commit([retired, fresh], input.accountId);
-      const kvSynced = await this.#flush();
-      return { ok: true, kvSynced, key: keyView(fresh, now), previous: keyView(retired, now) } as const;
+      const kvSynced = await this.#flushFor(retired, fresh);
+      return { ok: true, kvSynced, key: this.#view(fresh, now), previous: this.#view(retired, now) } as const;
     });
   }
 
@@ -349,13 +434,13 @@ export class AccountKeys extends DurableObject<Env> {
       const label = input.label === undefined ? key.label : input.label;
       if (label !== key.label) changed.unshift("label");
       if (changed.length === 0) {
-        const kvSynced = await this.#flush();
-        return { ok: true, kvSynced, key: keyView(key, now), changed } as const;
+        const kvSynced = await this.#flushFor(key);
+        return { ok: true, kvSynced, key: this.#view(key, now), changed } as const;
       }
       const updated: StoredKey = { ...key, label, policy };
       this.#commit([updated], input.accountId);
-      const kvSynced = await this.#flush();
-      return { ok: true, kvSynced, key: keyView(updated, now), changed } as const;
+      const kvSynced = await this.#flushFor(updated);
+      return { ok: true, kvSynced, key: this.#view(updated, now), changed } as const;
     });
   }
 
@@ -367,13 +452,13 @@ export class AccountKeys extends DurableObject<Env> {
       if (key === null) return this.#notFound(input.keyId);
       const now = Date.now();
       if (key.status === "revoked") {
-        const kvSynced = await this.#flush();
-        return { ok: true, kvSynced, key: keyView(key, now), alreadyRevoked: true } as const;
+        const kvSynced = await this.#flushFor(key);
+        return { ok: true, kvSynced, key: this.#view(key, now), alreadyRevoked: true } as const;
       }
       const revoked: StoredKey = { ...key, status: "revoked", revoked_at: new Date(now).toISOString() };
       this.#commit([revoked], input.accountId);
-      const kvSynced = await this.#flush();
-      return { ok: true, kvSynced, key: keyView(revoked, now), alreadyRevoked: false } as const;
+      const kvSynced = await this.#flushFor(revoked);
+      return { ok: true, kvSynced, key: this.#view(revoked, now), alreadyRevoked: false } as const;
     });
   }
 }

@@ -36,7 +36,7 @@ import { errorMessage, log } from "../log";
 import { queueAuditEvent } from "../request-path/audit";
 import type { AccountKeys, AccountOpError, NewSecret } from "./account-do";
 import { ADMIN_REALM, AdminTokenError, bearerToken, getAdminAuthConfig, verifyAdminToken, WRITE_PERMISSION } from "./auth";
-import { applyPolicyChange, type PolicyChange, type StoredKeyPolicy } from "./model";
+import { applyPolicyChange, checkExpiresAt, type PolicyChange, type StoredKeyPolicy } from "./model";
 import {
   AccountParams,
   AdminAuditEventPage,
@@ -276,12 +276,15 @@ async function registerSecret(c: Context<AppEnv>, accountId: string, secret: str
   return { secretHash, hashKeyId: c.env.SECRET_HASH_KEY_ID, secretHint: secretHint(secret), secretFormat: secretFormat(secret) };
 }
 
-/** `expires_at` of a body must lie in the future. */
-function futureOrNull(value: string | null | undefined, param: string): string | null {
-  if (value === undefined || value === null) return null;
-  const ms = Date.parse(value);
-  if (ms <= Date.now()) throw new ApiError("invalid_body", `${param} must be in the future.`, {}, param);
-  return new Date(ms).toISOString();
+/**
+ * `expires_at` of a body (create, import, rotate): in the future and at most MAX_EXPIRES_AHEAD_DAYS
+ * ahead ({@link checkExpiresAt}), else 400 `invalid_body` naming `param` and the bound.
+ * @returns ISO 8601 UTC, or null for no expiry
+ */
+function expiresAtOf(value: string | null | undefined, param: string): string | null {
+  const checked = checkExpiresAt(value, Date.now(), param);
+  if (!checked.ok) throw new ApiError("invalid_body", checked.message, {}, param);
+  return checked.expiresAt;
 }
 
 /** Reads the audit trail; D1 trouble is a 503 (the caller retries), never a bare 500. */
@@ -605,7 +608,7 @@ export function createAdminApp(): OpenAPIHono<AppEnv> {
     const { account_id } = c.req.valid("param");
     const body = c.req.valid("json") as Partial<z.infer<typeof CreateKeyBody>>;
     const mode: KeyMode = body.mode ?? "live";
-    const expiresAt = futureOrNull(body.expires_at, "body.expires_at");
+    const expiresAt = expiresAtOf(body.expires_at, "body.expires_at");
     const secret = generateSecret(mode);
     const registered = await registerSecret(c, account_id, secret);
     const result = await storage(c, () =>
@@ -637,7 +640,7 @@ export function createAdminApp(): OpenAPIHono<AppEnv> {
         "body.secret",
       );
     }
-    const expiresAt = futureOrNull(body.expires_at, "body.expires_at");
+    const expiresAt = expiresAtOf(body.expires_at, "body.expires_at");
     const registered = await registerSecret(c, account_id, body.secret);
     const result = await storage(c, () =>
       accountKeys(c.env, account_id).createKey({
@@ -659,7 +662,7 @@ export function createAdminApp(): OpenAPIHono<AppEnv> {
   admin.openapi(rotateRoute, async (c) => {
     const { account_id, key_id } = c.req.valid("param");
     const body = c.req.valid("json") as Partial<z.infer<typeof RotateKeyBody>>;
-    const expiresAt = futureOrNull(body.expires_at, "body.expires_at");
+    const expiresAt = expiresAtOf(body.expires_at, "body.expires_at");
     // The old key decides the mode; read it first so a refusal costs no secret.
     const current = await storage(c, () => accountKeys(c.env, account_id).getKey(account_id, key_id));
     throwIfRefused(current);

@@ -16,6 +16,13 @@ export const LABEL_MAX_CHARS = 200;
 export const STORED_KEY_VERSION = 1;
 /** After a key is revoked or expires, its KV record is kept this long (seconds), then KV deletes it. */
 export const KV_RETENTION_AFTER_END_SECONDS = 86_400;
+/**
+ * Largest KV `expiration` the Workers KV binding takes (epoch seconds): 2^31 − 1, 2038-01-19T03:14:07Z.
+ * The binding reads it as a signed 32-bit integer and throws a TypeError ("Value out of range") above it.
+ */
+export const KV_MAX_EXPIRATION_SECONDS = 2_147_483_647;
+/** Latest `expires_at` the admin API accepts, in days after the request: 3,650 (about 10 years). */
+export const MAX_EXPIRES_AHEAD_DAYS = 3_650;
 
 const isoInstant = z.iso.datetime();
 
@@ -111,13 +118,28 @@ export const StoredKeySchema = z.strictObject({
 
 export type StoredKey = z.infer<typeof StoredKeySchema>;
 
-/** The status a person sees: "expired" once `expires_at` has passed (the request path's own rule). */
-export type KeyStatus = "active" | "expired" | "revoked";
+/**
+ * Where the key's KV lookup record stands (docs/storage.md "Consistency"): `synced` written, `pending`
+ * still being retried by the outbox, `failed` refused by KV for good (never retried until the key
+ * changes again; its older record was deleted, so the key does not authenticate).
+ */
+export type KvSync = "synced" | "pending" | "failed";
 
-/** @param nowMs current time, epoch milliseconds */
-export function keyStatus(key: StoredKey, nowMs: number): KeyStatus {
+/**
+ * The status a person sees: "expired" once `expires_at` has passed (the request path's own rule);
+ * "sync_failed" for a key that is neither revoked nor expired but whose KV record could not be
+ * written (KV refused it for good): it does not authenticate.
+ */
+export type KeyStatus = "active" | "expired" | "revoked" | "sync_failed";
+
+/**
+ * @param nowMs current time, epoch milliseconds
+ * @param kvSync where the key's KV record stands (default `synced`: only revoked/expired are decided)
+ */
+export function keyStatus(key: StoredKey, nowMs: number, kvSync: KvSync = "synced"): KeyStatus {
   if (key.status === "revoked") return "revoked";
   if (key.expires_at !== null && Date.parse(key.expires_at) <= nowMs) return "expired";
+  if (kvSync === "failed") return "sync_failed";
   return "active";
 }
 
@@ -140,16 +162,21 @@ export interface KeyView {
   rotated_at: string | null;
   created_by: string;
   policy: StoredKeyPolicy | null;
+  /** Where its KV lookup record stands (kept by the outbox, not in the stored record). */
+  kv_sync: KvSync;
 }
 
-/** The public view of a stored key at `nowMs`: every field but `secret_hash` and `v`, with the derived status. */
-export function keyView(key: StoredKey, nowMs: number): KeyView {
+/**
+ * The public view of a stored key at `nowMs`: every field but `secret_hash` and `v`, with the derived
+ * status and the state of its KV record (`kvSync`, from the account's outbox).
+ */
+export function keyView(key: StoredKey, nowMs: number, kvSync: KvSync): KeyView {
   return {
     key_id: key.key_id,
     account_id: key.account_id,
     mode: key.mode,
     label: key.label,
-    status: keyStatus(key, nowMs),
+    status: keyStatus(key, nowMs, kvSync),
     created_at: key.created_at,
     expires_at: key.expires_at,
     revoked_at: key.revoked_at,
@@ -162,6 +189,7 @@ export function keyView(key: StoredKey, nowMs: number): KeyView {
     rotated_at: key.rotated_at,
     created_by: key.created_by,
     policy: key.policy,
+    kv_sync: kvSync,
   };
 }
 
@@ -190,8 +218,11 @@ export function kvRecordOf(key: StoredKey): KeyRecord {
 
 /**
  * When KV may drop the record (KV `expiration`, epoch seconds): {@link KV_RETENTION_AFTER_END_SECONDS}
- * after the key was revoked or expires, never sooner than that from `nowMs`; null while the key
- * has no end. The request path refuses the key from its end on either way; this only cleans up.
+ * after the key was revoked or expires, never sooner than that from `nowMs`. Null (no KV expiration)
+ * while the key has no end, and when that instant lies past {@link KV_MAX_EXPIRATION_SECONDS}, which
+ * the KV binding refuses: never capped, since a capped expiration would delete the record of a key
+ * still valid. The request path refuses the key from its end on either way; this only cleans up.
+ * @param nowMs current time, epoch milliseconds
  */
 export function kvExpirationOf(key: StoredKey, nowMs: number): number | null {
   const endMs =
@@ -201,7 +232,35 @@ export function kvExpirationOf(key: StoredKey, nowMs: number): number | null {
         ? Date.parse(key.expires_at)
         : null;
   if (endMs === null) return null;
-  return Math.floor(Math.max(endMs, nowMs) / 1000) + KV_RETENTION_AFTER_END_SECONDS;
+  const expiration = Math.floor(Math.max(endMs, nowMs) / 1000) + KV_RETENTION_AFTER_END_SECONDS;
+  return expiration <= KV_MAX_EXPIRATION_SECONDS ? expiration : null;
+}
+
+/** A requested `expires_at` checked: the instant to store (null: no expiry), or why it is refused. */
+export type ExpiresAtCheck = { ok: true; expiresAt: string | null } | { ok: false; message: string };
+
+/**
+ * The admin API's rule for a requested `expires_at` (create, import, the new key of a rotation):
+ * after `nowMs` and at most {@link MAX_EXPIRES_AHEAD_DAYS} days after it (inclusive).
+ * @param value an ISO 8601 UTC instant (already checked by the body schema), or null/undefined for no expiry
+ * @param nowMs current time, epoch milliseconds
+ * @param param the field, for the message (`body.expires_at`)
+ * @returns the instant as `Date#toISOString()`, or a message naming the field and the bound
+ */
+export function checkExpiresAt(value: string | null | undefined, nowMs: number, param: string): ExpiresAtCheck {
+  if (value === undefined || value === null) return { ok: true, expiresAt: null };
+  const ms = Date.parse(value);
+  if (!(ms > nowMs)) return { ok: false, message: `${param} must be in the future.` };
+  const latestMs = nowMs + MAX_EXPIRES_AHEAD_DAYS * 86_400_000;
+  if (ms > latestMs) {
+    return {
+      ok: false,
+      message:
+        `${param} must be at most ${MAX_EXPIRES_AHEAD_DAYS} days (about 10 years) from now, so no later than ` +
+        `${new Date(latestMs).toISOString()}; send null or leave it out for a key that does not expire.`,
+    };
+  }
+  return { ok: true, expiresAt: new Date(ms).toISOString() };
 }
 
 /** Largest rotation overlap accepted (seconds): 30 days. */

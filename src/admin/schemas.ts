@@ -12,7 +12,7 @@ import { ERROR_CODES, type ErrorCode } from "../errors";
 import { API_KEY_PATTERN, API_SECRET_PATTERN } from "../keys/format";
 import { isRateLimitTier, MAX_ALLOWLIST_ENTRIES, MAX_CIDR_CHARS, normalizeCidr, RATE_LIMIT_TIERS_PER_MINUTE } from "../keys/policy";
 import { LABEL_NORMALIZATION_FORM, labelCharacterProblem } from "./label";
-import { DEFAULT_OVERLAP_SECONDS, KEY_ID_PATTERN, LABEL_MAX_CHARS, MAX_OVERLAP_SECONDS } from "./model";
+import { DEFAULT_OVERLAP_SECONDS, KEY_ID_PATTERN, LABEL_MAX_CHARS, MAX_EXPIRES_AHEAD_DAYS, MAX_OVERLAP_SECONDS } from "./model";
 
 const AccountId = z
   .string()
@@ -57,7 +57,9 @@ const Label = z
   .nullable()
   .openapi({ description: `${LABEL_RULE} null for none.`, example: "billing service" });
 const ExpiresAt = Instant.nullable().openapi({
-  description: "From this instant on the key answers 401 (must be in the future); null or omitted: no expiry.",
+  description:
+    `From this instant on the key answers 401. Must be in the future and at most ${MAX_EXPIRES_AHEAD_DAYS} days (about 10 years) ` +
+    "from now (400 invalid_body otherwise); null or omitted: no expiry.",
   example: "2027-01-31T00:00:00Z",
 });
 
@@ -148,7 +150,9 @@ export const RotateKeyBody = z
       .openapi({
         description: `Seconds the old secret keeps working (default ${DEFAULT_OVERLAP_SECONDS}, 24 h; 0 = it ends now; at most ${MAX_OVERLAP_SECONDS}, 30 days), never beyond the old key's own expiry.`,
       }),
-    expires_at: ExpiresAt.optional().openapi({ description: "Expiry of the new key; null or omitted: no expiry." }),
+    expires_at: ExpiresAt.optional().openapi({
+      description: `Expiry of the new key, in the future and at most ${MAX_EXPIRES_AHEAD_DAYS} days from now; null or omitted: no expiry.`,
+    }),
     label: Label.optional().openapi({ description: `Label of the new key; omitted: the old key's label. ${LABEL_RULE}` }),
   })
   .openapi("RotateKeyRequest");
@@ -179,7 +183,11 @@ export const KeySchema = z
           "In NFC and free of the refused characters when written since that rule (see the request bodies); a label stored " +
           "before it is returned as stored, so a client that shows it should still escape such characters.",
       }),
-    status: z.enum(["active", "expired", "revoked"]).openapi({ description: "expired: `expires_at` has passed." }),
+    status: z.enum(["active", "expired", "revoked", "sync_failed"]).openapi({
+      description:
+        "expired: `expires_at` has passed. sync_failed: neither revoked nor expired, but its lookup record could not be written to " +
+        'Workers KV (refused for good, `kv_sync: "failed"`), so it does not authenticate; revoke it and create another key.',
+    }),
     created_at: z.string().openapi({ format: "date-time" }),
     expires_at: z.string().nullable().openapi({ format: "date-time" }),
     revoked_at: z.string().nullable().openapi({ format: "date-time" }),
@@ -195,13 +203,20 @@ export const KeySchema = z
     rotated_at: z.string().nullable().openapi({ format: "date-time" }),
     created_by: z.string().openapi({ description: "`sub` of the admin token that created the key." }),
     policy: Policy,
+    kv_sync: z.enum(["synced", "pending", "failed"]).openapi({
+      description:
+        "The key's lookup record in Workers KV (what the edge reads): synced = written; pending = a write still being retried " +
+        "(with backoff, until it lands); failed = KV refused it for good, it is not retried and the older record was deleted, " +
+        "so the key does not authenticate (a later change of the key tries again).",
+    }),
   })
   .openapi("Key");
 
 const KvSynced = z.boolean().openapi({
   description:
-    "True when the key's lookup record was written to Workers KV before this answer; false when that write is still being retried " +
-    "(the change is committed and will reach KV; the revocation bound counts from then).",
+    "True when the lookup records of the keys in this answer were written to Workers KV before it; false otherwise: the change is " +
+    'committed, and `kv_sync` of each key says whether its write is still being retried ("pending": it will reach KV, the ' +
+    'revocation bound counts from then) or was refused for good ("failed").',
 });
 const Secret = z.string().openapi({
   description: "The secret, shown exactly once: store it now. It is never shown again, logged or stored in clear.",

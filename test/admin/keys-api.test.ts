@@ -152,6 +152,7 @@ describe("bad input", () => {
     ["a label with a newline", { label: "a\nb" }, "body.label"],
     ["an expiry that is not a date", { expires_at: "tomorrow" }, "body.expires_at"],
     ["an expiry in the past", { expires_at: "2020-01-01T00:00:00Z" }, "body.expires_at"],
+    ["an expiry past the 3650-day bound", { expires_at: "9999-12-31T23:59:59Z" }, "body.expires_at"],
   ])("create with %s → 400 invalid_body naming the field", async (_name, body, param) => {
     const { res, body: out, adminEvents } = await adminCall("POST", "/accounts/acct_b1/keys", { body });
     expect(res.status).toBe(400);

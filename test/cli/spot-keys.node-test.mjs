@@ -29,6 +29,7 @@ const KEY = {
   rotated_at: null,
   created_by: "ops",
   policy: null,
+  kv_sync: "synced",
 };
 const SECRET = "sk_live_3hG8aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaWXYZ12";
 
@@ -99,6 +100,26 @@ describe("create", () => {
     assert.match(stderr, /shown only this once/);
   });
 
+  it("a write still being retried: a note that it is pending", async () => {
+    answer = { status: 201, body: { key: { ...KEY, kv_sync: "pending" }, secret: SECRET, kv_synced: false } };
+    const { code, stderr } = await run(["create", "--account", "acct_42"]);
+    assert.equal(code, 0);
+    assert.match(stderr, /still being written \(retried automatically\)/);
+    assert.doesNotMatch(stderr, /for good/);
+  });
+
+  it("a write KV refused for good: says the key does not authenticate and what to do", async () => {
+    answer = {
+      status: 201,
+      body: { key: { ...KEY, status: "sync_failed", kv_sync: "failed" }, secret: SECRET, kv_synced: false },
+    };
+    const { code, stderr } = await run(["create", "--account", "acct_42"]);
+    assert.equal(code, 0);
+    assert.match(stderr, /KV refused the edge lookup record of key_abc123 for good: it does not authenticate/);
+    assert.match(stderr, /Revoke it and create a new key/);
+    assert.doesNotMatch(stderr, /retried automatically/);
+  });
+
   it("--json prints the API's answer and nothing else on stdout", async () => {
     answer = { status: 201, body: { key: KEY, secret: SECRET, kv_synced: false } };
     const { code, stdout } = await run(["create", "--account", "acct_42", "--json"]);
@@ -115,6 +136,22 @@ describe("list, show, rotate, import", () => {
     assert.equal(received[0].url, "/__spot/admin/v1/accounts/acct_42/keys");
     assert.match(stdout, /key_abc123\s+active\s+live\s+…WXYZ/);
     assert.match(stdout, /key_def456\s+revoked/);
+    assert.doesNotMatch(stdout, /sync_failed/);
+  });
+
+  it("list shows a key whose edge record failed as sync_failed, with a note", async () => {
+    answer = { status: 200, body: { account_id: "acct_42", keys: [{ ...KEY, status: "sync_failed", kv_sync: "failed" }] } };
+    const { code, stdout } = await run(["list", "--account", "acct_42"]);
+    assert.equal(code, 0);
+    assert.match(stdout, /key_abc123\s+sync_failed\s+live\s+…WXYZ/);
+    assert.match(stdout, /sync_failed: KV refused the key's edge lookup record, so it does not authenticate/);
+  });
+
+  it("show prints where the key's edge record stands", async () => {
+    answer = { status: 200, body: { key: { ...KEY, status: "sync_failed", kv_sync: "failed" } } };
+    const { stdout } = await run(["show", "--account", "acct_42", "key_abc123"]);
+    assert.match(stdout, /status\s+sync_failed/);
+    assert.match(stdout, /edge record\s+FAILED: KV refused it for good/);
   });
 
   it("show asks for the key", async () => {

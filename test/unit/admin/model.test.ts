@@ -1,5 +1,16 @@
 import { describe, expect, it } from "vitest";
-import { keyStatus, keyView, kvExpirationOf, kvRecordOf, overlapEnd, type StoredKey, StoredKeySchema } from "../../../src/admin/model";
+import {
+  checkExpiresAt,
+  KV_MAX_EXPIRATION_SECONDS,
+  keyStatus,
+  keyView,
+  kvExpirationOf,
+  kvRecordOf,
+  MAX_EXPIRES_AHEAD_DAYS,
+  overlapEnd,
+  type StoredKey,
+  StoredKeySchema,
+} from "../../../src/admin/model";
 import { KeyRecordSchema } from "../../../src/keys/record";
 
 const NOW = Date.parse("2026-06-01T00:00:00Z");
@@ -49,6 +60,17 @@ describe("keyStatus", () => {
   ])("%j → %s", (overrides, status) => {
     expect(keyStatus(stored(overrides), NOW)).toBe(status);
   });
+
+  it.each([
+    [{}, "synced", "active"],
+    [{}, "pending", "active"],
+    [{}, "failed", "sync_failed"],
+    [{ expires_at: "2026-06-01T00:00:00.000Z" }, "failed", "expired"],
+    [{ status: "revoked" as const, revoked_at: "2026-05-01T00:00:00.000Z" }, "failed", "revoked"],
+  ] as const)("%j with its KV record %s → %s (a key KV refused is never shown as active)", (overrides, kvSync, status) => {
+    expect(keyStatus(stored(overrides), NOW, kvSync)).toBe(status);
+    expect(keyView(stored(overrides), NOW, kvSync)).toMatchObject({ status, kv_sync: kvSync });
+  });
 });
 
 describe("projections", () => {
@@ -70,8 +92,8 @@ describe("projections", () => {
   });
 
   it("the view never holds the secret hash", () => {
-    expect(JSON.stringify(keyView(stored(), NOW))).not.toContain("a".repeat(64));
-    expect(keyView(stored(), NOW)).not.toHaveProperty("secret_hash");
+    expect(JSON.stringify(keyView(stored(), NOW, "synced"))).not.toContain("a".repeat(64));
+    expect(keyView(stored(), NOW, "synced")).not.toHaveProperty("secret_hash");
   });
 
   it.each([
@@ -81,5 +103,61 @@ describe("projections", () => {
     ["already expired: a day from now", { expires_at: "2026-01-01T00:00:00.000Z" }, NOW / 1000 + 86_400],
   ])("kvExpirationOf: %s", (_name, overrides, expected) => {
     expect(kvExpirationOf(stored(overrides), NOW)).toBe(expected);
+  });
+
+  // The KV binding takes an `expiration` of at most 2^31 − 1 s (2038-01-19T03:14:07Z) and throws above it.
+  const LAST_END = new Date((KV_MAX_EXPIRATION_SECONDS - 86_400) * 1000).toISOString();
+  it.each([
+    ["ending exactly a day before the binding's bound: that bound", LAST_END, KV_MAX_EXPIRATION_SECONDS],
+    ["ending a second later: no KV expiration", new Date(Date.parse(LAST_END) + 1000).toISOString(), null],
+    ["ending 2038-01-19 (issue 11): no KV expiration", "2038-01-19T00:00:00.000Z", null],
+    ["ending 9999-12-31: no KV expiration", "9999-12-31T23:59:59.000Z", null],
+  ])("kvExpirationOf never exceeds what KV takes: %s", (_name, expiresAt, expected) => {
+    const expiration = kvExpirationOf(stored({ expires_at: expiresAt }), NOW);
+    expect(expiration).toBe(expected);
+    if (expiration !== null) expect(expiration).toBeLessThanOrEqual(KV_MAX_EXPIRATION_SECONDS);
+  });
+
+  it("a revoked key with a far expiry still gets its day of retention", () => {
+    const key = stored({ expires_at: "9999-12-31T23:59:59.000Z", status: "revoked", revoked_at: "2026-06-01T00:00:00.000Z" });
+    expect(kvExpirationOf(key, NOW)).toBe(NOW / 1000 + 86_400);
+  });
+});
+
+describe("checkExpiresAt (create, import, rotate)", () => {
+  const DAY = 86_400_000;
+  const latest = new Date(NOW + MAX_EXPIRES_AHEAD_DAYS * DAY).toISOString();
+  it.each([
+    ["omitted: no expiry", undefined, null],
+    ["null: no expiry", null, null],
+    ["a second ahead", "2026-06-01T00:00:01Z", "2026-06-01T00:00:01.000Z"],
+    ["exactly the bound", latest, latest],
+  ])("%s → accepted", (_name, value, expiresAt) => {
+    expect(checkExpiresAt(value, NOW, "body.expires_at")).toEqual({ ok: true, expiresAt });
+  });
+
+  it.each([
+    ["now", "2026-06-01T00:00:00Z", "must be in the future"],
+    ["the past", "2020-01-01T00:00:00Z", "must be in the future"],
+    [
+      "a millisecond past the bound",
+      new Date(NOW + MAX_EXPIRES_AHEAD_DAYS * DAY + 1).toISOString(),
+      `at most ${MAX_EXPIRES_AHEAD_DAYS} days`,
+    ],
+    ["2038-01-19 (past the KV bound)", "2038-01-19T00:00:00Z", `no later than ${latest}`],
+    ["9999-12-31", "9999-12-31T23:59:59Z", `no later than ${latest}`],
+  ])("%s → refused with a message naming the field and the bound", (_name, value, text) => {
+    const checked = checkExpiresAt(value, NOW, "body.expires_at");
+    expect(checked.ok).toBe(false);
+    if (!checked.ok) {
+      expect(checked.message).toContain("body.expires_at");
+      expect(checked.message).toContain(text);
+    }
+  });
+
+  it("the bound is 3650 days; an expiry at the bound (from 2026) still gets a KV expiration a day after it", () => {
+    expect(MAX_EXPIRES_AHEAD_DAYS).toBe(3_650);
+    const checked = checkExpiresAt(latest, NOW, "body.expires_at");
+    expect(checked.ok && kvExpirationOf(stored({ expires_at: checked.expiresAt }), NOW)).toBe(Date.parse(latest) / 1000 + 86_400);
   });
 });
