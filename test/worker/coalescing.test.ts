@@ -35,7 +35,7 @@ it("20 concurrent requests produce far fewer than 20 queue messages, and every e
   for (const r of responses) expect(r.status).toBe(200);
   await Promise.all(responses.map((r) => r.text()));
   await vi.waitFor(() => expect(sent.flatMap((m) => m.events)).toHaveLength(20), { timeout: 2000 });
-  // One 50 ms window usually carries all 20 (1–2 messages); on a loaded machine the requests spread over
+  // One batch window (AUDIT_BATCH_DELAY_MS, 5 ms in tests) usually carries all 20; on a loaded machine they spread over
   // a few windows. Half of one message per request is still coalescing; `npm run bench` measures the rate.
   expect(sent.length).toBeLessThan(10);
   expect(new Set(sent.flatMap((m) => m.events.map((e) => e.request_id)))).toEqual(new Set(ids));
