@@ -108,8 +108,15 @@ export async function forward(c: Context<AppEnv>, requestUrl: URL): Promise<Resp
     return await fetchUpstream((signal) => fetch(url, { method: "GET", headers, redirect: "manual", signal }), null, target);
   }
   const upload = upstreamBody(raw, raw.method);
+  // hono/proxy drops Content-Length when the runtime decodes a compressed body; delivery needs the origin's.
+  let originLength: string | null = null;
+  const customFetch = async (request: Request): Promise<Response> => {
+    const answer = await fetch(request);
+    originLength = answer.headers.get("content-length");
+    return answer;
+  };
   const res = await fetchUpstream(
-    (signal) => proxy(url, { method: raw.method, headers, body: upload.body, redirect: "manual", signal }),
+    (signal) => proxy(url, { method: raw.method, headers, body: upload.body, redirect: "manual", signal, customFetch }),
     upload.outcome,
     target,
   );
@@ -119,7 +126,7 @@ export async function forward(c: Context<AppEnv>, requestUrl: URL): Promise<Resp
     c.set("delivery", CLIENT_GONE);
     return res;
   }
-  const tracked = trackDelivery(res, raw.method, clientGone);
+  const tracked = trackDelivery(res, raw.method, clientGone, originLength);
   if (tracked === null) return res;
   c.set("delivery", tracked.delivery);
   return tracked.response;

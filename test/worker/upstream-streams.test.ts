@@ -256,3 +256,24 @@ describe("WebSocket handshakes", () => {
     expect((await call.settle())[0]).toMatchObject({ outcome: "denied", reason: "invalid_upgrade_request" });
   });
 });
+
+describe("which response bodies are followed", () => {
+  it("a body the origin declares at most 64 KiB long is passed on as it is and recorded at once (following it costs more than it tells)", async () => {
+    stubOrigin(() => new Response("x".repeat(1000), { headers: { "Content-Length": "1000" } }));
+    const call = await send("/v1/charges", { headers: authHeaders() });
+    // Recorded when the answer went out, before the body was read.
+    await vi.waitFor(() => expect(call.events).toHaveLength(1));
+    expect(call.events[0]).toMatchObject({ reason: "ok", status: 200 });
+    expect(await call.res.text()).toHaveLength(1000);
+  });
+
+  it("a longer declared body, or one of unknown length, is followed to its end", async () => {
+    stubOrigin(() => new Response("y".repeat(70_000), { headers: { "Content-Length": "70000" } }));
+    const call = await send("/v1/export", { headers: authHeaders() });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(call.events).toHaveLength(0);
+    expect(call.res.headers.get("content-length")).toBe("70000");
+    expect(await call.res.text()).toHaveLength(70_000);
+    expect((await call.settle())[0]).toMatchObject({ reason: "ok", status: 200 });
+  });
+});
