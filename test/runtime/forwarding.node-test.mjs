@@ -22,6 +22,7 @@ const seen = new Map();
  *   /silent    reads the whole body, never answers
  *   /cut       declares 100,000 bytes, sends 20,000, then drops the connection
  *   /slow      100,000 bytes in ten chunks, one every 150 ms
+ *   /late      200,000 bytes, after 800 ms
  *   /two-cl    a malformed answer: two different Content-Length values
  */
 function startOrigin() {
@@ -61,6 +62,11 @@ function startOrigin() {
           }
         }, 150);
         res.on("close", () => clearInterval(timer));
+      } else if (path === "/late") {
+        setTimeout(() => {
+          res.writeHead(200, { "content-length": "200000" });
+          res.end(Buffer.alloc(200_000, 99));
+        }, 800);
       } else if (path === "/two-cl") {
         req.socket.end("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 7\r\n\r\nhello");
       }
@@ -212,6 +218,23 @@ describe("a client that goes away is not an origin failure", () => {
     assert.equal(event?.status, 200);
     assert.equal(event?.reason, "client_disconnected");
     assert.equal(event?.outcome, "allowed");
+  });
+
+  it("a client gone while the origin is still working (a body over 64 KiB): audit client_disconnected, not ok", async () => {
+    const before = new Set(seen.keys());
+    await rawExchange(
+      authorizer.url,
+      async (socket) => {
+        socket.write(`${head("GET", "/late")}\r\n`);
+        await sleep(300);
+        socket.destroy();
+      },
+      { readMs: 0 },
+    );
+    const id = await waitFor(() => [...seen.keys()].find((k) => !before.has(k)), 3000);
+    const event = await eventOf(id);
+    assert.equal(event?.status, 200);
+    assert.equal(event?.reason, "client_disconnected");
   });
 
   it("an origin that closes mid-body: the client gets 20,000 of 100,000 bytes; audit upstream_body_incomplete, outcome error", async () => {
