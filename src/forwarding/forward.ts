@@ -92,7 +92,8 @@ export async function forward(c: Context<AppEnv>, requestUrl: URL): Promise<Resp
   if (webSocket && carriesBody(raw.headers)) {
     // A handshake is a GET without a body (RFC 6455 §4.1). One with a body was most likely sent with
     // another method and turned into a GET by a runtime on the way (workerd's fetch does that to any
-    // request with Upgrade: websocket, Miniflare's entry worker among them): never pass it on as a GET.
+    // request with Upgrade: websocket; locally, wrangler dev's proxy and Miniflare's entry worker pass
+    // every request on with fetch): never pass it on as a GET.
     throw new ApiError(
       "invalid_upgrade_request",
       "A WebSocket upgrade must be a GET request without a body; send other methods without the Upgrade header.",
@@ -134,10 +135,14 @@ export async function forward(c: Context<AppEnv>, requestUrl: URL): Promise<Resp
 
 const CLIENT_GONE: Promise<Delivery> = Promise.resolve("client_disconnected");
 
-/** True when request headers announce a body: a non-zero `Content-Length`, or any `Transfer-Encoding`. */
+/**
+ * True when request headers announce content (RFC 9110 §8): a non-zero `Content-Length`, any
+ * `Transfer-Encoding`, or a `Content-Type`, which `wrangler dev`'s proxy keeps when its fetch has
+ * already turned a `POST` into a bodyless `GET` handshake (no WebSocket client sends one).
+ */
 function carriesBody(headers: Headers): boolean {
   const length = headers.get("content-length");
-  return (length !== null && length.trim() !== "0") || headers.has("transfer-encoding");
+  return (length !== null && length.trim() !== "0") || headers.has("transfer-encoding") || headers.has("content-type");
 }
 
 /** Where an upstream fetch goes, for its deadline and its log line. */

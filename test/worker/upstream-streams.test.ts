@@ -245,6 +245,16 @@ describe("upstream failures are logged with their cause; the client message stay
 });
 
 describe("WebSocket handshakes", () => {
+  it("a handshake with a Content-Type (what wrangler dev's proxy leaves of a POST with a body) → 400, nothing forwarded", async () => {
+    stubOrigin();
+    const call = await send("/v1/stream", {
+      headers: authHeaders({ Upgrade: "websocket", Connection: "Upgrade", "Content-Type": "application/json" }),
+    });
+    expect(call.res.status).toBe(400);
+    expect(((await call.res.json()) as ErrorEnvelope).error.code).toBe("invalid_upgrade_request");
+    expect(seen).toHaveLength(0);
+  });
+
   it("a handshake that announces a body (a POST some runtime turned into a GET) → 400 invalid_upgrade_request, nothing forwarded", async () => {
     stubOrigin();
     const call = await send("/v1/stream", {
