@@ -1,0 +1,39 @@
+import { describe, expect, it } from "vitest";
+import { compactInstant, hourPrefix, objectKey, parseCompactInstant, parseObjectKey } from "../../../../src/audit/archive/layout";
+
+const T = Date.UTC(2026, 11, 6, 10, 15, 2, 123);
+
+describe("archive layout", () => {
+  it("partitions by kind, UTC day and hour (Hive style)", () => {
+    expect(hourPrefix("request", T)).toBe("audit/v1/kind=request/dt=2026-12-06/hour=10/");
+    expect(hourPrefix("admin", Date.UTC(2027, 0, 1, 0, 0, 0, 0))).toBe("audit/v1/kind=admin/dt=2027-01-01/hour=00/");
+  });
+
+  it("names an object by its time bounds and content id, and reads the name back", () => {
+    const key = objectKey("request", T, T + 56_881, "3fa9c1e2b7d45a60");
+    expect(key).toBe("audit/v1/kind=request/dt=2026-12-06/hour=10/20261206T101502.123Z_20261206T101559.004Z_3fa9c1e2b7d45a60.parquet");
+    expect(parseObjectKey(key)).toEqual({ kind: "request", firstMs: T, lastMs: T + 56_881, contentId: "3fa9c1e2b7d45a60" });
+  });
+
+  it("compact instants sort as text and parse back", () => {
+    expect(compactInstant(T)).toBe("20261206T101502.123Z");
+    expect(parseCompactInstant("20261206T101502.123Z")).toBe(T);
+    expect(parseCompactInstant("2026-12-06T10:15:02.123Z")).toBeNaN();
+  });
+
+  it.each([
+    ["another hour", () => objectKey("request", T, T + 3_600_000, "3fa9c1e2b7d45a60")],
+    ["bounds reversed", () => objectKey("request", T, T - 1, "3fa9c1e2b7d45a60")],
+    ["a malformed content id", () => objectKey("request", T, T, "XYZ")],
+  ])("refuses %s", (_name, make) => {
+    expect(make).toThrow();
+  });
+
+  it.each([
+    "audit/v1/kind=request/dt=2026-12-06/hour=10/notes.txt",
+    "audit/v2/kind=request/dt=2026-12-06/hour=10/20261206T101502.123Z_20261206T101559.004Z_3fa9c1e2b7d45a60.parquet",
+    "audit/v1/kind=other/dt=2026-12-06/hour=10/20261206T101502.123Z_20261206T101559.004Z_3fa9c1e2b7d45a60.parquet",
+  ])("ignores %s", (key) => {
+    expect(parseObjectKey(key)).toBeNull();
+  });
+});
