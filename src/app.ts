@@ -15,6 +15,7 @@ import { mountJwks } from "./assertion/jwks";
 import { spotDebugCounters } from "./debug/counters";
 import type { AppEnv } from "./env";
 import { ApiError, errorAnswer, errorResponse } from "./errors";
+import { newRequestId } from "./request-id";
 import { handleApiRequest } from "./request-path/handler";
 
 export function createApp(): Hono<AppEnv> {
@@ -22,8 +23,9 @@ export function createApp(): Hono<AppEnv> {
   // Bench/test builds only: GET /__spot/debug/counters (src/debug/counters.ts), before any middleware.
   if (typeof __SPOT_DEBUG_COUNTERS__ !== "undefined") __SPOT_DEBUG_COUNTERS__.mount(app);
 
-  // Always a fresh id: a client-sent X-Request-Id is not trusted (it keys the audit trail).
-  app.use(requestId({ headerName: "" }));
+  // Always a fresh id: a client-sent X-Request-Id is not trusted (it keys the audit trail). A UUIDv7,
+  // so the id tells when the request arrived (src/request-id.ts).
+  app.use(requestId({ headerName: "", generator: newRequestId }));
   // The JWKS for origins: before every credential check, never audited, never proxied (src/assertion/jwks.ts).
   mountJwks(app);
   // Before the API-key path: the admin app answers every path under its prefix itself (its own

@@ -6,6 +6,7 @@ import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { generateSecret } from "../../src/keys/secret";
 import { clearKeyCache } from "../../src/keys/store";
+import { uuidv7Time } from "../../src/request-id";
 import { ACCOUNT, authHeaders, KEY_ID, keyRecord, putKey, SECRET, TEST_SECRET } from "../helpers/fixtures";
 import { type OriginStub, stubOrigins } from "../helpers/origin";
 import { call } from "../helpers/worker";
@@ -61,6 +62,20 @@ describe("allowed requests", () => {
     });
     expect(JSON.stringify(events)).not.toContain(SECRET);
     expect(JSON.stringify(events)).not.toContain("limit=2");
+  });
+
+  it("the request id is a UUIDv7 whose time is the event's time (the arrival), so the id tells its archive hour", async () => {
+    const before = Date.now();
+    const { res, events } = await call("/v1/charges", { headers: authHeaders() });
+    const requestId = res.headers.get("x-request-id") as string;
+    expect(requestId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    const idTime = uuidv7Time(requestId) as number;
+    expect(idTime).toBeGreaterThanOrEqual(before);
+    // Made in the same millisecond as the event's `time` (no I/O between them), within the lookup's tolerance anyway.
+    expect(Math.abs(Date.parse(events[0]?.time as string) - idTime)).toBeLessThanOrEqual(1);
+    // A client-sent X-Request-Id is never taken over.
+    const sent = await call("/v1/charges", { headers: authHeaders({ "X-Request-Id": "017f22e2-79b0-7cc3-98c4-dc0c0c07398f" }) });
+    expect(sent.res.headers.get("x-request-id")).not.toBe("017f22e2-79b0-7cc3-98c4-dc0c0c07398f");
   });
 
   it("records the ray id from CF-Ray, and country and colo from request.cf, never from client headers", async () => {
