@@ -15,6 +15,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import { createMiddleware } from "hono/factory";
 import { HTTPException } from "hono/http-exception";
 import { buildAdminAuditEvent } from "../audit/admin-event";
+import { ARCHIVE_LOOKUP_LIMITS, type ArchiveLookupResult, archivePlan, findArchivedAuditEvent } from "../audit/archive/lookup";
 import {
   type AuditSearchFilters,
   type Cursor,
@@ -33,6 +34,7 @@ import { hashSecret, importHashKey } from "../keys/hash";
 import { normalizeCidr } from "../keys/policy";
 import { generateSecret, hasValidChecksum, secretFormat, secretHint } from "../keys/secret";
 import { errorMessage, log } from "../log";
+import { requestIdForLookup } from "../request-id";
 import { queueAuditEvent } from "../request-path/audit";
 import type { AccountKeys, AccountOpError, NewSecret } from "./account-do";
 import { ADMIN_REALM, AdminTokenError, bearerToken, getAdminAuthConfig, verifyAdminToken, WRITE_PERMISSION } from "./auth";
@@ -297,6 +299,46 @@ async function auditDb<T>(c: Context<AppEnv>, call: () => Promise<T>): Promise<T
   }
 }
 
+/** Reads the R2 archive; R2 trouble is a 503 like D1's (the event may be there: never a 404), never a bare 500. */
+async function auditArchive<T>(c: Context<AppEnv>, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    log("error", "audit_archive_read_failed", { request_id: c.get("requestId"), error: errorMessage(err) });
+    throw new ApiError("admin_unavailable", "The audit archive cannot be read right now. Retry shortly.", { "Retry-After": "5" });
+  }
+}
+
+/** The 404 of a lookup found neither in D1 nor in the archive, saying how far it looked. */
+function auditEventNotFound(why: "too_recent" | "no_time" | ArchiveLookupResult): ApiError {
+  const recent = "Events are stored a few seconds after the response: retry shortly if it is that recent.";
+  let message: string;
+  if (why === "too_recent") {
+    message = `No audit event has this request id (yet). ${recent}`;
+  } else if (why === "no_time") {
+    message =
+      "No audit event has this request id in D1 (the searchable trail of recent events), and the id is not a UUIDv7, " +
+      'so it does not tell which hour of the archive to read; search the archive itself (docs/audit.md "Analytics on the archive"). ' +
+      recent;
+  } else if (why.outcome === "bounded") {
+    const limits = ARCHIVE_LOOKUP_LIMITS;
+    const stop =
+      why.why === "listing"
+        ? `its hour holds more objects than one lookup lists (${limits.maxListCalls} pages)`
+        : why.why === "objects"
+          ? `${why.candidates} objects may hold it, more than one lookup reads (${limits.maxObjects})`
+          : `an object that may hold it is larger than one lookup reads (${limits.maxObjectBytes / 1_048_576} MiB)`;
+    message =
+      `No audit event has this request id in D1, nor in the ${why.objectsRead} archive objects read around its time, but the ` +
+      `lookup stopped short: ${stop}. Search the archive itself (docs/audit.md "Analytics on the archive").`;
+  } else {
+    message =
+      "No audit event has this request id: not in D1 (the searchable trail of recent events), nor in the archive objects of its time. " +
+      "A denied request folded into a flood event is stored under the request id of the fold's last request.";
+  }
+  return new ApiError("audit_event_not_found", message);
+}
+
 /** `since`/`until` as epoch ms; `until` must lie after `since` (400 `query.until`). */
 function timeRange(query: { since?: string; until?: string }): { sinceMs?: number; untilMs?: number } {
   const sinceMs = query.since === undefined ? undefined : Date.parse(query.since);
@@ -510,20 +552,32 @@ const auditGetRoute = createRoute({
   operationId: "getAuditEvent",
   summary: "The request event of one X-Request-Id",
   description:
-    "The event of the response that carried this `X-Request-Id`. A few seconds pass between a response and its event in " +
-    "D1; a denied request folded into a flood event is found only under the request id of the fold's last request. " +
+    "The event of the response that carried this `X-Request-Id`, from D1 (the recent trail) or, when it has left D1, from the " +
+    "R2 archive: a UUIDv7 request id carries its time, and only the archive objects whose time bounds cover it are read " +
+    '(docs/audit.md "Past the D1 window"). A few seconds pass between a response and its event in D1; a denied request ' +
+    "folded into a flood event is found only under the request id of the fold's last request. " +
     "Recorded as an admin event (`audit.get`).",
   security,
   middleware: [action("audit.get"), requireAdmin("read")] as const,
   request: { params: RequestIdParams },
   responses: {
-    200: { description: "The event.", content: { "application/json": { schema: AuditEventResponse } } },
+    200: {
+      description: "The event, and whether it came from D1 or the archive.",
+      content: { "application/json": { schema: AuditEventResponse } },
+    },
     ...errors(400, 401),
     404: {
-      description: "`audit_event_not_found`: no event has this request id (yet).",
+      description:
+        "`audit_event_not_found`: no event has this request id in D1 (yet) nor in the archive objects of its time; the message " +
+        "says how far the lookup went (not a UUIDv7, so the archive was not searched; more archive objects than one lookup reads).",
       content: { "application/json": { schema: ErrorResponse } },
     },
-    ...errors(503),
+    503: {
+      description:
+        "`admin_unavailable`: the audit trail (D1) or the archive (R2) cannot be read, or the admin settings or JWKS are unusable, " +
+        "with Retry-After; `internal_error`: an unexpected failure.",
+      content: { "application/json": { schema: ErrorResponse } },
+    },
   },
 });
 
@@ -725,18 +779,34 @@ export function createAdminApp(): OpenAPIHono<AppEnv> {
   });
 
   admin.openapi(auditGetRoute, async (c) => {
-    const { request_id } = c.req.valid("param");
-    setTarget(c, { query: canonicalQuery({ request_id }, ["request_id"]) });
-    const event = await auditDb(c, () => findAuditEvent(c.env.AUDIT_DB, request_id));
+    const requestId = requestIdForLookup(c.req.valid("param").request_id);
+    setTarget(c, { query: canonicalQuery({ request_id: requestId }, ["request_id"]) });
+    // D1 first: the recent trail. Then, for a UUIDv7 id old enough to have left D1, the archive objects of its time.
+    let event = await auditDb(c, () => findAuditEvent(c.env.AUDIT_DB, requestId));
+    let source: "d1" | "archive" = "d1";
     if (event === null) {
-      throw new ApiError(
-        "audit_event_not_found",
-        "No audit event has this request id. Events are stored a few seconds after the response: retry shortly if it is that recent.",
-      );
+      const plan = archivePlan(requestId, Date.now());
+      if (!plan.search) throw auditEventNotFound(plan.why);
+      const archived = await auditArchive(c, () => findArchivedAuditEvent(c.env.AUDIT_ARCHIVE, requestId, plan.idTimeMs));
+      if (archived.unreadable.length > 0) {
+        log("error", "audit_archive_object_unreadable", { request_id: c.get("requestId"), keys: archived.unreadable });
+      }
+      if (archived.outcome === "bounded") {
+        log("warn", "audit_archive_lookup_bounded", {
+          request_id: c.get("requestId"),
+          why: archived.why,
+          candidates: archived.candidates,
+          objects_read: archived.objectsRead,
+          list_calls: archived.listCalls,
+        });
+      }
+      if (archived.outcome !== "found") throw auditEventNotFound(archived);
+      event = archived.event;
+      source = "archive";
     }
     // Whose trail was read: the event's account and key.
     setTarget(c, { accountId: event.account_id, keyId: event.key_id });
-    return c.json({ event }, 200);
+    return c.json({ event, source }, 200);
   });
 
   admin.openapi(adminSearchRoute, async (c) => {

@@ -249,7 +249,10 @@ export const RevokedKeyResponse = z.object({ key: KeySchema, already_revoked: z.
 // ---------------------------------------------------------------------------------------------
 // Audit query (docs/audit.md "Query")
 
-/** The request ids the authorizer makes are UUIDs; this admits any id of letters, digits and `.`, `_`, `:`, `-`. */
+/**
+ * The request ids the authorizer makes are UUIDv7s (UUIDv4s before; src/request-id.ts); this admits any id of letters,
+ * digits and `.`, `_`, `:`, `-`.
+ */
 const REQUEST_ID_PATTERN = new RegExp(`^[A-Za-z0-9._:-]{1,${ID_MAX_CHARS}}$`);
 
 const RequestId = z
@@ -327,8 +330,10 @@ export const AuditSearchQuery = z.strictObject({
 export const RequestIdParams = z.object({
   request_id: RequestId.openapi({
     param: { name: "request_id", in: "path" },
-    description: "The `X-Request-Id` of the response whose event is wanted.",
-    example: "5f0c1c9e-3f5e-4a54-9b1e-0b8a3f7d2c11",
+    description:
+      "The `X-Request-Id` of the response whose event is wanted. A UUIDv7 (what the authorizer makes) tells its time, so the archive can be " +
+      "searched for it once it has left D1; a UUID is matched in lowercase.",
+    example: "01a24ad9-90eb-7c3a-9b1e-0b8a3f7d2c11",
   }),
 });
 
@@ -384,7 +389,16 @@ export const AdminAuditEventJson = AdminAuditEventSchema.extend({
 export const AuditEventPage = z
   .object({ events: z.array(AuditEventJson).openapi({ description: "Newest first." }), next_cursor: NextCursor })
   .openapi("AuditEventPage");
-export const AuditEventResponse = z.object({ event: AuditEventJson }).openapi("AuditEventResponse");
+export const AuditEventResponse = z
+  .object({
+    event: AuditEventJson,
+    source: z.enum(["d1", "archive"]).openapi({
+      description:
+        "Where the event was read: `d1`, the searchable trail of recent events; `archive`, the Parquet archive in R2, for an event " +
+        'that has left D1 (found through the time in its UUIDv7 request id; docs/audit.md "Past the D1 window").',
+    }),
+  })
+  .openapi("AuditEventResponse");
 export const AdminAuditEventPage = z
   .object({ events: z.array(AdminAuditEventJson).openapi({ description: "Newest first." }), next_cursor: NextCursor })
   .openapi("AdminAuditEventPage");

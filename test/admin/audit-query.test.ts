@@ -355,7 +355,7 @@ describe("GET /audit/requests/{request_id}", () => {
   it("returns the one event of that request id", async () => {
     const { res, body } = await adminCall("GET", "/audit/requests/req-e05");
     expect(res.status).toBe(200);
-    expect(body).toStrictEqual({ event: EVENTS.find((e) => e.event_id === "e05") });
+    expect(body).toStrictEqual({ event: EVENTS.find((e) => e.event_id === "e05"), source: "d1" });
   });
 
   it("an unknown request id → 404 audit_event_not_found; a malformed one → 400 path.request_id", async () => {
