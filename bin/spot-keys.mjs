@@ -31,7 +31,7 @@ Usage:
                    [--rate-limit N | --rate-limit default]
   spot-keys import --account ACCT [--label TEXT] [--expires-at ISO]   (the secret is read from stdin)
   spot-keys token  [--read-only]                                      (prints a local dev admin token)
-  spot-keys audit  --request-id ID [--wait DURATION]                  (the audit event of one response)
+  spot-keys audit  --request-id ID [--wait DURATION]                  (the audit event of one response, from D1 or the archive)
   spot-keys audit  [--account ACCT] [--key KEY_ID] [--request-id ID] [--source-ip IP] [--connecting-ip IP]
                    [--outcome allowed|denied|error] [--since TIME] [--until TIME]
                    [--limit N] [--cursor C | --all]                   (search request events, newest first)
@@ -306,7 +306,13 @@ function printAdminEvents(events) {
   );
 }
 
-function showEvent(e) {
+/** Where a looked-up event was read (`source` of the answer; absent from servers before the archive). */
+const SOURCE_TEXT = {
+  d1: "D1 (the searchable trail of recent events)",
+  archive: "archive (R2, Parquet: the event has left D1)",
+};
+
+function showEvent(e, source) {
   const chain = e.forwarded_chain.map((entry) =>
     entry.valid ? entry.ip + (entry.port ? `:${entry.port}` : "") : `${entry.raw} (invalid)`,
   );
@@ -329,6 +335,7 @@ function showEvent(e) {
   if (e.forged_headers_count > 0) rows.push(["forged headers", e.forged_headers.join(", ")]);
   if (e.truncated) rows.push(["truncated", "yes: some values were cut (see the *_length fields with --json)"]);
   rows.push(["event id", e.event_id]);
+  if (source !== undefined) rows.push(["read from", SOURCE_TEXT[source] ?? source]);
   return rows.map(([name, value]) => `  ${name.padEnd(15)}${esc(value)}`).join("\n");
 }
 
@@ -511,10 +518,13 @@ async function auditCommand(values, positionals, out) {
     for (;;) {
       try {
         const { body } = await adminRequest({ ...conn, method: "GET", path: `/audit/requests/${encodeURIComponent(requestId)}` });
-        out(body, (b) => console.log(showEvent(b.event)));
+        out(body, (b) => console.log(showEvent(b.event, b.source)));
         return EXIT.ok;
       } catch (err) {
-        if (!(err instanceof AdminApiError && err.status === 404 && Date.now() < deadline)) throw err;
+        if (!(err instanceof AdminApiError && err.status === 404 && Date.now() < deadline)) {
+          if (err instanceof AdminApiError && err.code === "audit_event_not_found") err.hint = notFoundHint(requestId);
+          throw err;
+        }
         await sleep(Math.min(1000, Math.max(0, deadline - Date.now())));
       }
     }
@@ -746,6 +756,22 @@ const HINTS = {
 /** A hint for a 404 of the audit lookup: its event may not be stored yet. */
 const NOT_STORED_HINT = "Audit events are stored a few seconds after the response: retry, or add --wait 15s.";
 
+/** The time inside a UUIDv7 request id (RFC 9562: the first 48 bits, Unix ms), or null for any other id (src/request-id.ts). */
+function uuidv7Time(id) {
+  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i.test(id)) return null;
+  return Number.parseInt(id.slice(0, 8) + id.slice(9, 13), 16);
+}
+
+/**
+ * The hint under a 404 of `audit --request-id`: for a UUIDv7 id older than a few minutes, when its request
+ * arrived (waiting will not help: the API looked in D1 and in the archive objects of that time); else the wait hint.
+ */
+function notFoundHint(requestId, nowMs = Date.now()) {
+  const timeMs = uuidv7Time(requestId);
+  if (timeMs === null || nowMs - timeMs < 5 * 60_000) return NOT_STORED_HINT;
+  return `The request id says its request arrived at ${new Date(timeMs).toISOString()}: not a recent one, so --wait will not bring it (docs/audit.md "Past the D1 window").`;
+}
+
 async function main(argv) {
   const [command, ...rest] = argv;
   const json = rest.includes("--json");
@@ -784,7 +810,7 @@ async function main(argv) {
         console.error(`${red("error:")} ${esc(err.message)}${esc(detail)}`);
         if (err.kind === "network") console.error(dim("Is the authorizer running (`npm start`), or is SPOT_ADMIN_URL right?"));
         if (HINTS[err.status]) console.error(dim(HINTS[err.status]));
-        if (err.code === "audit_event_not_found") console.error(dim(NOT_STORED_HINT));
+        if (err.code === "audit_event_not_found") console.error(dim(err.hint ?? NOT_STORED_HINT));
         if (err.requestId) console.error(dim(`request id: ${esc(err.requestId)}`));
       }
       return exitCodeOf(err);

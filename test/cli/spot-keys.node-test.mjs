@@ -437,6 +437,60 @@ describe("audit --request-id", () => {
   });
 });
 
+describe("audit --request-id: an event trimmed from D1", () => {
+  // A request of 2026-09-01T10:15:02.123Z: its UUIDv7 request id carries that time.
+  const OLD = { ...EVENT, event_id: "e-old", time: "2026-09-01T10:15:02.123Z", request_id: "01a05c77-10eb-7c3a-9b1e-0b8a3f7d2c11" };
+
+  it("is shown as the API found it in the archive, saying so", async () => {
+    answer = { status: 200, body: { event: OLD, source: "archive" } };
+    const { code, stdout } = await run(["audit", "--request-id", OLD.request_id]);
+    assert.equal(code, 0);
+    assert.equal(received[0].url, `/__spot/admin/v1/audit/requests/${OLD.request_id}`);
+    assert.match(stdout, new RegExp(`request id\\s+${OLD.request_id}`));
+    assert.match(stdout, /time\s+2026-09-01T10:15:02\.123Z/);
+    assert.match(stdout, /read from\s+archive \(R2, Parquet: the event has left D1\)/);
+  });
+
+  it("an event still in D1 says D1; an answer without `source` (an older server) prints no such line", async () => {
+    answer = { status: 200, body: { event: EVENT, source: "d1" } };
+    assert.match(
+      (await run(["audit", "--request-id", EVENT.request_id])).stdout,
+      /read from\s+D1 \(the searchable trail of recent events\)/,
+    );
+    answer = { status: 200, body: { event: EVENT } };
+    assert.doesNotMatch((await run(["audit", "--request-id", EVENT.request_id])).stdout, /read from/);
+  });
+
+  it("--wait still retries on 404 and then shows the archived event", async () => {
+    let calls = 0;
+    answer = () =>
+      ++calls < 3 ? apiError(404, "audit_event_not_found", "not yet") : { status: 200, body: { event: OLD, source: "archive" } };
+    const { code, stdout } = await run(["audit", "--request-id", OLD.request_id, "--wait", "5s"]);
+    assert.equal(code, 0);
+    assert.equal(received.length, 3);
+    assert.match(stdout, /read from\s+archive/);
+  });
+
+  it("--json passes `source` through", async () => {
+    answer = { status: 200, body: { event: OLD, source: "archive" } };
+    const { stdout } = await run(["audit", "--request-id", OLD.request_id, "--json"]);
+    assert.deepEqual(JSON.parse(stdout), { event: OLD, source: "archive" });
+  });
+
+  it("not found in either → exit 5; for an old UUIDv7 the hint gives its time instead of suggesting --wait", async () => {
+    answer = apiError(
+      404,
+      "audit_event_not_found",
+      "No audit event has this request id: not in D1, nor in the archive objects of its time.",
+    );
+    const { code, stderr } = await run(["audit", "--request-id", OLD.request_id]);
+    assert.equal(code, 5);
+    assert.match(stderr, /nor in the archive objects of its time/);
+    assert.match(stderr, /arrived at 2026-09-01T10:15:02\.123Z: not a recent one/);
+    assert.doesNotMatch(stderr, /add --wait/);
+  });
+});
+
 describe("audit (search)", () => {
   it("sends every filter as a query parameter and prints one table row per event", async () => {
     answer = {
