@@ -1,5 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { compactInstant, hourPrefix, objectKey, parseCompactInstant, parseObjectKey } from "../../../../src/audit/archive/layout";
+import {
+  archiveObjectOf,
+  compactInstant,
+  hourPrefix,
+  keyFromArchiveObject,
+  objectKey,
+  parseCompactInstant,
+  parseObjectKey,
+} from "../../../../src/audit/archive/layout";
 
 const T = Date.UTC(2026, 11, 6, 10, 15, 2, 123);
 
@@ -35,5 +43,34 @@ describe("archive layout", () => {
     "audit/v1/kind=other/dt=2026-12-06/hour=10/20261206T101502.123Z_20261206T101559.004Z_3fa9c1e2b7d45a60.parquet",
   ])("ignores %s", (key) => {
     expect(parseObjectKey(key)).toBeNull();
+  });
+});
+
+describe("archive_object: what D1 keeps of a key", () => {
+  const key = objectKey("admin", T, T + 56_881, "3fa9c1e2b7d45a60");
+
+  it("is the name within the partition without .parquet (58 bytes), and gives the key back", () => {
+    const name = archiveObjectOf(key);
+    expect(name).toBe("20261206T101502.123Z_20261206T101559.004Z_3fa9c1e2b7d45a60");
+    expect(new TextEncoder().encode(name).byteLength).toBe(58);
+    expect(keyFromArchiveObject("admin", name)).toBe(key);
+    expect(keyFromArchiveObject("request", name)).toBe(key.replace("kind=admin", "kind=request"));
+  });
+
+  it.each([
+    ["NULL (a row from before the archive)", null],
+    ["empty", ""],
+    ["a whole key", "audit/v1/kind=admin/dt=2026-12-06/hour=10/20261206T101502.123Z_20261206T101559.004Z_3fa9c1e2b7d45a60.parquet"],
+    ["with the suffix", "20261206T101502.123Z_20261206T101559.004Z_3fa9c1e2b7d45a60.parquet"],
+    ["bounds in two hours", "20261206T101502.123Z_20261206T111559.004Z_3fa9c1e2b7d45a60"],
+    ["bounds reversed", "20261206T101502.123Z_20261206T101501.004Z_3fa9c1e2b7d45a60"],
+    ["an impossible instant", "20261306T101502.123Z_20261306T101559.004Z_3fa9c1e2b7d45a60"],
+    ["an upper-case content id", "20261206T101502.123Z_20261206T101559.004Z_3FA9C1E2B7D45A60"],
+  ])("names no object when %s", (_name, value) => {
+    expect(keyFromArchiveObject("request", value)).toBeNull();
+  });
+
+  it("refuses what is not a key (a caller bug)", () => {
+    expect(() => archiveObjectOf("audit/v1/kind=request/dt=2026-12-06/hour=10/notes.txt")).toThrow();
   });
 });
