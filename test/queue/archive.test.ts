@@ -286,6 +286,35 @@ describe("the archive of a batch", () => {
     expect(keys.request).toEqual([expect.stringMatching(/^audit\/v1\/kind=request\/dt=2026-01-07\/hour=09\//)]);
   });
 
+  it("any event the schema accepts is archived: years 0000 and 9999, counts of 2^53 − 1, odd text", async () => {
+    const big = Number.MAX_SAFE_INTEGER;
+    const odd = 'q"uo\\te \n\t Büro € 😀 \u2028 </script>';
+    const extremes = [
+      // buildAuditEvent never makes a time before 1970; another producer may, and the schema takes it.
+      event("extreme-1", 0, { time: "0000-01-01T00:00:00.000Z" }),
+      event("extreme-2", Date.parse("9999-12-31T23:59:59.999Z"), {
+        path_length: big,
+        duration_ms: big,
+        forwarded_for_length: big,
+        forwarded_count: big,
+        user_agent_length: big,
+        forged_headers_count: big,
+        folded_count: big,
+        user_agent: odd,
+        path: "",
+        forwarded_for: null,
+        forwarded_chain: [],
+        ray_id: null,
+      }),
+    ];
+    expect((await run([message("extreme-m1", extremes)])).acked).toEqual(["extreme-m1"]);
+    const keys = await expectArchivedOnce("extreme-", { request: ["extreme-1", "extreme-2"] });
+    expect(keys.request).toEqual([
+      expect.stringContaining("/kind=request/dt=0000-01-01/hour=00/00000101T000000.000Z_00000101T000000.000Z_"),
+      expect.stringContaining("/kind=request/dt=9999-12-31/hour=23/99991231T235959.999Z_99991231T235959.999Z_"),
+    ]);
+  });
+
   it("a poison message is not archived and still dead-lettered; the others are archived", async () => {
     vi.spyOn(console, "error").mockImplementation(() => {});
     const t = Date.UTC(2026, 0, 8, 12, 0, 0, 0);

@@ -27,12 +27,13 @@ const pad2 = (n: number): string => String(n).padStart(2, "0");
 
 /**
  * The partition prefix of an instant, with its trailing slash.
- * @param timeMs epoch milliseconds (UTC)
+ * @param timeMs epoch milliseconds (UTC) of a year 0000–9999, the years an event's `time` can have
+ *        (ISO 8601 with four digits; the year is padded like `time` is)
  * @returns e.g. `audit/v1/kind=request/dt=2026-12-06/hour=10/`
  */
 export function hourPrefix(kind: ArchiveKind, timeMs: number): string {
   const d = new Date(timeMs);
-  return `${ARCHIVE_ROOT}/kind=${kind}/dt=${d.getUTCFullYear()}-${pad2(d.getUTCMonth() + 1)}-${pad2(d.getUTCDate())}/hour=${pad2(d.getUTCHours())}/`;
+  return `${ARCHIVE_ROOT}/kind=${kind}/dt=${String(d.getUTCFullYear()).padStart(4, "0")}-${pad2(d.getUTCMonth() + 1)}-${pad2(d.getUTCDate())}/hour=${pad2(d.getUTCHours())}/`;
 }
 
 /** `20261206T101502.123Z`: an ISO 8601 basic-format instant with milliseconds (sorts as text). */

@@ -54,8 +54,9 @@ export function emptyIds(): EventIdsByKind {
 /**
  * The objects for some events: one per (kind, UTC hour), in key order. An event id seen twice within a
  * kind is archived once (the first one; D1's INSERT OR IGNORE keeps the first too).
- * @param events validated events (`time` is an ISO 8601 instant)
+ * @param events validated events (`time` is an ISO 8601 instant, years 0000–9999)
  * @returns no groups for no events
+ * @throws Error for an event whose `time` does not parse (the schema lets none through)
  */
 export async function planArchiveObjects(events: readonly AnyAuditEvent[]): Promise<ArchiveGroup[]> {
   const seen = emptyIds();
@@ -65,6 +66,7 @@ export async function planArchiveObjects(events: readonly AnyAuditEvent[]): Prom
     if (seen[kind].has(event.event_id)) continue;
     seen[kind].add(event.event_id);
     const timeMs = Date.parse(event.time);
+    if (Number.isNaN(timeMs)) throw new Error(`event ${event.event_id} has no usable time`);
     const prefix = hourPrefix(kind, timeMs);
     let hour = byHour.get(prefix);
     if (hour === undefined) {

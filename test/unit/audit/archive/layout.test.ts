@@ -17,6 +17,19 @@ describe("archive layout", () => {
     expect(hourPrefix("admin", Date.UTC(2027, 0, 1, 0, 0, 0, 0))).toBe("audit/v1/kind=admin/dt=2027-01-01/hour=00/");
   });
 
+  it("any year an event's time can have (0000–9999) keeps four digits, so its key parses", () => {
+    for (const time of ["0050-01-01T00:00:00.000Z", "0000-01-01T00:00:00.000Z", "9999-12-31T23:59:59.999Z", "1969-12-31T23:59:59.999Z"]) {
+      const ms = Date.parse(time);
+      expect(hourPrefix("request", ms)).toBe(`audit/v1/kind=request/dt=${time.slice(0, 10)}/hour=${time.slice(11, 13)}/`);
+      expect(parseObjectKey(objectKey("request", ms, ms, "0123456789abcdef"))).toEqual({
+        kind: "request",
+        firstMs: ms,
+        lastMs: ms,
+        contentId: "0123456789abcdef",
+      });
+    }
+  });
+
   it("names an object by its time bounds and content id, and reads the name back", () => {
     const key = objectKey("request", T, T + 56_881, "3fa9c1e2b7d45a60");
     expect(key).toBe("audit/v1/kind=request/dt=2026-12-06/hour=10/20261206T101502.123Z_20261206T101559.004Z_3fa9c1e2b7d45a60.parquet");
