@@ -19,7 +19,7 @@
 //                      that no longer authenticates (local state wiped, hash key changed) is revoked and replaced
 //   6. banner          what runs where, a ready curl and the spot-keys commands
 //
-// Options: --reset-db    delete the local D1 database (the local audit trail) before migrating.
+// Options: --reset-db    delete the local D1 database and R2 archive (the local audit trail) before migrating.
 //          --reset-keys  delete the local keys (KV, the AccountKeys and SecretClaims Durable Objects, the demo
 //                        key) before starting: a new start with the hash key in .dev.vars.
 // Ctrl-C / SIGTERM stops everything; if wrangler dies, the origins are stopped and the exit code is 1.
@@ -57,6 +57,8 @@ const WRANGLER_TOML = join(ROOT, "wrangler.toml");
 const MIGRATIONS_DIR = join(ROOT, "migrations");
 const STATE_DIR = join(ROOT, ".wrangler");
 const LOCAL_D1_DIR = join(STATE_DIR, "state", "v3", "d1");
+/** Miniflare's local R2: the audit archive (the only bucket, AUDIT_ARCHIVE). */
+const LOCAL_R2_DIR = join(STATE_DIR, "state", "v3", "r2");
 const DEMO_KEY_FILE = join(STATE_DIR, "demo-key.json");
 const APPLIED_MIGRATIONS_FILE = join(STATE_DIR, "start-migrations.json");
 
@@ -398,9 +400,10 @@ function migrationHashes() {
 }
 
 async function applyMigrations(resetDb) {
-  if (resetDb && existsSync(LOCAL_D1_DIR)) {
+  if (resetDb && (existsSync(LOCAL_D1_DIR) || existsSync(LOCAL_R2_DIR))) {
     rmSync(LOCAL_D1_DIR, { recursive: true, force: true });
-    step("--reset-db: deleted the local D1 database (local audit trail)");
+    rmSync(LOCAL_R2_DIR, { recursive: true, force: true });
+    step("--reset-db: deleted the local D1 database and R2 archive (local audit trail)");
   }
   const current = migrationHashes();
   // Wrangler tracks applied migrations by file name only: an edited file is never re-applied.
@@ -547,7 +550,7 @@ function pipeLines(stream, prefix, write) {
 function startWranglerDev() {
   const args = [
     "dev",
-    // Local mode only: Miniflare's embedded KV/Queues/D1 in .wrangler/state, remote bindings off.
+    // Local mode only: Miniflare's embedded KV/Queues/D1/R2 in .wrangler/state, remote bindings off.
     "--local",
     // No hotkey session: stdin is not a terminal here, and Ctrl-C must reach this script.
     "--show-interactive-dev-session=false",
@@ -611,7 +614,7 @@ function banner({ url, demo, hashKeyChanged }) {
     line,
     ` ${bold("Spot Thought edge authorizer")} is running locally ${dim("(no Cloudflare account, no network)")}`,
     "",
-    `   authorizer    ${bold(url)}  ${dim("wrangler dev: local KV, Queues and D1 in .wrangler/state")}`,
+    `   authorizer    ${bold(url)}  ${dim("wrangler dev: local KV, Queues, D1 and R2 in .wrangler/state")}`,
     ...byVersion.map(
       (v, i) =>
         `   ${i === 0 ? "demo origins" : "            "}  ${v.origin}  ${v.version} ${v.status}${v.version === latestStable ? " (default)" : ""}${v.sunset ? ` (sunset ${v.sunset})` : ""}`,
@@ -658,7 +661,7 @@ async function main() {
     console.log(
       [
         "usage: npm start [-- [--reset-db] [--reset-keys]]",
-        "  --reset-db    delete the local D1 database (local audit trail) before applying the migrations",
+        "  --reset-db    delete the local D1 database and R2 archive (local audit trail) before applying the migrations",
         "  --reset-keys  delete the local keys (KV, the AccountKeys and SecretClaims Durable Objects,",
         "                .wrangler/demo-key.json) and start over with the SECRET_HASH_KEY in .dev.vars;",
         "                the remedy when npm start warns that SECRET_HASH_KEY changed",

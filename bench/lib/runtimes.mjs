@@ -2,7 +2,7 @@
 // (/proc/<pid>/stat) belongs to that target alone:
 //
 //   Miniflare   Miniflare's programmatic API with the local bindings of wrangler.toml: KV (seeded),
-//               the audit queue with its consumer, D1 (migrated); `cf` fetching off.
+//               the audit queue with its consumer, D1 (migrated), the R2 audit archive; `cf` fetching off.
 //   lean        plain `workerd serve` with two small stub services in the same process: a read-only
 //               KV (bench/workers/lean-kv.js) and a queue that drops messages (lean-queue.js).
 //               No Miniflare entry worker, no queue broker, no consumer, no D1.
@@ -90,7 +90,7 @@ export function readCounters(url) {
  * Starts one Worker under Miniflare.
  * @param {{ root: string, name: string, entry: string, compatibilityDate: string, vars: Record<string, string>,
  *           kvSeed: Record<string, string>, consumer: boolean, inspectorPort?: number }} options
- *        `consumer`: this Worker consumes the audit queue (and its dead-letter queue) into D1;
+ *        `consumer`: this Worker consumes the audit queue (and its dead-letter queue) into D1 and R2;
  *        `inspectorPort`: open workerd's inspector there (for --profile)
  * @returns {Promise<{ name: string, url: URL, pid: number, close: () => Promise<void> }>}
  */
@@ -124,6 +124,8 @@ export async function startMiniflare({
           queueProducers: { AUDIT_QUEUE: { queueName: AUDIT_QUEUE } },
           queueConsumers: consumer ? { [AUDIT_QUEUE]: { ...CONSUMER, deadLetterQueue: AUDIT_DLQ }, [AUDIT_DLQ]: CONSUMER } : {},
           d1Databases: ["AUDIT_DB"],
+          // The audit archive the consumer writes next to D1 (docs/audit.md "Archive"), in memory.
+          r2Buckets: ["AUDIT_ARCHIVE"],
         },
       ],
     }),

@@ -10,13 +10,19 @@
  * in the order and number of the request path; Hono routing, the upstream fetch and the queue send
  * are not in it (they are the runtime's and are measured by the load arms). Pieces named
  * `consumer_*` are the queue consumer's work per event, outside the request path and outside
- * `hot_path_sum_ns`; `consumer_store` (validation and the D1 insert, wall time, which includes the
- * local D1's own work) runs only where the Worker has an AUDIT_DB binding (Miniflare mode).
+ * `hot_path_sum_ns`: `consumer_validate` (the message check), `consumer_archive` (the archive plan and
+ * the Parquet encoding of a message's events: grouping, content id, hyparquet-writer with Snappy; CPU
+ * only, no R2; `consumer_archive_full` the same for a full batch in one object), and `consumer_store`
+ * (the whole consumer on one message: validation, the archive object, the D1 insert; wall time, which
+ * includes the local D1's own work; the R2 write goes to a stand-in that keeps nothing), which runs only
+ * where the Worker has an AUDIT_DB binding (Miniflare mode).
  *
  * Bindings: those of the authorizer (API_VERSIONS, SECRET_HASH_KEY, SECRET_HASH_KEY_ID, KEY_CACHE_*);
  * BENCH_ACCOUNT, BENCH_SECRET (the key seeded for the bench), BENCH_RECORD (its KV record, JSON).
  */
 
+import { encodeRequestEvents } from "../../src/audit/archive/parquet";
+import { planArchiveObjects } from "../../src/audit/archive/plan";
 import { AUDIT_QUEUE_NAME, consumeAuditBatch, parseAuditMessage } from "../../src/audit/consumer";
 import { buildAuditEvent } from "../../src/audit/event";
 import { prepareAuditEvent } from "../../src/audit/producer";
@@ -162,13 +168,45 @@ async function run(env: MicroEnv, ms: number): Promise<OpResult[]> {
   const validate = () => {
     if (!parseAuditMessage(received).ok) throw new Error("micro: the consumer refused the bench events");
   };
-  // The consumer storing such a message in D1, fresh event ids each time (INSERT OR IGNORE would skip repeats).
+  // The archive object of such a message: its plan (one hour, one object) and its Parquet bytes. An object
+  // has a fixed cost (37 columns of page headers, statistics, the footer), so a batch of one message is
+  // the dearest case per event; a full batch (100 such messages, 5,000 events, one object) the cheapest.
+  const archiveOf = async (message: unknown) => {
+    const parsed = parseAuditMessage(message);
+    if (!parsed.ok) throw new Error("micro: the consumer refused the bench events");
+    let bytes = 0;
+    for (const group of await planArchiveObjects(parsed.events)) {
+      if (group.kind === "request") bytes += encodeRequestEvents(group.events).byteLength;
+    }
+    if (bytes === 0) throw new Error("micro: no archive object was encoded");
+  };
+  const fullBatch = Array.from({ length: 100 }, () =>
+    JSON.parse(JSON.stringify({ v: 1, events: Array.from({ length: 50 }, () => event()) })),
+  );
+  const archiveBatch = async () => {
+    const events = fullBatch.flatMap((m) => {
+      const parsed = parseAuditMessage(m);
+      if (!parsed.ok) throw new Error("micro: the consumer refused the bench events");
+      return parsed.events;
+    });
+    for (const group of await planArchiveObjects(events)) if (group.kind === "request") encodeRequestEvents(group.events);
+  };
+  // The consumer storing such a message: validation, the archive object (plan and Parquet bytes) and the
+  // D1 insert. Fresh event ids each time, unique per run (the consumer retries a message whose events are
+  // in D1 already). The archive bucket is a stand-in that takes the bytes and keeps nothing: Miniflare's
+  // local R2 would add its own emulation's time (and memory) to a figure meant to follow the consumer's work.
+  const runId = crypto.randomUUID();
   let storedIds = 0;
+  const sink = { put: async (key: string) => ({ key }), head: async () => null } as unknown as R2Bucket;
+  const storeEnv: Env = { ...env, AUDIT_ARCHIVE: sink };
   const store = async () => {
-    for (const e of received.events) e.event_id = `micro-${storedIds++}`;
+    for (const e of received.events) e.event_id = `micro-${runId}-${storedIds++}`;
     let acked = false;
     const message = { id: `micro-${storedIds}`, timestamp: new Date(), attempts: 1, body: received, ack: () => (acked = true), retry() {} };
-    await consumeAuditBatch({ queue: AUDIT_QUEUE_NAME, messages: [message], ackAll() {}, retryAll() {} } as unknown as MessageBatch, env);
+    await consumeAuditBatch(
+      { queue: AUDIT_QUEUE_NAME, messages: [message], ackAll() {}, retryAll() {} } as unknown as MessageBatch,
+      storeEnv,
+    );
     if (!acked) throw new Error("micro: the consumer did not store the bench events");
   };
   const hotPath = async () => {
@@ -203,10 +241,40 @@ async function run(env: MicroEnv, ms: number): Promise<OpResult[]> {
   results.push(
     perEvent(await measure("consumer_validate", "the consumer's validation of a message, per event (50 per message)", ms, validate), 50),
   );
+  results.push(
+    perEvent(
+      await measure(
+        "consumer_archive",
+        "the consumer's archive object of a message: plan + Parquet encoding, per event (50 per message; validation included, no R2)",
+        ms,
+        () => archiveOf(received),
+        20,
+      ),
+      50,
+    ),
+  );
+  results.push(
+    perEvent(
+      await measure(
+        "consumer_archive_full",
+        "the same for a full batch: 100 messages of 50 events, one object of 5,000 rows, per event",
+        ms,
+        archiveBatch,
+        2,
+      ),
+      5000,
+    ),
+  );
   if (env.AUDIT_DB !== undefined) {
     results.push(
       perEvent(
-        await measure("consumer_store", "the consumer validating and inserting a message into D1, per event (50; wall time)", ms, store, 5),
+        await measure(
+          "consumer_store",
+          "the consumer storing a message: validation, archive object (R2 stand-in), D1 insert, per event (50; wall time)",
+          ms,
+          store,
+          5,
+        ),
         50,
       ),
     );

@@ -70,3 +70,10 @@ export const ADMIN_EVENT_COLUMNS = [
   "changes",
   "truncated",
 ] as const;
+
+/**
+ * The ledger column of both tables (migration 0007): the archive object holding the row's event
+ * (src/audit/archive/layout.ts archiveObjectOf), NULL for rows from before the archive. Not an event
+ * field: written and read only by the consumer, never archived, never in a query answer.
+ */
+export const ARCHIVE_OBJECT_COLUMN = "archive_object";

@@ -1,21 +1,55 @@
 /**
- * Audit consumer: queue batches → D1 (DESIGN §8, docs/audit.md).
+ * Audit consumer: queue batches → D1 and the R2 archive (DESIGN §8, docs/audit.md "Consumer",
+ * "Archive").
  *
  * - `spot-audit-events`: each message body is validated (parseAuditMessage: a cheap check of every
- *   event, AuditMessageSchema when that check does not pass). The events of all
- *   valid messages go to `audit_events` (admin events: `admin_audit_events`) in one
- *   `AUDIT_DB.batch()` with INSERT OR IGNORE, so a
- *   redelivered message never duplicates a row (event_id is the primary key). Success acks each
- *   message; a failing batch retries each one with exponential backoff. A body that fails
- *   validation (poison) is stored in `audit_dead_letters` at once and acked, so it never blocks
- *   the others.
- * - `spot-audit-events-dlq`: what exhausted its retries is stored in `audit_dead_letters`.
+ *   event, AuditMessageSchema when that check does not pass). A body that fails validation (poison) is
+ *   stored in `audit_dead_letters` at once and acked, so it never blocks the others; it is not
+ *   archived (it is not an event). The events of all valid messages are then stored twice, D1 first:
+ *   1. Archive plan (src/audit/archive/plan.ts): one Parquet object per (kind, UTC hour) of the batch's
+ *      events, keyed by its events (layout.ts objectKey), so the same events make the same key and
+ *      the same bytes. Each event's D1 row names its object in `archive_object` (migration 0007).
+ *   2. Only when a message is redelivered (`attempts > 1`): the D1 rows of its events that exist already
+ *      are read (one SELECT per table) and the objects they name are looked up in R2 (`head`). Events
+ *      whose object exists are archived already and left out of this batch's objects; the others go
+ *      into them and their `archive_object` is moved there (an UPDATE, only on this path). So a
+ *      redelivery recomposed into other batches never archives an event twice.
+ *   3. D1: one `AUDIT_DB.batch()` (a single transaction): INSERT OR IGNORE of the new rows, with their
+ *      `archive_object` (event_id is the primary key, so a redelivered message never duplicates a row),
+ *      plus the UPDATEs of step 2. Failing → every valid message is retried with backoff; nothing
+ *      was written to R2. A new row that was already there although no message said it was
+ *      redelivered (a replayed message) → retried too, so the redelivery path of step 2 sorts it out.
+ *   4. R2: every object is written (in parallel; Parquet, `application/vnd.apache.parquet`). Any write
+ *      failing → every valid message is retried; the D1 rows stay and name an object that does not
+ *      exist, which step 2 notices on the redelivery.
+ *   5. Every valid message is acked. After `max_retries` failing deliveries Queues moves a message to
+ *      the dead-letter queue.
+ * - `spot-audit-events-dlq`: what exhausted its retries is stored in `audit_dead_letters` (not archived).
  * - Any other queue: logged and acked (nothing here could store it).
+ *
+ * Log lines, one per failure kind: `audit_poison_message`, `audit_dead_letter_write_failed`,
+ * `audit_d1_write_failed`, `audit_archive_ledger_failed` (step 2's SELECT or `head` failed),
+ * `audit_archive_encode_failed`, `audit_archive_ledger_conflict` (step 3's replayed rows),
+ * `audit_archive_write_failed` (step 4, with the keys that failed); `audit_archive_redelivery` (info)
+ * counts what a redelivery found.
  */
 import type * as z from "zod";
 import { errorMessage, log } from "../log";
 import { type AdminAuditEvent, isAdminEvent } from "./admin-event";
-import { ADMIN_EVENT_COLUMNS, AUDIT_EVENT_COLUMNS } from "./columns";
+import type { ArchiveKind } from "./archive/layout";
+import { ARCHIVE_SCHEMA_VERSION, encodeAdminEvents, encodeRequestEvents, PARQUET_CONTENT_TYPE } from "./archive/parquet";
+import {
+  type ArchiveGroup,
+  archiveKindOf,
+  type EventIdsByKind,
+  emptyIds,
+  keysToCheck,
+  type LedgerEntry,
+  planArchiveObjects,
+  relinkPlan,
+  splitLedger,
+} from "./archive/plan";
+import { ADMIN_EVENT_COLUMNS, ARCHIVE_OBJECT_COLUMN, AUDIT_EVENT_COLUMNS } from "./columns";
 import { type AuditEvent, cleanText, isCompleteAuditEvent, isPlainObject, keyCount } from "./event";
 import { type AnyAuditEvent, AUDIT_MESSAGE_VERSION, AuditMessageSchema, MAX_EVENTS_PER_MESSAGE } from "./producer";
 
@@ -112,11 +146,25 @@ export function eventRowsJson(events: readonly AuditEvent[]): string {
  * column (measured in workerd's SQLite: about a third less CPU per stored event than one
  * `value ->> '$.column'` per column straight from json_each).
  */
-const INSERT_EVENTS_SQL = `WITH ev(r) AS MATERIALIZED (SELECT value FROM json_each(?)) INSERT OR IGNORE INTO audit_events (${AUDIT_EVENT_COLUMNS.join(
+const INSERT_EVENTS_SQL = `WITH ev(r) AS MATERIALIZED (SELECT value FROM json_each(?1)) INSERT OR IGNORE INTO audit_events (${AUDIT_EVENT_COLUMNS.join(
   ", ",
-)}) SELECT ${AUDIT_EVENT_COLUMNS.map((c, i) => `r ${JSON_COLUMNS.has(c) ? "->" : "->>"} ${i}`).join(", ")} FROM ev`;
+)}, ${ARCHIVE_OBJECT_COLUMN}) SELECT ${AUDIT_EVENT_COLUMNS.map((c, i) => `r ${JSON_COLUMNS.has(c) ? "->" : "->>"} ${i}`).join(", ")}, ?2 FROM ev`;
 
-const INSERT_ADMIN_EVENT_SQL = `INSERT OR IGNORE INTO admin_audit_events (${ADMIN_EVENT_COLUMNS.join(", ")}) VALUES (${ADMIN_EVENT_COLUMNS.map(() => "?").join(", ")})`;
+const INSERT_ADMIN_EVENT_SQL = `INSERT OR IGNORE INTO admin_audit_events (${ADMIN_EVENT_COLUMNS.join(", ")}, ${ARCHIVE_OBJECT_COLUMN}) VALUES (${ADMIN_EVENT_COLUMNS.map(() => "?").join(", ")}, ?)`;
+
+const ARCHIVE_TABLES: { readonly [K in ArchiveKind]: string } = { request: "audit_events", admin: "admin_audit_events" };
+
+/** The D1 ledger of a redelivery: where its events' rows say they are archived (`?1`: JSON array of event ids). */
+export const SELECT_LEDGER_SQL: { readonly [K in ArchiveKind]: string } = {
+  request: `SELECT event_id, ${ARCHIVE_OBJECT_COLUMN} FROM ${ARCHIVE_TABLES.request} WHERE event_id IN (SELECT value FROM json_each(?1))`,
+  admin: `SELECT event_id, ${ARCHIVE_OBJECT_COLUMN} FROM ${ARCHIVE_TABLES.admin} WHERE event_id IN (SELECT value FROM json_each(?1))`,
+};
+
+/** Moves rows to the object of this batch that holds their events (`?1`: JSON array of event ids, `?2`: archive_object). */
+export const RELINK_SQL: { readonly [K in ArchiveKind]: string } = {
+  request: `UPDATE ${ARCHIVE_TABLES.request} SET ${ARCHIVE_OBJECT_COLUMN} = ?2 WHERE event_id IN (SELECT value FROM json_each(?1))`,
+  admin: `UPDATE ${ARCHIVE_TABLES.admin} SET ${ARCHIVE_OBJECT_COLUMN} = ?2 WHERE event_id IN (SELECT value FROM json_each(?1))`,
+};
 
 /** Column values of one admin event, in ADMIN_EVENT_COLUMNS order. */
 function adminEventRow(e: AdminAuditEvent): (string | number | null)[] {
@@ -297,13 +345,84 @@ async function storeDeadLetters(env: Env, queue: string, letters: DeadLetter[]):
   for (const d of letters) d.msg.ack();
 }
 
+/** A valid message and its events that no earlier message of the batch carries (kind and event id). */
+interface ValidMessage {
+  msg: Message<unknown>;
+  /** Every event of the body. */
+  count: number;
+  /** Its events not seen earlier in the batch: D1 and the archive store each once. */
+  events: AnyAuditEvent[];
+}
+
+/** Retries every valid message and logs why, one line per failure kind (plus the given fields). */
+function retryValid(
+  queue: string,
+  valid: readonly ValidMessage[],
+  msg: string,
+  err: unknown,
+  fields: Record<string, unknown> = {},
+  level: "error" | "warn" = "error",
+): void {
+  const delays = retryAll(valid.map((v) => v.msg));
+  log(level, msg, {
+    queue,
+    message_ids: valid.map((v) => v.msg.id),
+    events: valid.reduce((n, v) => n + v.count, 0),
+    ...fields,
+    retry_delay_seconds: delays,
+    error: errorMessage(err),
+  });
+}
+
+/** D1 rows of some events (both tables, one SELECT each, in parallel): what the archive ledger says of them. */
+async function readLedger(db: D1Database, events: readonly AnyAuditEvent[]): Promise<LedgerEntry[]> {
+  const ids: { [K in ArchiveKind]: Set<string> } = { request: new Set(), admin: new Set() };
+  for (const e of events) ids[archiveKindOf(e)].add(e.event_id);
+  const kinds = (["request", "admin"] as const).filter((k) => ids[k].size > 0);
+  const found = await Promise.all(
+    kinds.map(async (kind) => {
+      const { results } = await db
+        .prepare(SELECT_LEDGER_SQL[kind])
+        .bind(JSON.stringify([...ids[kind]]))
+        .all<{ event_id: string; archive_object: string | null }>();
+      return results.map((r): LedgerEntry => ({ kind, eventId: r.event_id, archiveObject: r.archive_object }));
+    }),
+  );
+  return found.flat();
+}
+
+/** The keys R2 has among those given (one `head` each, in parallel). Rejects when R2 does. */
+async function existingObjects(bucket: R2Bucket, keys: readonly string[]): Promise<Set<string>> {
+  const heads = await Promise.all(keys.map((key) => bucket.head(key)));
+  return new Set(keys.filter((_, i) => heads[i] !== null));
+}
+
+/** One archive object ready to write. */
+interface EncodedObject {
+  group: ArchiveGroup;
+  bytes: Uint8Array;
+}
+
+function encodeGroup(group: ArchiveGroup): EncodedObject {
+  return { group, bytes: group.kind === "admin" ? encodeAdminEvents(group.events) : encodeRequestEvents(group.events) };
+}
+
+/** Writes one archive object; rejects when R2 does or refuses it. */
+async function putObject(bucket: R2Bucket, { group, bytes }: EncodedObject): Promise<void> {
+  const written = await bucket.put(group.key, bytes, {
+    httpMetadata: { contentType: PARQUET_CONTENT_TYPE },
+    customMetadata: { kind: group.kind, events: String(group.events.length), schema_version: String(ARCHIVE_SCHEMA_VERSION) },
+  });
+  if (written === null) throw new Error(`R2 did not store ${group.key}`);
+}
+
 async function consumeEvents(batch: MessageBatch<unknown>, env: Env): Promise<void> {
-  const valid: { msg: Message<unknown>; events: (AuditEvent | AdminAuditEvent)[] }[] = [];
+  const parsed: { msg: Message<unknown>; events: AnyAuditEvent[] }[] = [];
   const poison: DeadLetter[] = [];
   for (const msg of batch.messages) {
-    const parsed = parseAuditMessage(msg.body);
-    if (parsed.ok) valid.push({ msg, events: parsed.events });
-    else poison.push({ msg, reason: parsed.reason });
+    const result = parseAuditMessage(msg.body);
+    if (result.ok) parsed.push({ msg, events: result.events });
+    else poison.push({ msg, reason: result.reason });
   }
 
   if (poison.length > 0) {
@@ -315,29 +434,142 @@ async function consumeEvents(batch: MessageBatch<unknown>, env: Env): Promise<vo
     await storeDeadLetters(env, batch.queue, poison);
   }
 
-  if (valid.length === 0) return;
+  if (parsed.length === 0) return;
+  // Each event once per batch, with the first message that carries it (INSERT OR IGNORE kept the first too).
+  const seen = emptyIds();
+  const valid: ValidMessage[] = parsed.map(({ msg, events }) => ({
+    msg,
+    count: events.length,
+    events: events.filter((e) => {
+      const ids = seen[archiveKindOf(e)];
+      if (ids.has(e.event_id)) return false;
+      ids.add(e.event_id);
+      return true;
+    }),
+  }));
+  if ((env.AUDIT_ARCHIVE as R2Bucket | undefined) === undefined) {
+    retryValid(batch.queue, valid, "audit_archive_write_failed", new Error("the AUDIT_ARCHIVE binding is missing"), { keys: [] });
+    return;
+  }
+
+  // A redelivery: which of its events D1 has already, and whether the objects their rows name exist.
+  const known = emptyIds();
+  let archived: EventIdsByKind = emptyIds();
+  let pending: LedgerEntry[] = [];
+  // (Every event a redelivered message carries, also those an earlier message of this batch carries.)
+  const redelivered = parsed.filter((p) => p.msg.attempts > 1);
+  if (redelivered.length > 0) {
+    let keys: string[] = [];
+    try {
+      const entries = await readLedger(
+        env.AUDIT_DB,
+        redelivered.flatMap((p) => p.events),
+      );
+      keys = keysToCheck(entries);
+      ({ archived, pending } = splitLedger(entries, await existingObjects(env.AUDIT_ARCHIVE, keys)));
+      for (const e of entries) known[e.kind].add(e.eventId);
+      if (entries.length > 0) {
+        log("info", "audit_archive_redelivery", {
+          queue: batch.queue,
+          message_ids: redelivered.map((v) => v.msg.id),
+          events_in_d1: entries.length,
+          archived_already: archived.request.size + archived.admin.size,
+          to_archive_again: pending.length,
+          objects_checked: keys.length,
+        });
+      }
+    } catch (err) {
+      retryValid(batch.queue, valid, "audit_archive_ledger_failed", err, { keys });
+      return;
+    }
+  }
+
+  // This batch's objects, without the events that are archived already.
+  let objects: EncodedObject[];
   try {
-    // One statement per message for its request events (all rows as one JSON parameter), one per
-    // admin event (rare); all in one D1 batch, a single transaction: all stored or none.
-    const insertEvents = env.AUDIT_DB.prepare(INSERT_EVENTS_SQL);
-    const insertAdmin = env.AUDIT_DB.prepare(INSERT_ADMIN_EVENT_SQL);
-    const statements = valid.flatMap((v) => {
-      const requests = v.events.filter((e): e is AuditEvent => !isAdminEvent(e));
-      const admins = v.events.filter(isAdminEvent);
-      return [
-        ...(requests.length > 0 ? [insertEvents.bind(eventRowsJson(requests))] : []),
-        ...admins.map((e) => insertAdmin.bind(...adminEventRow(e))),
-      ];
-    });
-    await env.AUDIT_DB.batch(statements);
+    const toArchive = valid.flatMap((v) => v.events).filter((e) => !archived[archiveKindOf(e)].has(e.event_id));
+    objects = (await planArchiveObjects(toArchive)).map(encodeGroup);
   } catch (err) {
-    const delays = retryAll(valid.map((v) => v.msg));
-    log("error", "audit_d1_write_failed", {
-      queue: batch.queue,
-      message_ids: valid.map((v) => v.msg.id),
-      events: valid.reduce((n, v) => n + v.events.length, 0),
-      retry_delay_seconds: delays,
-      error: errorMessage(err),
+    retryValid(batch.queue, valid, "audit_archive_encode_failed", err);
+    return;
+  }
+  const objectOf = { request: new Map<string, string>(), admin: new Map<string, string>() };
+  for (const { group } of objects) for (const e of group.events) objectOf[group.kind].set(e.event_id, group.archiveObject);
+
+  // D1 first, in one batch (a single transaction: all stored or none): per message one statement for
+  // its request events of each object (all rows as one JSON parameter), one per admin event (rare);
+  // then the rows a redelivery moves to this batch's objects.
+  const statements: D1PreparedStatement[] = [];
+  /** Rows each INSERT must add: fewer means some were stored by a delivery nobody said was one. */
+  const expectedRows: number[] = [];
+  const insertEvents = env.AUDIT_DB.prepare(INSERT_EVENTS_SQL);
+  const insertAdmin = env.AUDIT_DB.prepare(INSERT_ADMIN_EVENT_SQL);
+  for (const v of valid) {
+    const requestsByObject = new Map<string, AuditEvent[]>();
+    for (const e of v.events) {
+      const kind = archiveKindOf(e);
+      if (known[kind].has(e.event_id)) continue;
+      const archiveObject = objectOf[kind].get(e.event_id) as string;
+      if (isAdminEvent(e)) {
+        statements.push(insertAdmin.bind(...adminEventRow(e), archiveObject));
+        expectedRows.push(1);
+      } else {
+        const list = requestsByObject.get(archiveObject);
+        if (list === undefined) requestsByObject.set(archiveObject, [e]);
+        else list.push(e);
+      }
+    }
+    for (const [archiveObject, events] of requestsByObject) {
+      statements.push(insertEvents.bind(eventRowsJson(events), archiveObject));
+      expectedRows.push(events.length);
+    }
+  }
+  const inserts = statements.length;
+  for (const r of relinkPlan(
+    objects.map((o) => o.group),
+    pending,
+  )) {
+    statements.push(env.AUDIT_DB.prepare(RELINK_SQL[r.kind]).bind(JSON.stringify(r.eventIds), r.archiveObject));
+  }
+  if (statements.length > 0) {
+    let results: D1Result[];
+    try {
+      results = await env.AUDIT_DB.batch(statements);
+    } catch (err) {
+      retryValid(batch.queue, valid, "audit_d1_write_failed", err);
+      return;
+    }
+    // Rows that were there already, in a message not marked as redelivered (a dead letter or logged event
+    // sent again, a duplicate delivery): their events may be archived elsewhere. Nothing goes to R2 now;
+    // the retry takes the redelivery path above. (A result without a count is trusted.)
+    const stored = results.slice(0, inserts).map((r) => r.meta?.changes);
+    const short = stored.reduce(
+      (n, changes, i) => n + (typeof changes === "number" ? Math.max(0, (expectedRows[i] as number) - changes) : 0),
+      0,
+    );
+    if (short > 0) {
+      retryValid(
+        batch.queue,
+        valid,
+        "audit_archive_ledger_conflict",
+        new Error(`${short} event(s) were in D1 already`),
+        { stored_before: short },
+        "warn",
+      );
+      return;
+    }
+  }
+
+  // Then R2: every object, in parallel. Any failure → retry all (the D1 rows stay; see above).
+  const puts = await Promise.allSettled(objects.map((o) => putObject(env.AUDIT_ARCHIVE, o)));
+  const failed = objects.flatMap((o, i) => {
+    const put = puts[i] as PromiseSettledResult<void>;
+    return put.status === "rejected" ? [{ key: o.group.key, reason: put.reason as unknown }] : [];
+  });
+  if (failed.length > 0) {
+    retryValid(batch.queue, valid, "audit_archive_write_failed", failed[0]?.reason, {
+      keys: failed.map((f) => f.key),
+      objects: objects.length,
     });
     return;
   }

@@ -365,7 +365,7 @@ describe("admin events (kind: admin)", () => {
   it("go to admin_audit_events, next to request events of the same batch, idempotently", async () => {
     const mixed = message("admin-msg-1", { v: 1, events: [adminEvent("admin-ev-1"), event("admin-req-1")] });
     await run(AUDIT_QUEUE_NAME, [mixed]);
-    const { result } = await run(AUDIT_QUEUE_NAME, [mixed]);
+    const { result } = await run(AUDIT_QUEUE_NAME, [{ ...mixed, attempts: 2 }]);
     expect(result.explicitAcks).toEqual(["admin-msg-1"]);
     const { results } = await env.AUDIT_DB.prepare("SELECT * FROM admin_audit_events WHERE event_id LIKE 'admin-ev-%'").all<
       Record<string, unknown>

@@ -3,7 +3,9 @@
  * `admin_audit_events` (src/audit/columns.ts), typed, Snappy-compressed, written with hyparquet-writer
  * and read back with hyparquet (both pure JavaScript: they run in workerd as in Node). Pure.
  *
- * Types: text → STRING (UTF-8); counts, sizes, status, version → INT32; `time_ms` → INT64;
+ * Types: text → STRING (UTF-8); `status` (0–999) and `v` → INT32; counts, lengths and durations
+ * (`*_length`, `*_count`, `duration_ms`) and `time_ms` → INT64, because the event schema bounds a count
+ * only by 2^53 − 1 (`z.number().int().nonnegative()`) and INT32 would refuse a valid event D1 stores;
  * `time` → TIMESTAMP (milliseconds, UTC); flags → BOOLEAN; the JSON arrays (`forwarded_chain`,
  * `forged_headers`, `changes`) → JSON text. A column is nullable where the event field may be null.
  */
@@ -13,6 +15,17 @@ import type { AdminAuditEvent } from "../admin-event";
 import { ADMIN_EVENT_COLUMNS, AUDIT_EVENT_COLUMNS } from "../columns";
 import type { AuditEvent } from "../event";
 import { CONTENT_ID_CHARS } from "./layout";
+
+/** Media type of every archive object (R2 `httpMetadata.contentType`). */
+export const PARQUET_CONTENT_TYPE = "application/vnd.apache.parquet";
+
+/**
+ * Version of the archive's column set, written into each object's R2 custom metadata
+ * (`schema_version`): 1 = the columns of REQUEST_ARCHIVE_COLUMNS / ADMIN_ARCHIVE_COLUMNS as of migration
+ * 0006. A column added later (a new D1 column) is appended and read as missing in older files (Parquet
+ * readers merge by name); a column whose type or meaning changes needs a new version.
+ */
+export const ARCHIVE_SCHEMA_VERSION = 1;
 
 type ColumnType = "STRING" | "INT32" | "INT64" | "BOOLEAN" | "TIMESTAMP" | "JSON";
 
@@ -26,6 +39,8 @@ interface ColumnSpec<E> {
 const text = <E>(get: (e: E) => string): ColumnSpec<E> => ({ type: "STRING", nullable: false, value: get });
 const textOrNull = <E>(get: (e: E) => string | null): ColumnSpec<E> => ({ type: "STRING", nullable: true, value: get });
 const int = <E>(get: (e: E) => number): ColumnSpec<E> => ({ type: "INT32", nullable: false, value: get });
+/** A non-negative safe integer the schema does not bound further: INT64 (read back as a bigint). */
+const count = <E>(get: (e: E) => number): ColumnSpec<E> => ({ type: "INT64", nullable: false, value: (e) => BigInt(get(e)) });
 const flag = <E>(get: (e: E) => boolean): ColumnSpec<E> => ({ type: "BOOLEAN", nullable: false, value: get });
 const json = <E>(get: (e: E) => unknown): ColumnSpec<E> => ({ type: "JSON", nullable: false, value: get });
 const instant = <E extends { time: string }>(): ColumnSpec<E> => ({ type: "TIMESTAMP", nullable: false, value: (e) => new Date(e.time) });
@@ -55,25 +70,25 @@ export const REQUEST_ARCHIVE_COLUMNS: { readonly [C in (typeof AUDIT_EVENT_COLUM
   method: text((e) => e.method),
   host: text((e) => e.host),
   path: text((e) => e.path),
-  path_length: int((e) => e.path_length),
+  path_length: count((e) => e.path_length),
   status: int((e) => e.status),
-  duration_ms: int((e) => e.duration_ms),
+  duration_ms: count((e) => e.duration_ms),
   connecting_ip: textOrNull((e) => e.connecting_ip),
   source_ip: textOrNull((e) => e.source_ip),
   source_ip_from: text((e) => e.source_ip_from),
   source_ip_asserted: flag((e) => e.source_ip_asserted),
   forwarded_for: textOrNull((e) => e.forwarded_for),
-  forwarded_for_length: int((e) => e.forwarded_for_length),
+  forwarded_for_length: count((e) => e.forwarded_for_length),
   forwarded_chain: json((e) => e.forwarded_chain),
-  forwarded_count: int((e) => e.forwarded_count),
+  forwarded_count: count((e) => e.forwarded_count),
   user_agent: textOrNull((e) => e.user_agent),
-  user_agent_length: int((e) => e.user_agent_length),
+  user_agent_length: count((e) => e.user_agent_length),
   country: textOrNull((e) => e.country),
   colo: textOrNull((e) => e.colo),
   truncated: flag((e) => e.truncated),
   forged_headers: json((e) => e.forged_headers),
-  forged_headers_count: int((e) => e.forged_headers_count),
-  folded_count: int((e) => e.folded_count ?? 0),
+  forged_headers_count: count((e) => e.forged_headers_count),
+  folded_count: count((e) => e.folded_count ?? 0),
 };
 
 /** Every column of `admin_audit_events`, in its order. */
@@ -98,7 +113,7 @@ export const ADMIN_ARCHIVE_COLUMNS: { readonly [C in (typeof ADMIN_EVENT_COLUMNS
   query: textOrNull((e) => e.query),
   connecting_ip: textOrNull((e) => e.connecting_ip),
   user_agent: textOrNull((e) => e.user_agent),
-  duration_ms: int((e) => e.duration_ms),
+  duration_ms: count((e) => e.duration_ms),
   changes: json((e) => e.changes ?? []),
   truncated: flag((e) => e.truncated),
 };
@@ -132,7 +147,7 @@ export function encodeAdminEvents(events: readonly AdminAuditEvent[]): Uint8Arra
 
 /**
  * The rows of an archived file as plain objects, column name → value as hyparquet decodes it
- * (STRING → string, INT32 → number, INT64 → bigint, TIMESTAMP → Date, BOOLEAN → boolean, JSON → the
+ * (STRING → string, INT32 → number, INT64 → bigint (counts, lengths, durations, `time_ms`), TIMESTAMP → Date, BOOLEAN → boolean, JSON → the
  * parsed value), optionally only those whose `request_id` is the one given.
  */
 export async function readArchivedRows(bytes: ArrayBuffer, requestId?: string): Promise<Record<string, unknown>[]> {

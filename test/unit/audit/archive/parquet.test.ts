@@ -38,12 +38,19 @@ describe("request events as Parquet", () => {
       account_verified: true,
       status: 200,
       source_ip_asserted: true,
-      folded_count: 0,
+      folded_count: 0n,
+      forwarded_count: 2n,
     });
     expect(first?.time).toEqual(new Date(e?.time as string));
     expect(first?.time_ms).toBe(BigInt(Date.parse(e?.time as string)));
     expect(first?.forwarded_chain).toEqual(e?.forwarded_chain);
     expect(second).toMatchObject({ account_id: null, key_id: null, user_agent: null, forged_headers: ["x-spot-key-id"] });
+  });
+
+  it("keeps counts the event schema allows beyond 32 bits (INT64, read back as bigint)", async () => {
+    const big = { ...buildAuditEvent(sampleAuditInput()), duration_ms: Number.MAX_SAFE_INTEGER, folded_count: 2 ** 31 };
+    const [row] = await readArchivedRows(encodeRequestEvents([big]).slice().buffer);
+    expect(row).toMatchObject({ duration_ms: BigInt(Number.MAX_SAFE_INTEGER), folded_count: 2n ** 31n, status: 200, v: 1 });
   });
 
   it("filters by request id when asked", async () => {
