@@ -9,7 +9,9 @@
 //   duplicates rows sharing a request id
 //   dlq        dead letters stored since the run started
 //   secrets    rows containing the demo secret anywhere
-// and ends with `soak: sent=N stored=N duplicates=0 dlq=0 secrets=0`, exit 0 only when it says so.
+//   archived   requests the R2 archive accounts for, read back by DuckDB from the Parquet objects of the
+//              local bucket (scripts/lib/local-archive.mjs); its duplicates and secrets count in too
+// and ends with `soak: sent=N stored=N archived=N duplicates=0 dlq=0 secrets=0`, exit 0 only when it says so.
 // Bounded: N ≤ 100,000, the load and the wait each stop after a fixed time.
 
 import { spawn } from "node:child_process";
@@ -18,6 +20,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { adminRequest, mintDevToken } from "./admin-client.mjs";
+import { archivedRequestCounts, localArchiveObjects } from "./lib/local-archive.mjs";
 import { queryLocalD1, ROOT } from "./lib/wrangler.mjs";
 
 const BASE = "http://127.0.0.1:8787";
@@ -146,6 +149,12 @@ async function trailCounts(run) {
   return row;
 }
 
+/** What the local archive holds of this run (the consumer writes R2 after D1, so it may lag a little). */
+async function archiveCounts(run, secret) {
+  const files = localArchiveObjects(ROOT, "audit/v1/kind=request/").map((o) => o.file);
+  return { objects: files.length, ...(await archivedRequestCounts(files, `/soak/${run}/`, secret)) };
+}
+
 async function main() {
   const { values, positionals } = parseArgs({
     options: { concurrency: { type: "string", default: "32" } },
@@ -184,13 +193,30 @@ async function main() {
     await new Promise((r) => setTimeout(r, 3000));
     counts = await trailCounts(run);
 
+    let archived = await archiveCounts(run, secret);
+    while (archived.represented < counts.represented && Date.now() < settleDeadline) {
+      await new Promise((r) => setTimeout(r, 2000));
+      archived = await archiveCounts(run, secret);
+    }
+
     const [dlq] = await queryLocalD1(`SELECT count(*) AS n FROM audit_dead_letters WHERE received_at >= '${startedIso}'`);
     const rows = await queryLocalD1(`SELECT * FROM audit_events WHERE path LIKE '/soak/${run}/%'`);
-    const secrets = rows.filter((row) => JSON.stringify(row).includes(secret)).length;
+    const secrets = rows.filter((row) => JSON.stringify(row).includes(secret)).length + archived.secrets;
+    const duplicates = counts.duplicates + archived.duplicateEvents + archived.duplicateRequests;
     console.log(`soak: ${counts.rows} rows stand for ${counts.represented} requests (floods of denied requests are folded per IP)`);
-    const line = `soak: sent=${load.ok} stored=${counts.represented} duplicates=${counts.duplicates} dlq=${dlq.n} secrets=${secrets}`;
+    console.log(
+      `soak: the archive (DuckDB over ${archived.objects} Parquet objects of the local R2): ${archived.rows} rows stand for ${archived.represented} requests; ` +
+        `${archived.duplicateEvents} duplicate event ids, ${archived.duplicateRequests} duplicate request ids`,
+    );
+    const line = `soak: sent=${load.ok} stored=${counts.represented} archived=${archived.represented} duplicates=${duplicates} dlq=${dlq.n} secrets=${secrets}`;
     console.log(line);
-    const good = load.ok === total && counts.represented === total && counts.duplicates === 0 && dlq.n === 0 && secrets === 0;
+    const good =
+      load.ok === total &&
+      counts.represented === total &&
+      archived.represented === total &&
+      duplicates === 0 &&
+      dlq.n === 0 &&
+      secrets === 0;
     if (!good) fail(`the trail does not account for every request exactly once (${line})`);
     await setDemoRateLimit(demo, null).catch((err) => console.log(`soak: could not restore the demo key's rate limit: ${err.message}`));
   } finally {
