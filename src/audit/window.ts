@@ -5,8 +5,8 @@
  *
  * How the size is known: every D1 result carries `meta.size_after`, "the size of the database after the
  * query", in bytes (https://developers.cloudflare.com/d1/worker-api/return-object/). D1 does not allow
- * `PRAGMA page_count` or `freelist_count` (not authorised, measured under Miniflare). Miniflare's D1 —
- * D1 on workerd's Durable Object SQLite, as in production — reports the pages in use,
+ * `PRAGMA page_count` or `freelist_count` (not authorized, checked under Miniflare). Miniflare's D1 (a
+ * Durable Object with SQLite storage on workerd) reports the pages in use,
  * (page_count − freelist_count) × page_size: deleted rows lower it at once, and new rows reuse the freed
  * pages before the file grows. The rule does not depend on that: each round deletes what the last
  * reported size says is too much, and stops when a round lowers the size by nothing (a size that counts
@@ -15,12 +15,12 @@
 
 /** D1's largest database, in bytes: 10 GB on Workers Paid (https://developers.cloudflare.com/d1/platform/limits/). */
 export const D1_MAX_DATABASE_BYTES = 10_000_000_000;
-/** Bytes in one MB of `AUDIT_DB_MAX_MB` (decimal, as D1 and Queues count their limits). */
+/** Bytes in one MB of `AUDIT_DB_MAX_MB`: decimal, so 10 GB is 10^10 bytes (the smaller reading of D1's "10 GB"). */
 export const BYTES_PER_MB = 1_000_000;
 /**
  * `AUDIT_DB_MAX_MB` when absent or invalid: 8,000 MB, which leaves 2 GB below D1's 10 GB for what
- * arrives between two runs of the hourly cron (an hour at about 650 requests/s, at ~850 bytes per
- * stored event).
+ * arrives between two runs of the hourly cron (an hour at about 635 requests/s, at ~875 bytes per
+ * stored event: README "Audit trail capacity").
  */
 export const DEFAULT_DB_MAX_MB = 8_000;
 /** Rounds of "measure, delete the excess" per run at most; the next run goes on if still over. */
