@@ -82,6 +82,23 @@ function benchConfig(buildDir, name, main, date) {
 }
 
 /**
+ * Builds one bench-only Worker (a module of bench/workers/) as `wrangler deploy` would bundle it.
+ * @param {string} root project root
+ * @param {string} outDir output folder (emptied first)
+ * @param {string} name the Worker's name (its entry module is bench/workers/<name>.ts)
+ * @returns {Promise<string>} path of the bundle's entry module
+ */
+export async function buildBenchWorker(root, outDir, name) {
+  rmSync(outDir, { recursive: true, force: true });
+  mkdirSync(outDir, { recursive: true });
+  const config = benchConfig(outDir, name, join(root, "bench", "workers", `${name}.ts`), compatibilityDate(root));
+  await wrangler(root, ["deploy", "--dry-run", "--outdir", outDir, "--config", config]);
+  const entry = join(outDir, `${name}.js`);
+  readFileSync(entry); // throws when wrangler named it otherwise
+  return entry;
+}
+
+/**
  * Builds the production bundle alone, as `wrangler deploy` would (test/runtime/ runs it on plain workerd).
  * @param {string} root project root
  * @param {string} outDir output folder (emptied first)

@@ -27,6 +27,12 @@ export const PRICES = {
 };
 
 /**
+ * D1 rows written per stored request event: the row and its 7 index entries (`meta.rows_written`,
+ * measured by `npm run capacity`); D1 bills each (https://developers.cloudflare.com/d1/platform/pricing/).
+ */
+export const D1_ROWS_WRITTEN_PER_EVENT = 8;
+
+/**
  * Marginal cost per million requests of the authorizer (beyond included usage).
  * @param {{ cpu_us_per_req: number, kv_reads_per_req: number, sends_per_req: number, events_per_req: number }} m
  *        worker CPU µs per request, KV reads, queue messages and audit events (D1 rows) per request
@@ -45,8 +51,8 @@ export function costModel(m) {
       per_million_usd: m.sends_per_req * PRICES.queues_operations_per_message * PRICES.queues_per_million_operations,
     },
     {
-      line: `D1 audit rows (${round(m.events_per_req, 2)}/request, at least 1 row written each)`,
-      per_million_usd: m.events_per_req * PRICES.d1_per_million_rows_written,
+      line: `D1 audit rows (${round(m.events_per_req, 2)}/request, ${D1_ROWS_WRITTEN_PER_EVENT} rows written each: the row and its index entries)`,
+      per_million_usd: m.events_per_req * D1_ROWS_WRITTEN_PER_EVENT * PRICES.d1_per_million_rows_written,
     },
   ];
   const total = lines.reduce((sum, l) => sum + l.per_million_usd, 0);

@@ -57,7 +57,7 @@ export function workerdBinary(root) {
 }
 
 /** SQL statements of the D1 migrations, comments removed. */
-function migrationStatements(root) {
+export function migrationStatements(root) {
   const dir = join(root, "migrations");
   const statements = [];
   for (const file of readdirSync(dir).sort()) {
