@@ -22,3 +22,4 @@ export default {
 
 export { AccountKeys } from "./admin/account-do";
 export { SecretClaims } from "./admin/claim-do";
+export { RevocationFeed } from "./revocation/feed-do";
