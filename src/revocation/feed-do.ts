@@ -44,12 +44,12 @@ export class RevocationFeed extends DurableObject<Env> {
 
   /**
    * Appends changes in the order given, in one transaction.
-   * @returns the seq of the last entry written
-   * @throws Error when `changes` is empty or longer than {@link MAX_CHANGES_PER_PUBLISH} (a caller bug)
+   * @returns the seq of the last entry written (for no changes: the head seq, nothing written)
+   * @throws Error when `changes` is longer than {@link MAX_CHANGES_PER_PUBLISH} (a caller bug)
    */
   async publish(changes: FeedChange[]): Promise<{ seq: number }> {
-    if (changes.length === 0 || changes.length > MAX_CHANGES_PER_PUBLISH)
-      throw new Error(`publish takes 1..${MAX_CHANGES_PER_PUBLISH} changes`);
+    if (changes.length > MAX_CHANGES_PER_PUBLISH) throw new Error(`publish takes at most ${MAX_CHANGES_PER_PUBLISH} changes`);
+    if (changes.length === 0) return { seq: this.#head() };
     const nowMs = Date.now();
     let seq = 0;
     this.ctx.storage.transactionSync(() => {
