@@ -14,68 +14,22 @@
 // and ends with `soak: sent=N stored=N archived=N duplicates=0 dlq=0 secrets=0`, exit 0 only when it says so.
 // Bounded: N ≤ 100,000, the load and the wait each stop after a fixed time.
 
-import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { adminRequest, mintDevToken } from "./admin-client.mjs";
 import { archivedRequestCounts, localArchiveObjects } from "./lib/local-archive.mjs";
+import { startStack } from "./lib/stack.mjs";
 import { queryLocalD1, ROOT } from "./lib/wrangler.mjs";
 
 const BASE = "http://127.0.0.1:8787";
-const START_TIMEOUT_MS = 180_000;
 const LOAD_TIMEOUT_MS = 600_000;
 const SETTLE_TIMEOUT_MS = 120_000;
 
 function fail(message) {
   console.error(`soak: ${message}`);
   process.exitCode = 1;
-}
-
-/** Starts scripts/start.mjs in its own process group; resolves once its banner says it is ready. */
-function startStack() {
-  const child = spawn(process.execPath, [join(ROOT, "scripts", "start.mjs")], {
-    cwd: ROOT,
-    detached: true,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let output = "";
-  const ready = new Promise((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`the local stack did not start within ${START_TIMEOUT_MS / 1000} s:\n${output}`)),
-      START_TIMEOUT_MS,
-    );
-    const onData = (chunk) => {
-      output += chunk;
-      if (output.includes("Ctrl-C stops everything")) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    child.stdout.setEncoding("utf8").on("data", onData);
-    child.stderr.setEncoding("utf8").on("data", onData);
-    child.on("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`the local stack exited (code ${code}) before it was ready:\n${output}`));
-    });
-  });
-  const stop = () =>
-    new Promise((resolve) => {
-      if (child.exitCode !== null) return resolve();
-      child.once("exit", () => resolve());
-      try {
-        process.kill(-child.pid, "SIGINT");
-      } catch {
-        resolve();
-      }
-      setTimeout(() => {
-        try {
-          process.kill(-child.pid, "SIGKILL");
-        } catch {}
-      }, 15_000).unref();
-    });
-  return { ready, stop };
 }
 
 /**
