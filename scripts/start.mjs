@@ -22,6 +22,10 @@
 // Options: --reset-db    delete the local D1 database and R2 archive (the local audit trail) before migrating.
 //          --reset-keys  delete the local keys (KV, the AccountKeys and SecretClaims Durable Objects, the demo
 //                        key) before starting: a new start with the hash key in .dev.vars.
+//          --simulate-kv-lag SECONDS
+//                        (drills) every KV read of the Worker returns, for SECONDS, the value that isolate first
+//                        read, as a distant location's KV does while a write propagates; compiled in with
+//                        `wrangler dev --define`, never part of a deployed bundle (npm run drill:revocation).
 // Ctrl-C / SIGTERM stops everything; if wrangler dies, the origins are stopped and the exit code is 1.
 //
 // Plain ESM, node: builtins only. The toolchain needs Node ≥ 22: `npm start` runs this with the
@@ -547,9 +551,14 @@ function pipeLines(stream, prefix, write) {
   createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY }).on("line", (line) => write(`${prefix}${line}`));
 }
 
-function startWranglerDev() {
+/**
+ * @param {number | null} kvLagMs milliseconds of simulated KV lag (`--simulate-kv-lag`), or null
+ */
+function startWranglerDev(kvLagMs) {
   const args = [
     "dev",
+    // Drills only: compiled into this dev build alone (src/keys/kv-lag.ts).
+    ...(kvLagMs === null ? [] : ["--define", `__SPOT_KV_LAG_MS__:${kvLagMs}`]),
     // Local mode only: Miniflare's embedded KV/Queues/D1/R2 in .wrangler/state, remote bindings off.
     "--local",
     // No hotkey session: stdin is not a terminal here, and Ctrl-C must reach this script.
@@ -653,6 +662,7 @@ async function main() {
     options: {
       "reset-db": { type: "boolean", default: false },
       "reset-keys": { type: "boolean", default: false },
+      "simulate-kv-lag": { type: "string" },
       help: { type: "boolean", short: "h", default: false },
     },
     allowPositionals: false,
@@ -660,14 +670,24 @@ async function main() {
   if (values.help) {
     console.log(
       [
-        "usage: npm start [-- [--reset-db] [--reset-keys]]",
+        "usage: npm start [-- [--reset-db] [--reset-keys] [--simulate-kv-lag SECONDS]]",
         "  --reset-db    delete the local D1 database and R2 archive (local audit trail) before applying the migrations",
         "  --reset-keys  delete the local keys (KV, the AccountKeys and SecretClaims Durable Objects,",
         "                .wrangler/demo-key.json) and start over with the SECRET_HASH_KEY in .dev.vars;",
         "                the remedy when npm start warns that SECRET_HASH_KEY changed",
+        "  --simulate-kv-lag SECONDS",
+        "                (drills) every KV read of the Worker returns, for SECONDS, the value that isolate",
+        "                first read: KV held stale as during propagation (npm run drill:revocation)",
       ].join("\n"),
     );
     return 0;
+  }
+
+  let kvLagMs = null;
+  if (values["simulate-kv-lag"] !== undefined) {
+    const seconds = Number(values["simulate-kv-lag"]);
+    if (!Number.isInteger(seconds) || seconds < 1 || seconds > 600) throw new StartError("--simulate-kv-lag takes whole seconds from 1 to 600");
+    kvLagMs = seconds * 1000;
   }
 
   const [major, minor] = process.versions.node.split(".").map(Number);
@@ -752,7 +772,7 @@ async function main() {
     // 4
     await assertPortFree(toml.devIp, toml.devPort, "wrangler dev");
     step(`starting wrangler dev on ${url} …`);
-    const dev = startWranglerDev();
+    const dev = startWranglerDev(kvLagMs);
     const devExited = new AbortController();
     // "exit", not "close": workerd (same group) may still hold the output pipes.
     dev.on("exit", (code, signal) => {
