@@ -116,7 +116,9 @@ async function main() {
       const done = await change();
       const ms = await timeToRefusal(done.account, done.secret, done.answeredAt);
       results[name] = ms;
-      console.log(`drill: ${name}: ${ms === null ? `still accepted after ${PROBE_FOR_MS / 1000} s` : `first 401 ${ms} ms after the admin API's answer`}`);
+      console.log(
+        `drill: ${name}: ${ms === null ? `still accepted after ${PROBE_FOR_MS / 1000} s` : `first 401 ${ms} ms after the admin API's answer`}`,
+      );
       await done.after?.();
     }
     const seconds = (ms) => (ms === null ? "never" : `${(ms / 1000).toFixed(1)}s`);

@@ -686,7 +686,8 @@ async function main() {
   let kvLagMs = null;
   if (values["simulate-kv-lag"] !== undefined) {
     const seconds = Number(values["simulate-kv-lag"]);
-    if (!Number.isInteger(seconds) || seconds < 1 || seconds > 600) throw new StartError("--simulate-kv-lag takes whole seconds from 1 to 600");
+    if (!Number.isInteger(seconds) || seconds < 1 || seconds > 600)
+      throw new StartError("--simulate-kv-lag takes whole seconds from 1 to 600");
     kvLagMs = seconds * 1000;
   }
 
