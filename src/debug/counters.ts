@@ -27,9 +27,13 @@ export interface DebugCountersSnapshot {
   kv_reads: number;
   /** `AUDIT_QUEUE.send` calls. */
   queue_sends: number;
+  /** Revocation feed reads that reached the feed object (location cache misses: src/revocation/follower.ts). */
+  feed_reads: number;
+  /** Requests that waited for a feed read (a new or idle isolate's view too old to vouch for the bound). */
+  feed_waits: number;
 }
 
-const totals: DebugCountersSnapshot = { kv_reads: 0, queue_sends: 0 };
+const totals: DebugCountersSnapshot = { kv_reads: 0, queue_sends: 0, feed_reads: 0, feed_waits: 0 };
 
 /** What `__SPOT_DEBUG_COUNTERS__` stands for in bench/test builds. */
 export const spotDebugCounters = {
@@ -38,6 +42,12 @@ export const spotDebugCounters = {
   },
   queueSend(): void {
     totals.queue_sends++;
+  },
+  feedRead(): void {
+    totals.feed_reads++;
+  },
+  feedWait(): void {
+    totals.feed_waits++;
   },
   snapshot(): DebugCountersSnapshot {
     return { ...totals };

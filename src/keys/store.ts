@@ -7,6 +7,7 @@
 import { spotDebugCounters } from "../debug/counters";
 import { TtlCache } from "./cache";
 import { secretKvKey } from "./hash";
+import { laggedKvValue } from "./kv-lag";
 import { type KeyRecord, KeyRecordSchema } from "./record";
 
 /** Entries the isolate cache keeps at most (hits and misses together). */
@@ -28,6 +29,11 @@ export interface KeyStoreOptions {
 
 /** One per isolate; shared by every request the isolate serves. */
 const recordCache = new TtlCache<KeyRecord | null>(KEY_CACHE_MAX_ENTRIES);
+
+/** Drops one secret hash from the isolate cache (the revocation feed changed its key: src/revocation/follower.ts). */
+export function evictCachedKey(secretHash: string): void {
+  recordCache.delete(secretHash);
+}
 
 /** Empties the isolate cache (tests, and after an admin write in this isolate). */
 export function clearKeyCache(): void {
@@ -56,6 +62,8 @@ export async function findKeyBySecretHash(
   try {
     if (typeof __SPOT_DEBUG_COUNTERS__ !== "undefined") __SPOT_DEBUG_COUNTERS__.kvRead();
     stored = await withTimeout(kv.get(secretKvKey(secretHash), "text"), options.readTimeoutMs);
+    // Drill builds only (`npm start -- --simulate-kv-lag`): KV answers as a location it has not reached yet.
+    if (typeof __SPOT_KV_LAG_MS__ !== "undefined") stored = laggedKvValue(secretHash, stored, __SPOT_KV_LAG_MS__, nowMs);
   } catch (err) {
     throw new KeyStoreUnavailableError(`KV read failed: ${err instanceof Error ? err.message : String(err)}`);
   }

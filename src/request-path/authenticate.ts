@@ -1,7 +1,8 @@
 /**
  * Verifies the presented secret (DESIGN §7): checksum of a checksummed secret (src/keys/secret.ts;
  * a wrong one answers 401 with no hashing and no KV read) → HMAC-SHA-256 of the secret → one KV read
- * (isolate cache first) → the record must match the account, the secret's mode, be active and unexpired.
+ * (isolate cache first) → the record must match the account, the secret's mode, be active and unexpired,
+ * and the revocation feed (src/revocation/follower.ts) must not have ended the key or suspended its account.
  * Every mismatch answers the same 401 `invalid_credentials`; KV or hash key trouble (a KV read slower
  * than `KV_READ_TIMEOUT_MS` included) answers 503 `authorizer_unavailable` (fail closed). Sets
  * `c.var.caller` with the key's policy, which src/request-path/key-policy.ts enforces next.
@@ -15,6 +16,7 @@ import { checkKeyRecord, policyOf } from "../keys/record";
 import { hasValidChecksum } from "../keys/secret";
 import { findKeyBySecretHash } from "../keys/store";
 import { errorMessage, log } from "../log";
+import { accountResumedInFeed, currentKeyCacheTtlMs, followRevocationFeed, revocationFeedRefusal } from "../revocation/follower";
 
 /** The one sentence of every 401 `invalid_credentials`, whatever the reason. */
 export const INVALID_CREDENTIALS_MESSAGE = "The API key and secret do not match an active key.";
@@ -31,20 +33,35 @@ export async function authenticateKey(c: Context<AppEnv>, presented: PresentedCr
   const config = requireConfig(c.env, c.get("requestId"));
 
   let record: Awaited<ReturnType<typeof findKeyBySecretHash>>;
+  let hash: string;
+  const nowMs = Date.now();
+  // Usually null: the feed is followed in the background. A new or idle isolate waits for its read
+  // (at most FEED_WAIT_MS), which runs while the secret is hashed and KV is read.
+  const feedRead = followRevocationFeed(c.env, c.executionCtx, c.req.url, nowMs);
   try {
-    const hash = await hashSecret(await importHashKey(c.env.SECRET_HASH_KEY), secret);
+    hash = await hashSecret(await importHashKey(c.env.SECRET_HASH_KEY), secret);
     record = await findKeyBySecretHash(
       c.env.KEYS,
       hash,
-      { cacheTtlMs: config.keyCacheTtlMs, negativeCacheTtlMs: config.keyNegativeCacheTtlMs, readTimeoutMs: config.kvReadTimeoutMs },
-      Date.now(),
+      {
+        cacheTtlMs: currentKeyCacheTtlMs(config.keyCacheTtlMs, nowMs),
+        negativeCacheTtlMs: config.keyNegativeCacheTtlMs,
+        readTimeoutMs: config.kvReadTimeoutMs,
+      },
+      nowMs,
     );
   } catch (err) {
     log("error", "key_lookup_failed", { request_id: c.get("requestId"), error: errorMessage(err) });
     throw new ApiError("authorizer_unavailable", UNAVAILABLE_MESSAGE, { "Retry-After": "5" });
   }
+  if (!record) throw new ApiError("invalid_credentials", INVALID_CREDENTIALS_MESSAGE);
+  if (feedRead !== null) await feedRead;
 
-  if (!record || checkKeyRecord(record, caller.accountId, caller.mode, Date.now()) !== null) {
+  const checkedAtMs = Date.now();
+  const rejection = checkKeyRecord(record, caller.accountId, caller.mode, checkedAtMs);
+  // A suspended record still propagating through KV after the account was resumed does not refuse.
+  const accepted = rejection === null || ((rejection as string) === "suspended" && accountResumedInFeed(record.account_id));
+  if (!accepted || revocationFeedRefusal(hash, record.account_id, checkedAtMs) !== null) {
     throw new ApiError("invalid_credentials", INVALID_CREDENTIALS_MESSAGE);
   }
   c.set("caller", { ...caller, keyId: record.key_id, verified: true, policy: policyOf(record) });
