@@ -17,7 +17,7 @@
  */
 // biome-ignore lint/correctness/noUnusedImports: bound by the __SPOT_DEBUG_COUNTERS__ define in bench/test builds (src/debug/counters.ts)
 import { spotDebugCounters } from "../debug/counters";
-import { evictCachedKey } from "../keys/store";
+import { clearKeyCache, evictCachedKey } from "../keys/store";
 import { errorMessage, log } from "../log";
 import { applyFeedWindow, emptyFeedView, type FeedView, type FeedWindow, FeedWindowSchema, feedRefusal } from "./feed";
 import { FEED_OBJECT_NAME } from "./feed-do";
@@ -91,12 +91,14 @@ export function accountResumedInFeed(accountId: string): boolean {
 
 /**
  * The key cache TTL to use now (milliseconds): `configuredMs`, shortened while the feed is unreachable.
- * Logs `revocation_feed_unreachable` once when that starts.
+ * When that starts, the isolate's key cache is emptied (records cached with the longer TTL are read
+ * again) and `revocation_feed_unreachable` is logged, once per outage.
  */
 export function currentKeyCacheTtlMs(configuredMs: number, nowMs: number): number {
   const ttl = keyCacheTtlMs(state, configuredMs, nowMs);
   if (ttl !== configuredMs && !unreachableLogged) {
     unreachableLogged = true;
+    clearKeyCache();
     log("warn", "revocation_feed_unreachable", {
       last_window_age_ms: state.viewGeneratedAtMs === null ? null : nowMs - state.viewGeneratedAtMs,
       unreachable_after_ms: UNREACHABLE_AFTER_MS,
