@@ -315,6 +315,8 @@ async function main() {
       kvSeed,
       consumer,
       inspectorPort,
+      // Bundles of the authorizer export the revocation feed's Durable Object; baseline and micro do not.
+      revocationFeed: name !== "baseline" && name !== "micro",
     };
     const target = MODE === "lean" ? await startLean(options) : await startMiniflare(options);
     cleanups.push(target.close);
@@ -378,6 +380,8 @@ async function main() {
         cpu_us_per_req: result.requests > 0 ? (cpuAfter - cpuBefore) / result.requests : null,
         kv_reads: countersAfter ? countersAfter.kv_reads - countersBefore.kv_reads : null,
         queue_sends: countersAfter ? countersAfter.queue_sends - countersBefore.queue_sends : null,
+        feed_reads: countersAfter ? countersAfter.feed_reads - countersBefore.feed_reads : null,
+        feed_waits: countersAfter ? countersAfter.feed_waits - countersBefore.feed_waits : null,
       };
       samples[arm.id].push(sample);
       log(
@@ -428,6 +432,8 @@ async function main() {
     const socketErrors = s.reduce((n, x) => n + x.socket_errors, 0);
     const kvReads = arm.counters ? s.reduce((n, x) => n + x.kv_reads, 0) : null;
     const sends = arm.counters ? s.reduce((n, x) => n + x.queue_sends, 0) : null;
+    const feedReads = arm.counters ? s.reduce((n, x) => n + x.feed_reads, 0) : null;
+    const feedWaits = arm.counters ? s.reduce((n, x) => n + x.feed_waits, 0) : null;
     let status = "ok";
     if (socketErrors > 0) status = "SOCKET ERRORS";
     else if (arm.status === 200 && non2xx > 0) status = "NON-2XX";
@@ -447,6 +453,8 @@ async function main() {
       cpu_delta_us: arm.id === "baseline" || arm.id === "origin" ? null : round(median(cpuDeltas), 0),
       kv_reads_per_req: kvReads === null ? null : round(kvReads / requests, 4),
       sends_per_req: sends === null ? null : round(sends / requests, 3),
+      feed_reads_per_req: feedReads === null ? null : round(feedReads / requests, 5),
+      feed_waits_per_req: feedWaits === null ? null : round(feedWaits / requests, 5),
       requests,
       non2xx,
       socket_errors: socketErrors,

@@ -83,6 +83,8 @@ export function judgeTargets(summary, mode) {
   }
   add("sends_per_req ≤ 0.05 under load (hot)", `${arm("hot").sends_per_req}`, arm("hot").sends_per_req <= 0.05);
   add("KV reads per hot request ≤ 0.01", `${arm("hot").kv_reads_per_req}`, arm("hot").kv_reads_per_req <= 0.01);
+  add("revocation feed reads per hot request ≤ 0.001", `${arm("hot").feed_reads_per_req}`, arm("hot").feed_reads_per_req <= 0.001);
+  add("hot requests that waited for the feed ≤ 0.001", `${arm("hot").feed_waits_per_req}`, arm("hot").feed_waits_per_req <= 0.001);
   add("kv arm reads KV on every request (guard)", `${arm("kv").kv_reads_per_req}`, arm("kv").kv_reads_per_req >= 0.99);
   add("wrong secret ≥ 1.5 × baseline throughput", `${arm("reject").ratio}`, arm("reject").ratio >= 1.5);
   add("malformed header ≥ 1.5 × baseline throughput", `${arm("malformed").ratio}`, arm("malformed").ratio >= 1.5);
@@ -129,6 +131,7 @@ export const ARM_COLUMNS = [
   { title: "ΔCPU µs", key: "cpu_delta_us", right: true },
   { title: "KV/req", key: "kv_reads_per_req", right: true },
   { title: "sends/req", key: "sends_per_req", right: true },
+  { title: "feed/req", key: "feed_reads_per_req", right: true },
   { title: "non-2xx", key: "non2xx", right: true },
   { title: "sock err", key: "socket_errors", right: true },
 ];
@@ -154,6 +157,7 @@ export function benchLine(summary) {
     ["bundle_gzip_kib", summary.bundle?.gzip_kib ?? "na"],
     // Beyond the issue's list: the attribution arm's CPU delta, and which runtime produced the line.
     ["hot_noaudit_cpu_delta_us", a("hot_noaudit", "cpu_delta_us")],
+    ["feed_reads_per_req", a("hot", "feed_reads_per_req")],
     ["mode", summary.mode],
   ];
   return `bench: ${fields.map(([k, v]) => `${k}=${v}`).join(" ")}`;

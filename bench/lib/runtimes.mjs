@@ -89,9 +89,10 @@ export function readCounters(url) {
 /**
  * Starts one Worker under Miniflare.
  * @param {{ root: string, name: string, entry: string, compatibilityDate: string, vars: Record<string, string>,
- *           kvSeed: Record<string, string>, consumer: boolean, inspectorPort?: number }} options
+ *           kvSeed: Record<string, string>, consumer: boolean, inspectorPort?: number, revocationFeed?: boolean }} options
  *        `consumer`: this Worker consumes the audit queue (and its dead-letter queue) into D1 and R2;
- *        `inspectorPort`: open workerd's inspector there (for --profile)
+ *        `inspectorPort`: open workerd's inspector there (for --profile);
+ *        `revocationFeed`: bind REVOCATION_FEED to the bundle's own RevocationFeed class (authorizer bundles)
  * @returns {Promise<{ name: string, url: URL, pid: number, close: () => Promise<void> }>}
  */
 export async function startMiniflare({
@@ -104,6 +105,7 @@ export async function startMiniflare({
   kvSeed,
   consumer,
   inspectorPort,
+  revocationFeed = false,
 }) {
   const { Miniflare, convertV4MiniflareOptions } = await import(join(root, "node_modules", "miniflare", "dist", "src", "index.js"));
   const before = childPids("workerd");
@@ -126,6 +128,8 @@ export async function startMiniflare({
           d1Databases: ["AUDIT_DB"],
           // The audit archive the consumer writes next to D1 (docs/audit.md "Archive"), in memory.
           r2Buckets: ["AUDIT_ARCHIVE"],
+          // The revocation feed the request path follows (docs/storage.md "Revocation feed"), in the bundle itself.
+          ...(revocationFeed ? { durableObjects: { REVOCATION_FEED: { className: "RevocationFeed", useSQLite: true } } } : {}),
         },
       ],
     }),
@@ -168,9 +172,10 @@ const capnpText = (value) => JSON.stringify(String(value));
  * Starts one Worker on plain `workerd serve` (lean mode).
  * @param {{ root: string, buildDir: string, name: string, entry: string, compatibilityDate: string,
  *           compatibilityFlags?: string[], vars: Record<string, string>, kvSeed: Record<string, string>,
- *           inspectorPort?: number, queueStub?: string, queueVars?: Record<string, string> }} options
+ *           inspectorPort?: number, queueStub?: string, queueVars?: Record<string, string>, revocationFeed?: boolean }} options
  *        `queueStub`: the module of the queue service (default bench/workers/lean-queue.js, which drops
- *        messages), with `queueVars` as its text bindings (test/runtime/ collects the audit events)
+ *        messages), with `queueVars` as its text bindings (test/runtime/ collects the audit events);
+ *        `revocationFeed`: bind REVOCATION_FEED to the bundle's own RevocationFeed class (in-memory storage)
  * @returns {Promise<{ name: string, url: URL, pid: number, close: () => Promise<void> }>}
  */
 export async function startLean({
@@ -185,6 +190,7 @@ export async function startLean({
   inspectorPort,
   queueStub,
   queueVars = {},
+  revocationFeed = false,
 }) {
   const port = await freePort();
   const stubs = join(root, "bench", "workers");
@@ -196,7 +202,13 @@ export async function startLean({
     `(name = "KEYS", kvNamespace = (name = "kv"))`,
     `(name = "AUDIT_QUEUE", queue = (name = "queue"))`,
     ...Object.entries(vars).map(([key, value]) => `(name = ${capnpText(key)}, text = ${capnpText(value)})`),
+    ...(revocationFeed ? [`(name = "REVOCATION_FEED", durableObjectNamespace = "RevocationFeed")`] : []),
   ];
+  // The revocation feed's Durable Object lives in the bundle itself, with in-memory SQLite storage.
+  const durableObjects = revocationFeed
+    ? `durableObjectNamespaces = [(className = "RevocationFeed", uniqueKey = "spot-revocation-feed", enableSql = true)],
+      durableObjectStorage = (inMemory = void),`
+    : "";
   const config = `using Workerd = import "/workerd/workerd.capnp";
 const config :Workerd.Config = (
   services = [
@@ -208,6 +220,7 @@ const config :Workerd.Config = (
         ${bindings.join(",\n        ")}
       ],
       globalOutbound = "loopback",
+      ${durableObjects}
     )),
     (name = "kv", worker = (
       modules = [(name = "lean-kv.js", esModule = ${embed(join(stubs, "lean-kv.js"))})],

@@ -51,6 +51,7 @@ export async function startAuthorizer({ root, origin, vars = {}, runtime = "work
       ...vars,
     },
     kvSeed: { [key.kvKey]: key.record },
+    revocationFeed: true,
   };
   let worker;
   try {
