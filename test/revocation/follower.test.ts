@@ -73,7 +73,8 @@ afterEach(() => {
   vi.restoreAllMocks();
 });
 
-describe("a key the feed ends", () => {
+// Cases that wait for the feed in real time take a few seconds, near Vitest's default 5 s.
+describe("a key the feed ends", { timeout: 30_000 }, () => {
   it("is refused within the bound while KV still serves its active record, and stays refused", async () => {
     expect(await probe()).toBe(200);
     expect(await probe()).toBe(200);
@@ -109,7 +110,7 @@ describe("a key the feed ends", () => {
   });
 });
 
-describe("a suspended account", () => {
+describe("a suspended account", { timeout: 30_000 }, () => {
   it("has every key refused with the same 401 within the bound; a resume lets them through again", async () => {
     expect(await probe()).toBe(200);
     const answeredAt = Date.now();
@@ -127,7 +128,7 @@ describe("a suspended account", () => {
   });
 });
 
-describe("the hot path", () => {
+describe("the hot path", { timeout: 30_000 }, () => {
   it("makes no feed round trip per request: 200 requests, one feed object read, one cache lookup", async () => {
     const reads = { objects: 0 };
     const counting = {
