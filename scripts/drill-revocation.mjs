@@ -92,28 +92,30 @@ async function main() {
         const account = `acct_drill${run}r`;
         const key = await newKey(account);
         await warm(account, key.secret);
-        await admin("POST", `/accounts/${account}/keys/${key.key.key_id}/revoke`);
-        return { account, secret: key.secret, answeredAt: Date.now() };
+        const { body } = await admin("POST", `/accounts/${account}/keys/${key.key.key_id}/revoke`);
+        return { account, secret: key.secret, answeredAt: Date.now(), published: body?.revocation_published };
       },
       rotate: async () => {
         const account = `acct_drill${run}o`;
         const key = await newKey(account);
         await warm(account, key.secret);
-        await admin("POST", `/accounts/${account}/keys/${key.key.key_id}/rotate`, { overlap_seconds: 0 });
-        return { account, secret: key.secret, answeredAt: Date.now() };
+        const { body } = await admin("POST", `/accounts/${account}/keys/${key.key.key_id}/rotate`, { overlap_seconds: 0 });
+        return { account, secret: key.secret, answeredAt: Date.now(), published: body?.revocation_published };
       },
       suspend: async () => {
         const account = `acct_drill${run}s`;
         const key = await newKey(account);
         await warm(account, key.secret);
-        await admin("POST", `/accounts/${account}/suspend`);
-        return { account, secret: key.secret, answeredAt: Date.now(), after: () => admin("POST", `/accounts/${account}/resume`) };
+        const { body } = await admin("POST", `/accounts/${account}/suspend`);
+        const resume = () => admin("POST", `/accounts/${account}/resume`);
+        return { account, secret: key.secret, answeredAt: Date.now(), published: body?.revocation_published, after: resume };
       },
     };
 
     const results = {};
     for (const [name, change] of Object.entries(changes)) {
       const done = await change();
+      if (done.published !== true) console.log(`drill: ${name}: the admin API answered revocation_published: ${done.published}`);
       const ms = await timeToRefusal(done.account, done.secret, done.answeredAt);
       results[name] = ms;
       console.log(
