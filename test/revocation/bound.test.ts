@@ -96,7 +96,7 @@ describe("within 5 s of the admin API's answer, with KV still serving the old re
     const key = await warmKey("acct_bound2");
     const { res, body } = await adminCall("POST", `/accounts/acct_bound2/keys/${key.keyId}/rotate`, { body: { overlap_seconds: 0 } });
     const answeredAt = Date.now();
-    expect(res.status).toBe(201);
+    expect(res.status).toBe(200);
     expect(body).toMatchObject({ revocation_published: true });
     expect(await timeToRefusal("acct_bound2", key.secret, key.kv, answeredAt)).toBeLessThanOrEqual(BOUND_MS);
     expect(await status("acct_bound2", (body as { secret: string }).secret, key.kv)).toBe(200);
