@@ -52,6 +52,16 @@ import {
 } from "./model";
 import { isPermanentKvWriteError, kvSyncOf, outboxRetryDelayMs } from "./outbox";
 
+/**
+ * KV records one flush writes at most: a flush is one invocation (an admin request or an alarm), and
+ * Workers allow 1,000 KV operations per invocation; a write may cost a put and a delete. The rest is
+ * written by an alarm set at once (a suspension of a large account answers `kv_synced: false`).
+ */
+export const KV_WRITES_PER_FLUSH = 400;
+
+/** Milliseconds one publish to the revocation feed may take before it counts as failed (and is retried). */
+export const FEED_PUBLISH_TIMEOUT_MS = 3_000;
+
 /** A refusal the admin API answers with its own error code (docs/errors.md). */
 export interface AccountOpError {
   ok: false;
@@ -303,15 +313,16 @@ export class AccountKeys extends DurableObject<Env> {
    * is given up once the key's older record is deleted (fail closed: the edge then knows no record
    * rather than an outdated one): the row is marked failed and logged once as `key_kv_write_abandoned`;
    * while that delete fails too, the row stays pending.
-   * @returns the highest attempt count of the rows still pending (0: none)
+   * Writes at most {@link KV_WRITES_PER_FLUSH} records.
+   * @returns the highest attempt count of the rows that failed (0: none), and whether rows were left for the next flush
    */
-  async #flush(): Promise<number> {
+  async #flush(): Promise<{ attempts: number; more: boolean }> {
     const suspendedAt = this.#suspendedAt();
     const rows = this.ctx.storage.sql
       .exec<{ key_id: string; attempts: number }>("SELECT key_id, attempts FROM kv_outbox WHERE failed_at IS NULL")
       .toArray();
     let maxAttempts = 0;
-    for (const row of rows) {
+    for (const row of rows.slice(0, KV_WRITES_PER_FLUSH)) {
       const key = this.#read(row.key_id);
       if (key === null) {
         this.ctx.storage.sql.exec("DELETE FROM kv_outbox WHERE key_id = ?", row.key_id);
@@ -342,7 +353,7 @@ export class AccountKeys extends DurableObject<Env> {
       maxAttempts = Math.max(maxAttempts, attempts);
       this.ctx.storage.sql.exec("UPDATE kv_outbox SET attempts = ? WHERE key_id = ?", attempts, row.key_id);
     }
-    return maxAttempts;
+    return { attempts: maxAttempts, more: rows.length > KV_WRITES_PER_FLUSH };
   }
 
   /**
@@ -365,7 +376,7 @@ export class AccountKeys extends DurableObject<Env> {
       const first = chunk[0] as FeedOutboxRow;
       const last = chunk[chunk.length - 1] as FeedOutboxRow;
       try {
-        await feed.publish(chunk.map(feedChangeOf));
+        await withTimeout(feed.publish(chunk.map(feedChangeOf)), FEED_PUBLISH_TIMEOUT_MS);
         this.ctx.storage.sql.exec("DELETE FROM feed_outbox WHERE seq BETWEEN ? AND ?", first.seq, last.seq);
       } catch (err) {
         const attempts = Math.max(...rows.slice(start).map((row) => row.attempts)) + 1;
@@ -384,11 +395,15 @@ export class AccountKeys extends DurableObject<Env> {
 
   /**
    * Flushes both outboxes, the feed first (a "stop accepting" change reaches the isolates before, or
-   * with, its KV record), and sets the alarm for the sooner retry when either still holds rows.
+   * with, its KV record), and sets the alarm for the sooner retry when either still holds rows: after
+   * the backoff of the failures, or at once when KV records were only left over (none failed).
    */
   async #flushOutboxes(): Promise<void> {
-    const retries = [await this.#flushFeed(), await this.#flush()].filter((attempts) => attempts > 0);
-    if (retries.length > 0) await this.ctx.storage.setAlarm(Date.now() + Math.min(...retries.map(outboxRetryDelayMs)));
+    const feedAttempts = await this.#flushFeed();
+    const kv = await this.#flush();
+    const delays = [feedAttempts, kv.attempts].filter((attempts) => attempts > 0).map(outboxRetryDelayMs);
+    if (kv.more && kv.attempts === 0) delays.push(0);
+    if (delays.length > 0) await this.ctx.storage.setAlarm(Date.now() + Math.min(...delays));
   }
 
   #accountId(): string | null {
@@ -676,6 +691,19 @@ export class AccountKeys extends DurableObject<Env> {
 
 function refuse(code: AccountOpError["code"], message: string): AccountOpError {
   return { ok: false, code, message };
+}
+
+/** `promise`, or a rejection once `ms` milliseconds have passed without it settling. */
+async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    if (timer !== undefined) clearTimeout(timer);
+  }
 }
 
 /** Whether two optional ISO 8601 instants name the same instant (null: none). */

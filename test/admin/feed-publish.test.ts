@@ -7,7 +7,7 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { type AccountKeys, migrateAccountKeysSchema } from "../../src/admin/account-do";
+import { type AccountKeys, FEED_PUBLISH_TIMEOUT_MS, migrateAccountKeysSchema } from "../../src/admin/account-do";
 import { KV_RETENTION_AFTER_END_SECONDS, MAX_EXPIRES_AHEAD_DAYS } from "../../src/admin/model";
 import { hashSecret, importHashKey, secretKvKey } from "../../src/keys/hash";
 import { type KeyRecord, KeyRecordSchema } from "../../src/keys/record";
@@ -179,6 +179,19 @@ describe("a publish that fails", () => {
     const [hashA, hashB] = [await hashOf(a.secret), await hashOf(b.secret)];
     const entries = (await feed().window()).entries.filter((e) => e.kind === "key" && [hashA, hashB].includes(e.secret_hash));
     expect(entries.map((e) => (e.kind === "key" ? e.secret_hash : ""))).toEqual([hashA, hashB]);
+  });
+
+  it("a publish that does not answer counts as failed after FEED_PUBLISH_TIMEOUT_MS: the admin answer does not wait longer", async () => {
+    const key = await createKey("acct_fp7");
+    vi.spyOn(console, "error").mockImplementation(() => {});
+    await useFeed("acct_fp7", () => new Promise(() => {}));
+    const startedAt = Date.now();
+    const out = await adminCall("POST", `/accounts/acct_fp7/keys/${key.keyId}/revoke`);
+    expect(out.body).toMatchObject({ key: { status: "revoked" }, kv_synced: true, revocation_published: false });
+    const tookMs = Date.now() - startedAt;
+    expect(tookMs).toBeGreaterThanOrEqual(FEED_PUBLISH_TIMEOUT_MS - 100);
+    expect(tookMs).toBeLessThan(FEED_PUBLISH_TIMEOUT_MS + 2_000);
+    expect(await pendingFeed("acct_fp7")).toBe(1);
   });
 
   it("publishes in calls of at most MAX_CHANGES_PER_PUBLISH changes, in order", async () => {

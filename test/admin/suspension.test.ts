@@ -6,7 +6,8 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import type { AccountKeys } from "../../src/admin/account-do";
+import { type AccountKeys, KV_WRITES_PER_FLUSH } from "../../src/admin/account-do";
+import { type StoredKey, StoredKeySchema } from "../../src/admin/model";
 import { hashSecret, importHashKey, secretKvKey } from "../../src/keys/hash";
 import { type KeyRecord, KeyRecordSchema, KeyRecordV2Schema } from "../../src/keys/record";
 import { clearKeyCache } from "../../src/keys/store";
@@ -206,6 +207,35 @@ describe("suspend and resume", () => {
     await resume("acct_su6");
     expect(await kvRecord(key.secret)).toMatchObject({ v: 1, status: "revoked" });
     expect(await apiStatus("acct_su6", key.secret)).toBe(401);
+  });
+
+  it("an account with more keys than one flush writes: the rest is written by an alarm set at once", async () => {
+    const { keyId } = await createKey("acct_su8");
+    const count = KV_WRITES_PER_FLUSH + 2;
+    // The keys are put straight into the object's tables (as if created long ago); their secrets do not matter.
+    await runInDurableObject(accountStub("acct_su8"), (_instance: AccountKeys, state: DurableObjectState) => {
+      const sql = state.storage.sql;
+      const template = JSON.parse(sql.exec<{ record: string }>("SELECT record FROM keys").one().record) as StoredKey;
+      for (let i = 1; i < count; i++) {
+        const key = StoredKeySchema.parse({ ...template, key_id: `key_bulk${i}`, secret_hash: i.toString(16).padStart(64, "0") });
+        sql.exec(
+          "INSERT INTO keys (key_id, secret_hash, created_at, record) VALUES (?, ?, ?, ?)",
+          key.key_id,
+          key.secret_hash,
+          key.created_at,
+          JSON.stringify(key),
+        );
+      }
+    });
+    const out = await suspend("acct_su8");
+    expect(out.body).toMatchObject({ keys_rewritten: count, kv_synced: false, revocation_published: true });
+    const pending = () => runInDurableObject(accountStub("acct_su8"), (instance: AccountKeys) => instance.pendingKvWrites());
+    // The alarm was set for now: the runtime may have run it already; else run it here.
+    await runDurableObjectAlarm(accountStub("acct_su8"));
+    expect(await pending()).toBe(0);
+    const last = await env.KEYS.get(secretKvKey((count - 1).toString(16).padStart(64, "0")), "json");
+    expect(last).toMatchObject({ v: 3, key_id: `key_bulk${count - 1}` });
+    expect(keyId).toMatch(/^key_/);
   });
 
   it("a failed publish of the suspension: revocation_published: false, KV still written (v3), the alarm publishes it", async () => {
