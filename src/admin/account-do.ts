@@ -370,12 +370,12 @@ export class AccountKeys extends DurableObject<Env> {
       .exec<FeedOutboxRow>("SELECT seq, kind, subject, not_after_ms, suspended, attempts FROM feed_outbox ORDER BY seq")
       .toArray();
     if (rows.length === 0) return 0;
-    const feed = this.env.REVOCATION_FEED.get(this.env.REVOCATION_FEED.idFromName(FEED_OBJECT_NAME));
     for (let start = 0; start < rows.length; start += MAX_CHANGES_PER_PUBLISH) {
       const chunk = rows.slice(start, start + MAX_CHANGES_PER_PUBLISH);
       const first = chunk[0] as FeedOutboxRow;
       const last = chunk[chunk.length - 1] as FeedOutboxRow;
       try {
+        const feed = this.env.REVOCATION_FEED.get(this.env.REVOCATION_FEED.idFromName(FEED_OBJECT_NAME));
         await withTimeout(feed.publish(chunk.map(feedChangeOf)), FEED_PUBLISH_TIMEOUT_MS);
         this.ctx.storage.sql.exec("DELETE FROM feed_outbox WHERE seq BETWEEN ? AND ?", first.seq, last.seq);
       } catch (err) {

@@ -181,6 +181,23 @@ describe("a publish that fails", () => {
     expect(entries.map((e) => (e.kind === "key" ? e.secret_hash : ""))).toEqual([hashA, hashB]);
   });
 
+  it("a feed binding that throws before any call is a failed publish too, never a failed admin answer", async () => {
+    const key = await createKey("acct_fp8");
+    const errors = vi.spyOn(console, "error").mockImplementation(() => {});
+    const broken = {
+      idFromName: () => {
+        throw new Error("Durable Objects unavailable");
+      },
+    } as unknown as Env["REVOCATION_FEED"];
+    await runInDurableObject(accountStub("acct_fp8"), (instance: AccountKeys) => {
+      (instance as unknown as { env: Env }).env = { ...env, REVOCATION_FEED: broken };
+    });
+    const out = await adminCall("POST", `/accounts/acct_fp8/keys/${key.keyId}/revoke`);
+    expect(out.res.status).toBe(200);
+    expect(out.body).toMatchObject({ key: { status: "revoked" }, revocation_published: false });
+    expect(logLines(errors, "revocation_publish_failed")).toMatchObject([{ error: "Durable Objects unavailable" }]);
+  });
+
   it("a publish that does not answer counts as failed after FEED_PUBLISH_TIMEOUT_MS: the admin answer does not wait longer", async () => {
     const key = await createKey("acct_fp7");
     vi.spyOn(console, "error").mockImplementation(() => {});
