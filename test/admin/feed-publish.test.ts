@@ -115,6 +115,19 @@ describe("revoke and rotate publish to the revocation feed before answering", ()
     expect(await keyEntries(await hashOf(body.secret))).toEqual([]);
   });
 
+  it("the feed gets the change before KV does (the feed outbox is flushed first)", async () => {
+    const key = await createKey("acct_fp9");
+    const seenInKv: (string | undefined)[] = [];
+    await useFeed("acct_fp9", async (changes) => {
+      seenInKv.push((await kvRecord(key.secret))?.status);
+      return feed().publish(changes);
+    });
+    const out = await adminCall("POST", `/accounts/acct_fp9/keys/${key.keyId}/revoke`);
+    expect(out.body).toMatchObject({ kv_synced: true, revocation_published: true });
+    expect(seenInKv).toEqual(["active"]);
+    expect((await kvRecord(key.secret))?.status).toBe("revoked");
+  });
+
   it("create, import and a label change publish nothing and say revocation_published: true", async () => {
     const before = (await feed().window()).head_seq;
     const created = await adminCall("POST", "/accounts/acct_fp3/keys", { body: { label: "a" } });
