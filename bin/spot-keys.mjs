@@ -27,8 +27,10 @@ Usage:
   spot-keys show   --account ACCT KEY_ID
   spot-keys rotate --account ACCT KEY_ID [--overlap DURATION] [--expires-at ISO] [--label TEXT]
   spot-keys revoke --account ACCT KEY_ID [--yes]
-  spot-keys update --account ACCT KEY_ID [--label TEXT | --no-label] [--allow-ip CIDR]... [--no-allow-ip]
-                   [--rate-limit N | --rate-limit default]
+  spot-keys update --account ACCT KEY_ID [--label TEXT | --no-label] [--expires-at ISO | --expires-at none]
+                   [--allow-ip CIDR]... [--no-allow-ip] [--rate-limit N | --rate-limit default]
+  spot-keys suspend --account ACCT [--yes]                            (every key of the account answers 401)
+  spot-keys resume  --account ACCT                                    (its keys work again)
   spot-keys import --account ACCT [--label TEXT] [--expires-at ISO]   (the secret is read from stdin)
   spot-keys token  [--read-only]                                      (prints a local dev admin token)
   spot-keys audit  --request-id ID [--wait DURATION]                  (the audit event of one response, from D1 or the archive)
@@ -40,7 +42,8 @@ Usage:
 
 Options:
   --json        machine-readable output: the API's JSON answer (errors too), nothing else on stdout
-  --yes, -y     revoke without asking
+  --yes, -y     revoke or suspend without asking
+  --expires-at  an ISO 8601 UTC instant, in the future and at most 3650 days ahead; update: "none" removes the expiry
   --overlap     how long the old secret keeps working: 0, 3600, 90s, 30m, 24h, 7d (default 24h, at most 30d)
   --since, --until  an ISO 8601 instant (2026-11-30T14:00:00Z), a UTC day (2026-11-30), or a time ago (90s, 15m, 2h, 7d)
   --limit       events per page, 1..200 (default 50); with --all the most to fetch in all, 1..10000 (default 10000)
@@ -363,6 +366,38 @@ function syncNote(body) {
   } else if (body.kv_synced === false) {
     console.error(yellow("! The change is saved; its edge lookup record is still being written (retried automatically)."));
   }
+  if (body.revocation_published === false) {
+    console.error(
+      yellow(
+        "! The change is saved, but not yet published to the revocation feed (retried automatically): until it is, the edge " +
+          "takes up to about 90 s after the KV write to refuse, not 5 s.",
+      ),
+    );
+  }
+}
+
+/** How soon the edge refuses after a "stop accepting" change: 5 s once it is in the revocation feed, else the KV bound. */
+function boundNote(body) {
+  return body.revocation_published === false
+    ? "within about 90 s of its KV write (KV propagation + isolate cache): the revocation feed has not got it yet"
+    : "within 5 s (revocation feed)";
+}
+
+/** The notes of suspend/resume: KV records of the account's keys still being written, the feed not reached yet. */
+function accountSyncNote(body) {
+  if (body.kv_synced === false) {
+    console.error(
+      yellow("! The change is saved; some keys' edge lookup records are still being written (retried automatically; spot-keys list)."),
+    );
+  }
+  if (body.revocation_published === false) {
+    console.error(
+      yellow(
+        "! The change is saved, but not yet published to the revocation feed (retried automatically): until it is, the edge " +
+          "takes up to about 90 s after the KV writes, not 5 s.",
+      ),
+    );
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -418,6 +453,7 @@ const SPECS = {
     account: { type: "string" },
     label: { type: "string" },
     "no-label": { type: "boolean", default: false },
+    "expires-at": { type: "string" },
     "allow-ip": { type: "string", multiple: true },
     "no-allow-ip": { type: "boolean", default: false },
     "rate-limit": { type: "string" },
@@ -432,6 +468,8 @@ const SPECS = {
     "expires-at": { type: "string" },
   },
   revoke: { ...COMMON, account: { type: "string" }, yes: { type: "boolean", short: "y", default: false } },
+  suspend: { ...COMMON, account: { type: "string" }, yes: { type: "boolean", short: "y", default: false } },
+  resume: { ...COMMON, account: { type: "string" } },
   import: { ...COMMON, account: { type: "string" }, label: { type: "string" }, "expires-at": { type: "string" } },
   token: { ...COMMON, "read-only": { type: "boolean", default: false } },
   audit: {
@@ -611,6 +649,13 @@ async function run(command, values, positionals) {
           ),
         );
         for (const key of b.keys) console.log(keyLine(key));
+        if (b.account?.suspended) {
+          console.log(
+            yellow(
+              `Account suspended since ${esc(b.account.suspended_at)}: every key answers 401 (spot-keys resume --account ${esc(account)}).`,
+            ),
+          );
+        }
         if (b.keys.some((key) => key.status === "sync_failed"))
           console.log(dim("sync_failed: KV refused the key's edge lookup record, so it does not authenticate (spot-keys show for more)."));
       });
@@ -654,10 +699,13 @@ async function run(command, values, positionals) {
       if (values.label !== undefined && values["no-label"]) throw new UsageError("give --label or --no-label, not both");
       if (values.label !== undefined) body.label = values.label;
       if (values["no-label"]) body.label = null;
+      if (values["expires-at"] !== undefined) {
+        body.expires_at = String(values["expires-at"]).trim().toLowerCase() === "none" ? null : values["expires-at"];
+      }
       const policy = policyFromOptions(values, { update: true });
       if (policy) body.policy = policy;
       if (Object.keys(body).length === 0) {
-        throw new UsageError("nothing to change: give --label, --no-label, --allow-ip, --no-allow-ip or --rate-limit");
+        throw new UsageError("nothing to change: give --label, --no-label, --expires-at, --allow-ip, --no-allow-ip or --rate-limit");
       }
       const { body: updated } = await adminRequest({
         ...(await connection()),
@@ -671,8 +719,12 @@ async function run(command, values, positionals) {
             ? `Updated ${bold(esc(b.key.key_id))}: ${esc(b.changed.join(", "))}.`
             : `Nothing changed on ${esc(b.key.key_id)}.`,
         );
+        if (b.changed.includes("expires_at")) console.log(`  ${"expires".padEnd(12)}${esc(b.key.expires_at ?? "never")}`);
         for (const [name, value] of policyLines(b.key.policy)) console.log(`  ${name.padEnd(12)}${esc(value)}`);
-        if (b.changed.length > 0) console.log(dim("The edge enforces the change within about 90 s (KV propagation + isolate cache)."));
+        if (b.changed.includes("expires_at")) console.log(dim(`An earlier end is enforced everywhere ${boundNote(b)}.`));
+        if (b.changed.some((name) => name !== "expires_at")) {
+          console.log(dim("The edge enforces the change within about 90 s (KV propagation + isolate cache)."));
+        }
         syncNote(b);
       });
       return EXIT.ok;
@@ -685,7 +737,7 @@ async function run(command, values, positionals) {
           console.error(red(`Not revoking ${keyId}: confirm with --yes (there is no terminal to ask on).`));
           return EXIT.aborted;
         }
-        const answer = await ask(`Revoke ${keyId} of ${account}? It stops working within about 90 s and cannot be undone. [y/N] `);
+        const answer = await ask(`Revoke ${keyId} of ${account}? It stops working within seconds and cannot be undone. [y/N] `);
         if (!/^y(es)?$/i.test(answer.trim())) {
           console.error("Not revoked.");
           return EXIT.aborted;
@@ -703,8 +755,59 @@ async function run(command, values, positionals) {
             ? `${esc(b.key.key_id)} was already revoked (${esc(b.key.revoked_at)}).`
             : `Revoked ${bold(esc(b.key.key_id))} at ${esc(b.key.revoked_at)}.`,
         );
-        console.log(dim("It stops working everywhere within about 90 s (KV propagation + isolate cache)."));
+        console.log(dim(`It stops working everywhere ${boundNote(b)}.`));
         syncNote(b);
+      });
+      return EXIT.ok;
+    }
+    case "suspend": {
+      const account = requireAccount(values);
+      noPositionals(positionals);
+      if (!values.yes) {
+        if (!process.stdin.isTTY) {
+          console.error(red(`Not suspending ${account}: confirm with --yes (there is no terminal to ask on).`));
+          return EXIT.aborted;
+        }
+        const answer = await ask(`Suspend ${account}? Every key of it answers 401 within seconds, until resumed. [y/N] `);
+        if (!/^y(es)?$/i.test(answer.trim())) {
+          console.error("Not suspended.");
+          return EXIT.aborted;
+        }
+      }
+      const { body: suspended } = await adminRequest({
+        ...(await connection()),
+        method: "POST",
+        path: `/accounts/${account}/suspend`,
+        body: {},
+      });
+      out(suspended, (b) => {
+        console.log(
+          b.already
+            ? `${esc(b.account_id)} was already suspended (since ${esc(b.suspended_at)}).`
+            : `Suspended ${bold(esc(b.account_id))} at ${esc(b.suspended_at)}; ${esc(b.keys_rewritten)} key record(s) rewritten.`,
+        );
+        console.log(dim(`Every key of it answers 401 everywhere ${boundNote(b)}, until \`spot-keys resume --account ${esc(account)}\`.`));
+        accountSyncNote(b);
+      });
+      return EXIT.ok;
+    }
+    case "resume": {
+      const account = requireAccount(values);
+      noPositionals(positionals);
+      const { body: resumed } = await adminRequest({
+        ...(await connection()),
+        method: "POST",
+        path: `/accounts/${account}/resume`,
+        body: {},
+      });
+      out(resumed, (b) => {
+        console.log(
+          b.already
+            ? `${esc(b.account_id)} was not suspended.`
+            : `Resumed ${bold(esc(b.account_id))}; ${esc(b.keys_rewritten)} key record(s) rewritten.`,
+        );
+        if (!b.already) console.log(dim("Its keys work again (revoked and expired ones stay refused)."));
+        accountSyncNote(b);
       });
       return EXIT.ok;
     }

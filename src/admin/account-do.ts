@@ -12,6 +12,17 @@
  * not serve a state older than this object's), the row is marked failed, and the key's view says so
  * (`kv_sync: "failed"`, status `sync_failed`) until a later change of the key queues it again.
  *
+ * Every "stop accepting" change (a revocation, a rotation's old key, an expiry changed by PATCH, an
+ * account suspended or resumed) also goes into a second outbox, `feed_outbox`, in the same transaction,
+ * and is published to the revocation feed (src/revocation/feed-do.ts) before the KV outbox is flushed
+ * and before the answer, so every isolate refuses the key within seconds even while KV still serves
+ * the old record. A publish that fails stays in that outbox (logged as `revocation_publish_failed`) and
+ * is retried by the same alarm with the same backoff; the answer says `revocationPublished: false`.
+ *
+ * A suspended account (meta `suspended_at`) keeps its keys, but each of their KV records is written as
+ * a v3 record carrying `account_suspended_at`, which the request path refuses; resuming writes them
+ * back as v1/v2.
+ *
  * The object never sees a secret: the Worker generates and hashes it and passes the hash.
  * Methods are called over RPC and return plain objects; a business refusal is `{ ok: false, code }`.
  */
@@ -20,11 +31,14 @@ import type { KeyMode } from "../keys/format";
 import { secretKvKey } from "../keys/hash";
 import { randomBase62 } from "../keys/secret";
 import { errorMessage, log } from "../log";
+import type { FeedChange } from "../revocation/feed";
+import { FEED_OBJECT_NAME, MAX_CHANGES_PER_PUBLISH } from "../revocation/feed-do";
 import {
   applyPolicyChange,
   KEY_ID_RANDOM_CHARS,
   type KeyView,
   type KvSync,
+  keyEndMs,
   keyStatus,
   keyView,
   kvExpirationOf,
@@ -37,6 +51,16 @@ import {
   StoredKeySchema,
 } from "./model";
 import { isPermanentKvWriteError, kvSyncOf, outboxRetryDelayMs } from "./outbox";
+
+/**
+ * KV records one flush writes at most: a flush is one invocation (an admin request or an alarm), and
+ * Workers allow 1,000 KV operations per invocation; a write may cost a put and a delete. The rest is
+ * written by an alarm set at once (a suspension of a large account answers `kv_synced: false`).
+ */
+export const KV_WRITES_PER_FLUSH = 400;
+
+/** Milliseconds one publish to the revocation feed may take before it counts as failed (and is retried). */
+export const FEED_PUBLISH_TIMEOUT_MS = 3_000;
 
 /** A refusal the admin API answers with its own error code (docs/errors.md). */
 export interface AccountOpError {
@@ -86,6 +110,11 @@ export interface UpdateKeyInput {
   label?: string | null;
   /** Policy fields to change (absent: unchanged; null: removed). */
   policy?: PolicyChange;
+  /**
+   * New expiry, ISO 8601 UTC (already checked against the bound of create); undefined leaves it, null
+   * removes it. Refused for a revoked or expired key (`key_revoked`, `key_expired`).
+   */
+  expiresAt?: string | null;
   actor: string;
 }
 
@@ -95,14 +124,35 @@ export interface RevokeKeyInput {
   actor: string;
 }
 
+export interface AccountStateInput {
+  accountId: string;
+  actor: string;
+}
+
+/** Result of a suspend or resume. */
+export interface AccountSuspension {
+  /** ISO 8601 UTC instant the account was suspended, or null when it is not (after the operation). */
+  suspendedAt: string | null;
+  /** True when the account already was in the asked state: nothing was changed, written or published. */
+  already: boolean;
+  /** Keys whose KV record was queued to be rewritten (every key of the account, or 0 when `already`). */
+  keysRewritten: number;
+}
+
 /**
  * A mutation's result: `kvSynced` is true when the KV records of the keys it wrote (or, when it
- * changed nothing, of the key it named) were written before it answered; false while one is pending
- * (retried by the alarm) or failed (the key's view says which).
+ * changed nothing, of the key it named; for suspend/resume: of every key of the account) were
+ * written before it answered; false while one is pending (retried by the alarm) or failed (the key's
+ * view says which). `revocationPublished` is true when no feed change about those keys (by secret
+ * hash; for suspend/resume: about the account) is waiting in `feed_outbox`, i.e. every one this or an
+ * earlier operation queued is in the revocation feed; false while one waits for the alarm's retry.
  */
-export type Mutation<T> = ({ ok: true; kvSynced: boolean } & T) | AccountOpError;
+export type Mutation<T> = ({ ok: true; kvSynced: boolean; revocationPublished: boolean } & T) | AccountOpError;
 
-/** The tables as first created; later columns are added by {@link ADDED_COLUMNS}. */
+/**
+ * The tables. `CREATE TABLE IF NOT EXISTS` also creates a table added since (`feed_outbox`, issue 13) in
+ * an object made before, on its next start; later columns of existing tables are added by {@link ADDED_COLUMNS}.
+ */
 const SCHEMA = [
   `CREATE TABLE IF NOT EXISTS keys (
      key_id      TEXT PRIMARY KEY,
@@ -118,7 +168,35 @@ const SCHEMA = [
      name  TEXT PRIMARY KEY,
      value TEXT NOT NULL
    )`,
+  // Changes still to publish to the revocation feed, oldest first (src/revocation/feed.ts FeedChange).
+  `CREATE TABLE IF NOT EXISTS feed_outbox (
+     seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+     kind         TEXT    NOT NULL,
+     subject      TEXT    NOT NULL,
+     not_after_ms INTEGER,
+     suspended    INTEGER,
+     attempts     INTEGER NOT NULL DEFAULT 0
+   )`,
 ];
+
+/** A `feed_outbox` row: `kind` key (subject: secret hash, `not_after_ms`) or account (subject: account id, `suspended` 0/1). */
+interface FeedOutboxRow {
+  seq: number;
+  kind: string;
+  subject: string;
+  not_after_ms: number | null;
+  suspended: number | null;
+  attempts: number;
+  [key: string]: SqlStorageValue;
+}
+
+/** What a mutation commits besides key rows: feed changes to publish, and the account's suspension. */
+interface CommitExtras {
+  /** Queued in `feed_outbox`, in this order. */
+  feed?: FeedChange[];
+  /** ISO 8601 UTC: the account is suspended from then; null: resumed; undefined: unchanged. */
+  suspendedAt?: string | null;
+}
 
 /**
  * Columns added to existing tables since, in order (docs/storage.md "Migration note (KV write
@@ -173,10 +251,26 @@ export class AccountKeys extends DurableObject<Env> {
     return this.ctx.storage.sql.exec("SELECT 1 FROM keys WHERE secret_hash = ?", secretHash).toArray().length > 0;
   }
 
-  /** Writes keys and queues their KV records, in one transaction. */
-  #commit(keys: StoredKey[], accountId: string): void {
+  /** Writes keys, queues their KV records and the feed changes, and sets the suspension, in one transaction. */
+  #commit(keys: StoredKey[], accountId: string, extras: CommitExtras = {}): void {
     this.ctx.storage.transactionSync(() => {
       this.ctx.storage.sql.exec("INSERT OR IGNORE INTO meta (name, value) VALUES ('account_id', ?)", accountId);
+      if (extras.suspendedAt === null) this.ctx.storage.sql.exec("DELETE FROM meta WHERE name = 'suspended_at'");
+      if (typeof extras.suspendedAt === "string") {
+        this.ctx.storage.sql.exec(
+          "INSERT INTO meta (name, value) VALUES ('suspended_at', ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+          extras.suspendedAt,
+        );
+      }
+      for (const change of extras.feed ?? []) {
+        this.ctx.storage.sql.exec(
+          "INSERT INTO feed_outbox (kind, subject, not_after_ms, suspended) VALUES (?, ?, ?, ?)",
+          change.kind,
+          change.kind === "key" ? change.secret_hash : change.account_id,
+          change.kind === "key" ? change.not_after_ms : null,
+          change.kind === "account" ? (change.suspended ? 1 : 0) : null,
+        );
+      }
       for (const key of keys) {
         const checked = StoredKeySchema.parse(key);
         this.ctx.storage.sql.exec(
@@ -200,6 +294,11 @@ export class AccountKeys extends DurableObject<Env> {
     if (row && row.value !== accountId) throw new Error("account Durable Object addressed with another account id");
   }
 
+  /** ISO 8601 UTC instant the account was suspended, or null when it is not. */
+  #suspendedAt(): string | null {
+    return this.ctx.storage.sql.exec<{ value: string }>("SELECT value FROM meta WHERE name = 'suspended_at'").toArray()[0]?.value ?? null;
+  }
+
   #newKeyId(): string {
     for (;;) {
       const id = `key_${randomBase62(KEY_ID_RANDOM_CHARS)}`;
@@ -208,18 +307,22 @@ export class AccountKeys extends DurableObject<Env> {
   }
 
   /**
-   * Writes every pending KV record, each as the key's current state. Runs inside the queue only.
-   * A transient failure stays pending and an alarm is set to retry it. A write KV refuses for good
+   * Writes every pending KV record, each as the key's current state (the account's suspension
+   * included). Runs inside the queue only. A transient failure stays pending, to be retried by the
+   * alarm ({@link #flushOutboxes} sets it). A write KV refuses for good
    * is given up once the key's older record is deleted (fail closed: the edge then knows no record
    * rather than an outdated one): the row is marked failed and logged once as `key_kv_write_abandoned`;
    * while that delete fails too, the row stays pending.
+   * Writes at most {@link KV_WRITES_PER_FLUSH} records.
+   * @returns the highest attempt count of the rows that failed (0: none), and whether rows were left for the next flush
    */
-  async #flush(): Promise<void> {
+  async #flush(): Promise<{ attempts: number; more: boolean }> {
+    const suspendedAt = this.#suspendedAt();
     const rows = this.ctx.storage.sql
       .exec<{ key_id: string; attempts: number }>("SELECT key_id, attempts FROM kv_outbox WHERE failed_at IS NULL")
       .toArray();
     let maxAttempts = 0;
-    for (const row of rows) {
+    for (const row of rows.slice(0, KV_WRITES_PER_FLUSH)) {
       const key = this.#read(row.key_id);
       if (key === null) {
         this.ctx.storage.sql.exec("DELETE FROM kv_outbox WHERE key_id = ?", row.key_id);
@@ -230,7 +333,7 @@ export class AccountKeys extends DurableObject<Env> {
       const fields = { account_id: key.account_id, key_id: key.key_id, attempts };
       try {
         const expiration = kvExpirationOf(key, Date.now());
-        await this.env.KEYS.put(name, JSON.stringify(kvRecordOf(key)), expiration === null ? {} : { expiration });
+        await this.env.KEYS.put(name, JSON.stringify(kvRecordOf(key, suspendedAt)), expiration === null ? {} : { expiration });
         this.ctx.storage.sql.exec("DELETE FROM kv_outbox WHERE key_id = ?", row.key_id);
         continue;
       } catch (err) {
@@ -250,7 +353,61 @@ export class AccountKeys extends DurableObject<Env> {
       maxAttempts = Math.max(maxAttempts, attempts);
       this.ctx.storage.sql.exec("UPDATE kv_outbox SET attempts = ? WHERE key_id = ?", attempts, row.key_id);
     }
-    if (maxAttempts > 0) await this.ctx.storage.setAlarm(Date.now() + outboxRetryDelayMs(maxAttempts));
+    return { attempts: maxAttempts, more: rows.length > KV_WRITES_PER_FLUSH };
+  }
+
+  /**
+   * Publishes the feed outbox to the revocation feed, oldest first, in calls of at most
+   * MAX_CHANGES_PER_PUBLISH; a published call's rows are deleted. Runs inside the queue only. On a
+   * failure the rest stays queued in order (nothing later is published before it), is logged as
+   * `revocation_publish_failed` (account, changes pending, attempts, error; never a secret hash) and
+   * retried by the alarm. A call that succeeded but whose answer was lost publishes its changes twice:
+   * harmless, the same subject and value.
+   * @returns the attempt count of the rows still pending (0: none)
+   */
+  async #flushFeed(): Promise<number> {
+    const rows = this.ctx.storage.sql
+      .exec<FeedOutboxRow>("SELECT seq, kind, subject, not_after_ms, suspended, attempts FROM feed_outbox ORDER BY seq")
+      .toArray();
+    if (rows.length === 0) return 0;
+    for (let start = 0; start < rows.length; start += MAX_CHANGES_PER_PUBLISH) {
+      const chunk = rows.slice(start, start + MAX_CHANGES_PER_PUBLISH);
+      const first = chunk[0] as FeedOutboxRow;
+      const last = chunk[chunk.length - 1] as FeedOutboxRow;
+      try {
+        const feed = this.env.REVOCATION_FEED.get(this.env.REVOCATION_FEED.idFromName(FEED_OBJECT_NAME));
+        await withTimeout(feed.publish(chunk.map(feedChangeOf)), FEED_PUBLISH_TIMEOUT_MS);
+        this.ctx.storage.sql.exec("DELETE FROM feed_outbox WHERE seq BETWEEN ? AND ?", first.seq, last.seq);
+      } catch (err) {
+        const attempts = Math.max(...rows.slice(start).map((row) => row.attempts)) + 1;
+        this.ctx.storage.sql.exec("UPDATE feed_outbox SET attempts = attempts + 1 WHERE seq >= ?", first.seq);
+        log("error", "revocation_publish_failed", {
+          account_id: this.#accountId(),
+          pending: rows.length - start,
+          attempts,
+          error: errorMessage(err),
+        });
+        return attempts;
+      }
+    }
+    return 0;
+  }
+
+  /**
+   * Flushes both outboxes, the feed first (a "stop accepting" change reaches the isolates before, or
+   * with, its KV record), and sets the alarm for the sooner retry when either still holds rows: after
+   * the backoff of the failures, or at once when KV records were only left over (none failed).
+   */
+  async #flushOutboxes(): Promise<void> {
+    const feedAttempts = await this.#flushFeed();
+    const kv = await this.#flush();
+    const delays = [feedAttempts, kv.attempts].filter((attempts) => attempts > 0).map(outboxRetryDelayMs);
+    if (kv.more && kv.attempts === 0) delays.push(0);
+    if (delays.length > 0) await this.ctx.storage.setAlarm(Date.now() + Math.min(...delays));
+  }
+
+  #accountId(): string | null {
+    return this.ctx.storage.sql.exec<{ value: string }>("SELECT value FROM meta WHERE name = 'account_id'").toArray()[0]?.value ?? null;
   }
 
   /**
@@ -279,23 +436,34 @@ export class AccountKeys extends DurableObject<Env> {
     );
   }
 
-  /** Flushes the outbox, then whether the KV records of `keys` are all written. */
-  async #flushFor(...keys: StoredKey[]): Promise<boolean> {
-    await this.#flush();
-    return keys.every((key) => this.#kvSync(key.key_id) === "synced");
+  /**
+   * Flushes both outboxes, then whether the KV records of `keys` are all written, and whether no feed
+   * change about them (or, with `account`, about the account) is still waiting to be published.
+   */
+  async #settle(keys: StoredKey[], account = false): Promise<{ kvSynced: boolean; revocationPublished: boolean }> {
+    await this.#flushOutboxes();
+    const waiting = this.ctx.storage.sql.exec<{ kind: string; subject: string }>("SELECT kind, subject FROM feed_outbox").toArray();
+    const hashes = new Set(keys.map((key) => key.secret_hash));
+    return {
+      kvSynced: keys.every((key) => this.#kvSync(key.key_id) === "synced"),
+      revocationPublished: !waiting.some((row) => (row.kind === "key" ? hashes.has(row.subject) : account)),
+    };
   }
 
   #view(key: StoredKey, nowMs: number): KeyView {
     return keyView(key, nowMs, this.#kvSync(key.key_id));
   }
 
-  /** Retries the KV writes still in the outbox. */
+  /** Retries the feed publishes and KV writes still in the outboxes. */
   override async alarm(): Promise<void> {
-    await this.#serialize(() => this.#flush());
+    await this.#serialize(() => this.#flushOutboxes());
   }
 
-  /** Every key of the account, oldest first, as public views (no secret hash). */
-  listKeys(accountId: string): KeyView[] {
+  /**
+   * Every key of the account, oldest first, as public views (no secret hash), and when the account
+   * was suspended (ISO 8601 UTC; null: not suspended).
+   */
+  listKeys(accountId: string): { keys: KeyView[]; suspendedAt: string | null } {
     this.#checkAccount(accountId);
     const now = Date.now();
     const outbox = new Map(
@@ -304,7 +472,7 @@ export class AccountKeys extends DurableObject<Env> {
         .toArray()
         .map((row) => [row.key_id, row]),
     );
-    return this.#all().map((key) => keyView(key, now, kvSyncOf(outbox.get(key.key_id))));
+    return { keys: this.#all().map((key) => keyView(key, now, kvSyncOf(outbox.get(key.key_id)))), suspendedAt: this.#suspendedAt() };
   }
 
   /** One key as a public view, or why there is none. */
@@ -325,6 +493,11 @@ export class AccountKeys extends DurableObject<Env> {
   /** Number of KV records still waiting to be written (operations, tests); failed ones are not waiting. */
   pendingKvWrites(): number {
     return this.ctx.storage.sql.exec("SELECT 1 FROM kv_outbox WHERE failed_at IS NULL").toArray().length;
+  }
+
+  /** Number of changes still waiting to be published to the revocation feed (operations, tests). */
+  pendingFeedChanges(): number {
+    return this.ctx.storage.sql.exec("SELECT 1 FROM feed_outbox").toArray().length;
   }
 
   /** Creates a key (generated or imported secret) and writes its KV record. */
@@ -357,8 +530,8 @@ export class AccountKeys extends DurableObject<Env> {
         policy: input.policy,
       };
       this.#commit([key], input.accountId);
-      const kvSynced = await this.#flushFor(key);
-      return { ok: true, kvSynced, key: this.#view(key, now) } as const;
+      const settled = await this.#settle([key]);
+      return { ok: true, ...settled, key: this.#view(key, now) } as const;
     });
   }
 
@@ -412,16 +585,21 @@ export class AccountKeys extends DurableObject<Env> {
         replaced_by_key_id: fresh.key_id,
         rotated_at: nowIso,
       };
-      this.#commit([retired, fresh], input.accountId);
-      const kvSynced = await this.#flushFor(retired, fresh);
-      return { ok: true, kvSynced, key: this.#view(fresh, now), previous: this.#view(retired, now) } as const;
+      // The old key's end, for the isolates; the new key needs no entry (KV has no record of it to serve stale).
+      const feed: FeedChange[] = [{ kind: "key", secret_hash: retired.secret_hash, not_after_ms: keyEndMs(retired) }];
+      this.#commit([retired, fresh], input.accountId, { feed });
+      const settled = await this.#settle([retired, fresh]);
+      return { ok: true, ...settled, key: this.#view(fresh, now), previous: this.#view(retired, now) } as const;
     });
   }
 
   /**
-   * Changes a key's label and/or policy (PATCH semantics: absent fields unchanged, null removes) and
-   * rewrites its KV record (v1 without a policy, v2 with one). A change that changes nothing writes
-   * nothing. Allowed in every status: the record of a revoked or expired key keeps refusing it.
+   * Changes a key's label, expiry and/or policy (PATCH semantics: absent fields unchanged, null
+   * removes) and rewrites its KV record (v1 without a policy, v2 with one, v3 while the account is
+   * suspended) with its KV expiration. A change that changes nothing writes nothing. Label and policy
+   * may change in every status (the record of a revoked or expired key keeps refusing it); the expiry
+   * only of a key neither revoked nor expired (409 `key_revoked` / `key_expired`: an ended key is not
+   * revived). A changed expiry is published to the revocation feed (the key's new end, or null).
    */
   updateKey(input: UpdateKeyInput): Promise<Mutation<{ key: KeyView; changed: string[] }>> {
     return this.#serialize(async () => {
@@ -429,18 +607,32 @@ export class AccountKeys extends DurableObject<Env> {
       const key = this.#read(input.keyId);
       if (key === null) return this.#notFound(input.keyId);
       const now = Date.now();
-      const { policy, changed } =
+      if (input.expiresAt !== undefined) {
+        const status = keyStatus(key, now);
+        if (status === "revoked") return refuse("key_revoked", `Key ${key.key_id} is revoked: its expiry cannot be changed.`);
+        if (status === "expired") {
+          return refuse("key_expired", `Key ${key.key_id} has expired: its expiry cannot be changed; create a new key.`);
+        }
+      }
+      const { policy, changed: policyChanged } =
         input.policy === undefined ? { policy: key.policy, changed: [] } : applyPolicyChange(key.policy, input.policy);
       const label = input.label === undefined ? key.label : input.label;
-      if (label !== key.label) changed.unshift("label");
+      const expiresAt = input.expiresAt === undefined ? key.expires_at : input.expiresAt;
+      const changed = [
+        ...(label !== key.label ? ["label"] : []),
+        ...(sameInstant(expiresAt, key.expires_at) ? [] : ["expires_at"]),
+        ...policyChanged,
+      ];
       if (changed.length === 0) {
-        const kvSynced = await this.#flushFor(key);
-        return { ok: true, kvSynced, key: this.#view(key, now), changed } as const;
+        const settled = await this.#settle([key]);
+        return { ok: true, ...settled, key: this.#view(key, now), changed } as const;
       }
-      const updated: StoredKey = { ...key, label, policy };
-      this.#commit([updated], input.accountId);
-      const kvSynced = await this.#flushFor(updated);
-      return { ok: true, kvSynced, key: this.#view(updated, now), changed } as const;
+      const updated: StoredKey = { ...key, label, policy, expires_at: changed.includes("expires_at") ? expiresAt : key.expires_at };
+      const end = keyEndMs(updated);
+      const feed: FeedChange[] = end === keyEndMs(key) ? [] : [{ kind: "key", secret_hash: updated.secret_hash, not_after_ms: end }];
+      this.#commit([updated], input.accountId, { feed });
+      const settled = await this.#settle([updated]);
+      return { ok: true, ...settled, key: this.#view(updated, now), changed } as const;
     });
   }
 
@@ -452,17 +644,76 @@ export class AccountKeys extends DurableObject<Env> {
       if (key === null) return this.#notFound(input.keyId);
       const now = Date.now();
       if (key.status === "revoked") {
-        const kvSynced = await this.#flushFor(key);
-        return { ok: true, kvSynced, key: this.#view(key, now), alreadyRevoked: true } as const;
+        const settled = await this.#settle([key]);
+        return { ok: true, ...settled, key: this.#view(key, now), alreadyRevoked: true } as const;
       }
       const revoked: StoredKey = { ...key, status: "revoked", revoked_at: new Date(now).toISOString() };
-      this.#commit([revoked], input.accountId);
-      const kvSynced = await this.#flushFor(revoked);
-      return { ok: true, kvSynced, key: this.#view(revoked, now), alreadyRevoked: false } as const;
+      const feed: FeedChange[] = [{ kind: "key", secret_hash: revoked.secret_hash, not_after_ms: keyEndMs(revoked) }];
+      this.#commit([revoked], input.accountId, { feed });
+      const settled = await this.#settle([revoked]);
+      return { ok: true, ...settled, key: this.#view(revoked, now), alreadyRevoked: false } as const;
+    });
+  }
+
+  /**
+   * Suspends the account: every key is refused by the request path (the feed's account entry within
+   * seconds; each key's KV record rewritten as v3) until {@link resumeAccount}. The keys themselves
+   * are unchanged. Idempotent: suspending a suspended account changes and publishes nothing
+   * (`already`). `account_not_found` while the account has no key.
+   */
+  suspendAccount(input: AccountStateInput): Promise<Mutation<AccountSuspension>> {
+    return this.#setSuspended(input, true);
+  }
+
+  /** Lifts a suspension: the feed's account entry says so and the KV records go back to v1/v2. Idempotent like suspend. */
+  resumeAccount(input: AccountStateInput): Promise<Mutation<AccountSuspension>> {
+    return this.#setSuspended(input, false);
+  }
+
+  #setSuspended(input: AccountStateInput, suspend: boolean): Promise<Mutation<AccountSuspension>> {
+    return this.#serialize(async () => {
+      this.#checkAccount(input.accountId);
+      const keys = this.#all();
+      if (keys.length === 0) return refuse("account_not_found", "This account has no keys.");
+      const current = this.#suspendedAt();
+      if ((current !== null) === suspend) {
+        const settled = await this.#settle(keys, true);
+        return { ok: true, ...settled, suspendedAt: current, already: true, keysRewritten: 0 } as const;
+      }
+      const suspendedAt = suspend ? new Date().toISOString() : null;
+      const feed: FeedChange[] = [{ kind: "account", account_id: input.accountId, suspended: suspend }];
+      this.#commit(keys, input.accountId, { feed, suspendedAt });
+      const settled = await this.#settle(keys, true);
+      return { ok: true, ...settled, suspendedAt, already: false, keysRewritten: keys.length } as const;
     });
   }
 }
 
 function refuse(code: AccountOpError["code"], message: string): AccountOpError {
   return { ok: false, code, message };
+}
+
+/** `promise`, or a rejection once `ms` milliseconds have passed without it settling. */
+async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    if (timer !== undefined) clearTimeout(timer);
+  }
+}
+
+/** Whether two optional ISO 8601 instants name the same instant (null: none). */
+function sameInstant(a: string | null, b: string | null): boolean {
+  return a === null || b === null ? a === b : Date.parse(a) === Date.parse(b);
+}
+
+/** The feed change a `feed_outbox` row holds. */
+function feedChangeOf(row: FeedOutboxRow): FeedChange {
+  return row.kind === "key"
+    ? { kind: "key", secret_hash: row.subject, not_after_ms: row.not_after_ms }
+    : { kind: "account", account_id: row.subject, suspended: row.suspended === 1 };
 }

@@ -41,6 +41,8 @@ import { ADMIN_REALM, AdminTokenError, bearerToken, getAdminAuthConfig, verifyAd
 import { applyPolicyChange, checkExpiresAt, type PolicyChange, type StoredKeyPolicy } from "./model";
 import {
   AccountParams,
+  AccountStateBody,
+  AccountSuspensionResponse,
   AdminAuditEventPage,
   AdminEventSearchQuery,
   AuditEventPage,
@@ -245,7 +247,7 @@ function throwIfRefused<T extends { ok: boolean }>(result: T | AccountOpError): 
 
 /** The RPC methods of an account's Durable Object, as plain promises (the stub's own types are unions of RPC wrappers). */
 type AccountKeysRpc = {
-  [K in "listKeys" | "getKey" | "createKey" | "rotateKey" | "revokeKey" | "updateKey"]: (
+  [K in "listKeys" | "getKey" | "createKey" | "rotateKey" | "revokeKey" | "updateKey" | "suspendAccount" | "resumeAccount"]: (
     ...args: Parameters<AccountKeys[K]>
   ) => Promise<Awaited<ReturnType<AccountKeys[K]>>>;
 };
@@ -279,7 +281,7 @@ async function registerSecret(c: Context<AppEnv>, accountId: string, secret: str
 }
 
 /**
- * `expires_at` of a body (create, import, rotate): in the future and at most MAX_EXPIRES_AHEAD_DAYS
+ * `expires_at` of a body (create, import, rotate, update): in the future and at most MAX_EXPIRES_AHEAD_DAYS
  * ahead ({@link checkExpiresAt}), else 400 `invalid_body` naming `param` and the bound.
  * @returns ISO 8601 UTC, or null for no expiry
  */
@@ -602,18 +604,61 @@ const updateRoute = createRoute({
   method: "patch",
   path: "/v1/accounts/{account_id}/keys/{key_id}",
   operationId: "updateKey",
-  summary: "Change a key's label or policy (IP allowlist, rate limit); omitted fields stay, null removes",
+  summary: "Change a key's label, expiry or policy (IP allowlist, rate limit); omitted fields stay, null removes",
   security,
   middleware: [action("key.update"), requireAdmin("write")] as const,
   request: { params: KeyParams, body: { required: true, content: { "application/json": { schema: UpdateKeyBody } } } },
   responses: {
     200: {
-      description: "Updated (or unchanged: `changed` is empty). The edge enforces it within the revocation bound.",
+      description:
+        "Updated (or unchanged: `changed` is empty). The edge enforces it within the revocation bound; a changed expiry is " +
+        "published to the revocation feed (`revocation_published`).",
       content: { "application/json": { schema: UpdatedKeyResponse } },
     },
-    ...errors(400, 401, 403, 404, 503),
+    ...errors(400, 401, 403, 404),
+    409: {
+      description: "`key_revoked` / `key_expired`: `expires_at` given for a revoked or expired key (an ended key is not revived).",
+      content: { "application/json": { schema: ErrorResponse } },
+    },
+    ...errors(503),
   },
 });
+
+const accountStateRoute = (suspend: boolean) =>
+  createRoute({
+    method: "post",
+    path: suspend ? "/v1/accounts/{account_id}/suspend" : "/v1/accounts/{account_id}/resume",
+    operationId: suspend ? "suspendAccount" : "resumeAccount",
+    summary: suspend
+      ? "Suspend an account: every key of it answers 401 until resumed (idempotent)"
+      : "Resume a suspended account: its keys work again as each key's own state allows (idempotent)",
+    description: suspend
+      ? "Publishes the suspension to the revocation feed (every isolate refuses the account's keys within 5 s of the answer while " +
+        "`revocation_published` is true) and rewrites every key's lookup record in Workers KV as a v3 record carrying " +
+        "`account_suspended_at` (docs/storage.md), which the edge refuses with 401 `invalid_credentials`. The keys themselves are " +
+        "unchanged: they can still be listed, rotated, revoked or updated; keys created or rotated meanwhile are suspended too. " +
+        "Suspending a suspended account changes nothing (`already: true`). Recorded as an admin event (`account.suspend`)."
+      : "Publishes the end of the suspension to the revocation feed and rewrites every key's lookup record back to v1/v2; a " +
+        "revoked or expired key stays refused. Resuming an account that is not suspended changes nothing (`already: true`). " +
+        "Recorded as an admin event (`account.resume`).",
+    security,
+    middleware: [action(suspend ? "account.suspend" : "account.resume"), requireAdmin("write")] as const,
+    request: { params: AccountParams, body: { required: false, content: { "application/json": { schema: AccountStateBody } } } },
+    responses: {
+      200: {
+        description: suspend ? "Suspended (or already suspended)." : "Resumed (or not suspended).",
+        content: { "application/json": { schema: AccountSuspensionResponse } },
+      },
+      ...errors(400, 401, 403),
+      404: {
+        description: "`account_not_found`: the account has no keys.",
+        content: { "application/json": { schema: ErrorResponse } },
+      },
+      ...errors(503),
+    },
+  });
+const suspendRoute = accountStateRoute(true);
+const resumeRoute = accountStateRoute(false);
 
 const openApiRoute = createRoute({
   method: "get",
@@ -646,9 +691,9 @@ export function createAdminApp(): OpenAPIHono<AppEnv> {
 
   admin.openapi(listRoute, async (c) => {
     const { account_id } = c.req.valid("param");
-    const keys = await storage(c, () => accountKeys(c.env, account_id).listKeys(account_id));
+    const { keys, suspendedAt } = await storage(c, () => accountKeys(c.env, account_id).listKeys(account_id));
     if (keys.length === 0) throw new ApiError("account_not_found", "This account has no keys.");
-    return c.json({ account_id, keys }, 200);
+    return c.json({ account_id, account: { suspended: suspendedAt !== null, suspended_at: suspendedAt }, keys }, 200);
   });
 
   admin.openapi(getRoute, async (c) => {
@@ -680,7 +725,7 @@ export function createAdminApp(): OpenAPIHono<AppEnv> {
     throwIfRefused(result);
     setTarget(c, { keyId: result.key.key_id });
     c.header("X-Spot-Secret-Warning", SECRET_WARNING);
-    return c.json({ key: result.key, secret, kv_synced: result.kvSynced }, 201);
+    return c.json({ key: result.key, secret, kv_synced: result.kvSynced, revocation_published: result.revocationPublished }, 201);
   });
 
   admin.openapi(importRoute, async (c) => {
@@ -710,7 +755,7 @@ export function createAdminApp(): OpenAPIHono<AppEnv> {
     );
     throwIfRefused(result);
     setTarget(c, { keyId: result.key.key_id });
-    return c.json({ key: result.key, kv_synced: result.kvSynced }, 201);
+    return c.json({ key: result.key, kv_synced: result.kvSynced, revocation_published: result.revocationPublished }, 201);
   });
 
   admin.openapi(rotateRoute, async (c) => {
@@ -736,7 +781,16 @@ export function createAdminApp(): OpenAPIHono<AppEnv> {
     throwIfRefused(result);
     setTarget(c, { newKeyId: result.key.key_id });
     c.header("X-Spot-Secret-Warning", SECRET_WARNING);
-    return c.json({ key: result.key, previous: result.previous, secret, kv_synced: result.kvSynced }, 200);
+    return c.json(
+      {
+        key: result.key,
+        previous: result.previous,
+        secret,
+        kv_synced: result.kvSynced,
+        revocation_published: result.revocationPublished,
+      },
+      200,
+    );
   });
 
   admin.openapi(revokeRoute, async (c) => {
@@ -745,8 +799,41 @@ export function createAdminApp(): OpenAPIHono<AppEnv> {
       accountKeys(c.env, account_id).revokeKey({ accountId: account_id, keyId: key_id, actor: actorOf(c) }),
     );
     throwIfRefused(result);
-    return c.json({ key: result.key, already_revoked: result.alreadyRevoked, kv_synced: result.kvSynced }, 200);
+    return c.json(
+      {
+        key: result.key,
+        already_revoked: result.alreadyRevoked,
+        kv_synced: result.kvSynced,
+        revocation_published: result.revocationPublished,
+      },
+      200,
+    );
   });
+
+  for (const [route, suspend] of [
+    [suspendRoute, true],
+    [resumeRoute, false],
+  ] as const) {
+    admin.openapi(route, async (c) => {
+      const { account_id } = c.req.valid("param");
+      const input = { accountId: account_id, actor: actorOf(c) };
+      const stub = accountKeys(c.env, account_id);
+      const result = await storage(c, () => (suspend ? stub.suspendAccount(input) : stub.resumeAccount(input)));
+      throwIfRefused(result);
+      return c.json(
+        {
+          account_id,
+          suspended: result.suspendedAt !== null,
+          suspended_at: result.suspendedAt,
+          already: result.already,
+          keys_rewritten: result.keysRewritten,
+          kv_synced: result.kvSynced,
+          revocation_published: result.revocationPublished,
+        },
+        200,
+      );
+    });
+  }
 
   admin.openapi(auditSearchRoute, async (c) => {
     const q = c.req.valid("query");
@@ -828,18 +915,23 @@ export function createAdminApp(): OpenAPIHono<AppEnv> {
   admin.openapi(updateRoute, async (c) => {
     const { account_id, key_id } = c.req.valid("param");
     const body = c.req.valid("json");
+    const expiresAt = body.expires_at === undefined ? undefined : expiresAtOf(body.expires_at, "body.expires_at");
     const result = await storage(c, () =>
       accountKeys(c.env, account_id).updateKey({
         accountId: account_id,
         keyId: key_id,
         ...(body.label !== undefined ? { label: body.label } : {}),
+        ...(expiresAt !== undefined ? { expiresAt } : {}),
         ...(body.policy !== undefined ? { policy: policyChangeOf(body.policy) } : {}),
         actor: actorOf(c),
       }),
     );
     throwIfRefused(result);
     setTarget(c, { changes: result.changed });
-    return c.json({ key: result.key, changed: result.changed, kv_synced: result.kvSynced }, 200);
+    return c.json(
+      { key: result.key, changed: result.changed, kv_synced: result.kvSynced, revocation_published: result.revocationPublished },
+      200,
+    );
   });
 
   admin.openAPIRegistry.registerComponent("securitySchemes", "adminBearer", {

@@ -1,12 +1,18 @@
 /**
  * The key model (docs/storage.md "Key model"): the full record an account's Durable Object keeps
  * (the source of truth), the public view the admin API returns, and the projection written to KV
- * for the request path (the v1 {@link KeyRecord}). Pure.
+ * for the request path (the v1/v2/v3 {@link KeyRecord}). Pure.
  */
 import * as z from "zod";
 import { API_KEY_PATTERN, type KeyMode } from "../keys/format";
 import { isRateLimitTier, MAX_ALLOWLIST_ENTRIES, normalizeCidr } from "../keys/policy";
-import { KEY_RECORD_POLICY_VERSION, KEY_RECORD_VERSION, type KeyRecord, type KeyRecordPolicy } from "../keys/record";
+import {
+  KEY_RECORD_POLICY_VERSION,
+  KEY_RECORD_SUSPENDED_VERSION,
+  KEY_RECORD_VERSION,
+  type KeyRecord,
+  type KeyRecordPolicy,
+} from "../keys/record";
 
 export const KEY_ID_PATTERN = /^key_[A-Za-z0-9]{1,64}$/;
 /** Random Base62 characters of a generated key id (`key_` + 16 ≈ 95 bits: unique, not secret). */
@@ -196,9 +202,11 @@ export function keyView(key: StoredKey, nowMs: number, kvSync: KvSync): KeyView 
 /**
  * The KV record the request path reads under `secret:<secret_hash>` (docs/storage.md): v1 for a key
  * without a policy, v2 with its `policy` (allowlist and/or rate limit) otherwise, so a reader that
- * knows only v1 refuses it instead of ignoring an allowlist.
+ * knows only v1 refuses it instead of ignoring an allowlist; v3 (policy optional, plus
+ * `account_suspended_at`) while the key's account is suspended, so every reader refuses the key.
+ * @param accountSuspendedAt ISO 8601 UTC instant the account was suspended, or null when it is not
  */
-export function kvRecordOf(key: StoredKey): KeyRecord {
+export function kvRecordOf(key: StoredKey, accountSuspendedAt: string | null = null): KeyRecord {
   const base = {
     key_id: key.key_id,
     account_id: key.account_id,
@@ -212,8 +220,29 @@ export function kvRecordOf(key: StoredKey): KeyRecord {
   const policy: KeyRecordPolicy = {};
   if (key.policy?.ip_allowlist) policy.ip_allowlist = key.policy.ip_allowlist;
   if (key.policy?.rate_limit_per_minute) policy.rate_limit_per_minute = key.policy.rate_limit_per_minute;
-  if (policy.ip_allowlist === undefined && policy.rate_limit_per_minute === undefined) return { v: KEY_RECORD_VERSION, ...base };
+  const hasPolicy = policy.ip_allowlist !== undefined || policy.rate_limit_per_minute !== undefined;
+  if (accountSuspendedAt !== null) {
+    return {
+      v: KEY_RECORD_SUSPENDED_VERSION,
+      ...base,
+      ...(hasPolicy ? { policy } : {}),
+      account_suspended_at: accountSuspendedAt,
+    };
+  }
+  if (!hasPolicy) return { v: KEY_RECORD_VERSION, ...base };
   return { v: KEY_RECORD_POLICY_VERSION, ...base, policy };
+}
+
+/**
+ * When the key stops authenticating (epoch milliseconds): the earlier of its revocation and its
+ * `expires_at`; null while it has neither. What a key entry of the revocation feed carries
+ * (`not_after_ms`, src/revocation/feed.ts).
+ */
+export function keyEndMs(key: StoredKey): number | null {
+  const revokedMs = key.status === "revoked" && key.revoked_at !== null ? Date.parse(key.revoked_at) : null;
+  const expiresMs = key.expires_at === null ? null : Date.parse(key.expires_at);
+  if (revokedMs === null) return expiresMs;
+  return expiresMs === null ? revokedMs : Math.min(revokedMs, expiresMs);
 }
 
 /**
@@ -240,7 +269,7 @@ export function kvExpirationOf(key: StoredKey, nowMs: number): number | null {
 export type ExpiresAtCheck = { ok: true; expiresAt: string | null } | { ok: false; message: string };
 
 /**
- * The admin API's rule for a requested `expires_at` (create, import, the new key of a rotation):
+ * The admin API's rule for a requested `expires_at` (create, import, the new key of a rotation, PATCH):
  * after `nowMs` and at most {@link MAX_EXPIRES_AHEAD_DAYS} days after it (inclusive).
  * @param value an ISO 8601 UTC instant (already checked by the body schema), or null/undefined for no expiry
  * @param nowMs current time, epoch milliseconds

@@ -115,11 +115,20 @@ export const CreateKeyBody = z
 export const UpdateKeyBody = z
   .strictObject({
     label: Label.optional().openapi({ description: `New label; null removes it; omitted: unchanged. ${LABEL_RULE}` }),
+    expires_at: ExpiresAt.optional().openapi({
+      description:
+        `New expiry: in the future and at most ${MAX_EXPIRES_AHEAD_DAYS} days (about 10 years) from now (400 invalid_body ` +
+        "otherwise); null removes it (no expiry); omitted: unchanged. Only for a key neither revoked nor expired (409 " +
+        "key_revoked / key_expired). Published to the revocation feed: an earlier end is enforced everywhere within seconds.",
+    }),
     policy: PolicyBody.optional().openapi({
       description: "Policy fields to change: an omitted field stays as it is, null removes it (no allowlist; the default rate limit).",
     }),
   })
-  .refine((body) => body.label !== undefined || body.policy !== undefined, "must change label or policy")
+  .refine(
+    (body) => body.label !== undefined || body.expires_at !== undefined || body.policy !== undefined,
+    "must change label, expires_at or policy",
+  )
   .openapi("UpdateKeyRequest");
 
 export const ImportKeyBody = z
@@ -158,6 +167,7 @@ export const RotateKeyBody = z
   .openapi("RotateKeyRequest");
 
 export const RevokeKeyBody = z.strictObject({}).openapi("RevokeKeyRequest");
+export const AccountStateBody = z.strictObject({}).openapi("AccountStateRequest");
 
 const Policy = z
   .object({
@@ -218,33 +228,85 @@ const KvSynced = z.boolean().openapi({
     'committed, and `kv_sync` of each key says whether its write is still being retried ("pending": it will reach KV, the ' +
     'revocation bound counts from then) or was refused for good ("failed").',
 });
+const RevocationPublished = z.boolean().openapi({
+  description:
+    'True when every "stop accepting" change about the keys in this answer (for suspend and resume: about the account) is in ' +
+    'the revocation feed, so every isolate refuses accordingly within 5 s of this answer (README "Revocation bound"), ' +
+    "whatever KV still serves; also true when there was nothing to publish. False: the change is committed and queued, " +
+    "but the feed could not be reached; it is retried with backoff (5 s … 300 s), and until it lands only the KV bound (about " +
+    "90 s from the KV write) holds, not the seconds bound.",
+});
 const Secret = z.string().openapi({
   description: "The secret, shown exactly once: store it now. It is never shown again, logged or stored in clear.",
   example: "sk_live_3hG8…",
 });
 
 export const KeyResponse = z.object({ key: KeySchema }).openapi("KeyResponse");
-export const KeyListResponse = z.object({ account_id: z.string(), keys: z.array(KeySchema) }).openapi("KeyList");
-export const CreatedKeyResponse = z.object({ key: KeySchema, secret: Secret, kv_synced: KvSynced }).openapi("CreatedKey");
-export const ImportedKeyResponse = z.object({ key: KeySchema, kv_synced: KvSynced }).openapi("ImportedKey");
+const SuspendedAt = z.string().nullable().openapi({
+  format: "date-time",
+  description: "When the account was suspended; null: it is not suspended.",
+});
+export const KeyListResponse = z
+  .object({
+    account_id: z.string(),
+    account: z
+      .object({
+        suspended: z.boolean().openapi({ description: "True while the account is suspended: every key of it answers 401." }),
+        suspended_at: SuspendedAt,
+      })
+      .openapi({ description: "The account's own state." }),
+    keys: z.array(KeySchema),
+  })
+  .openapi("KeyList");
+export const CreatedKeyResponse = z
+  .object({ key: KeySchema, secret: Secret, kv_synced: KvSynced, revocation_published: RevocationPublished })
+  .openapi("CreatedKey");
+export const ImportedKeyResponse = z
+  .object({ key: KeySchema, kv_synced: KvSynced, revocation_published: RevocationPublished })
+  .openapi("ImportedKey");
 export const RotatedKeyResponse = z
   .object({
     key: KeySchema.openapi({ description: "The new key." }),
     previous: KeySchema.openapi({ description: "The old key, with `expires_at` at the end of the overlap." }),
     secret: Secret,
     kv_synced: KvSynced,
+    revocation_published: RevocationPublished,
   })
   .openapi("RotatedKey");
 export const UpdatedKeyResponse = z
   .object({
     key: KeySchema,
     changed: z.array(z.string()).openapi({
-      description: "Fields whose value changed (`label`, `policy.ip_allowlist`, `policy.rate_limit_per_minute`); empty: nothing changed.",
+      description:
+        "Fields whose value changed (`label`, `expires_at`, `policy.ip_allowlist`, `policy.rate_limit_per_minute`); empty: nothing changed.",
     }),
     kv_synced: KvSynced,
+    revocation_published: RevocationPublished,
   })
   .openapi("UpdatedKey");
-export const RevokedKeyResponse = z.object({ key: KeySchema, already_revoked: z.boolean(), kv_synced: KvSynced }).openapi("RevokedKey");
+export const RevokedKeyResponse = z
+  .object({ key: KeySchema, already_revoked: z.boolean(), kv_synced: KvSynced, revocation_published: RevocationPublished })
+  .openapi("RevokedKey");
+export const AccountSuspensionResponse = z
+  .object({
+    account_id: z.string().openapi({ example: "acct_42" }),
+    suspended: z.boolean().openapi({ description: "The account's state after the operation." }),
+    suspended_at: SuspendedAt,
+    already: z
+      .boolean()
+      .openapi({ description: "True when the account already was in this state: nothing was changed, rewritten or published." }),
+    keys_rewritten: z.number().int().nonnegative().openapi({
+      description:
+        "Keys whose lookup record in Workers KV was rewritten (v3 while suspended, v1/v2 after resume): every key of the account; 0 when `already`.",
+    }),
+    kv_synced: KvSynced.openapi({
+      description:
+        "True when the lookup records of every key of the account were written to Workers KV before this answer; false otherwise " +
+        "(the list of keys says, per key, whether its write is pending or failed).",
+    }),
+    revocation_published: RevocationPublished,
+  })
+  .openapi("AccountSuspension");
 
 // ---------------------------------------------------------------------------------------------
 // Audit query (docs/audit.md "Query")

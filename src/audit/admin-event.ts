@@ -40,6 +40,8 @@ export const ADMIN_ACTIONS = [
   "audit.admin_search",
   "key.update",
   "openapi.get",
+  "account.suspend",
+  "account.resume",
   "unknown",
 ] as const;
 export type AdminAction = (typeof ADMIN_ACTIONS)[number];

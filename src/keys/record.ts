@@ -14,6 +14,13 @@ export const KEY_RECORD_VERSION = 1;
  * than silently ignoring an allowlist; records without a policy stay v1 and readable by both.
  */
 export const KEY_RECORD_POLICY_VERSION = 2;
+/**
+ * Schema version of the record of a key whose account is suspended: the v2 fields with `policy`
+ * optional, plus `account_suspended_at`. Written for every key of the account while it is suspended,
+ * so a reader that knows only v1/v2 refuses it (503, fail closed) rather than accepting the key;
+ * resuming the account writes the records back as v1/v2.
+ */
+export const KEY_RECORD_SUSPENDED_VERSION = 3;
 
 const recordFields = {
   key_id: z.string().regex(/^key_[A-Za-z0-9]{1,64}$/),
@@ -53,8 +60,17 @@ export const KeyRecordV1Schema = z.object({ v: z.literal(KEY_RECORD_VERSION), ..
 /** v2: v1 plus a policy. */
 export const KeyRecordV2Schema = z.object({ v: z.literal(KEY_RECORD_POLICY_VERSION), ...recordFields, policy: KeyRecordPolicySchema });
 
-/** A key record as stored under `secret:<hash>`, v1 or v2; validated on every KV read. */
-export const KeyRecordSchema = z.discriminatedUnion("v", [KeyRecordV1Schema, KeyRecordV2Schema]);
+/** v3: a key of a suspended account: the v2 fields with `policy` optional, plus when the account was suspended. */
+export const KeyRecordV3Schema = z.object({
+  v: z.literal(KEY_RECORD_SUSPENDED_VERSION),
+  ...recordFields,
+  policy: KeyRecordPolicySchema.optional(),
+  /** ISO 8601 UTC instant the account was suspended; every key of it is refused while this record stands. */
+  account_suspended_at: z.iso.datetime(),
+});
+
+/** A key record as stored under `secret:<hash>`, v1, v2 or v3; validated on every KV read. */
+export const KeyRecordSchema = z.discriminatedUnion("v", [KeyRecordV1Schema, KeyRecordV2Schema, KeyRecordV3Schema]);
 
 export type KeyRecord = z.infer<typeof KeyRecordSchema>;
 export type KeyRecordPolicy = z.infer<typeof KeyRecordPolicySchema>;
@@ -62,9 +78,9 @@ export type KeyRecordPolicy = z.infer<typeof KeyRecordPolicySchema>;
 const NO_POLICY: KeyPolicy = Object.freeze({ ipAllowlist: null, rateLimitPerMinute: null });
 const policies = new WeakMap<KeyRecord, KeyPolicy>();
 
-/** The policy of a record (a v1 record has none: no allowlist, the default rate limit). */
+/** The policy of a record (a v1 record, and a v3 one without `policy`, has none: no allowlist, the default rate limit). */
 export function policyOf(record: KeyRecord): KeyPolicy {
-  if (record.v === KEY_RECORD_VERSION) return NO_POLICY;
+  if (record.v === KEY_RECORD_VERSION || record.policy === undefined) return NO_POLICY;
   const hit = policies.get(record);
   if (hit) return hit;
   const policy: KeyPolicy = {
@@ -76,10 +92,11 @@ export function policyOf(record: KeyRecord): KeyPolicy {
 }
 
 /** Why a found record does not authorize the request; all of them answer the same 401. */
-export type RecordRejection = "account_mismatch" | "mode_mismatch" | "revoked" | "expired";
+export type RecordRejection = "account_mismatch" | "mode_mismatch" | "revoked" | "expired" | "suspended";
 
 /**
- * Checks a record against the presented account id and the mode of the secret's prefix.
+ * Checks a record against the presented account id and the mode of the secret's prefix, then its
+ * status, expiry and account suspension (a v3 record: `account_suspended_at`), in that order.
  * @param nowMs current time, Unix epoch milliseconds
  * @returns null when the record authorizes the request, else the reason (kept internal: the
  *          caller answers 401 `invalid_credentials` for every reason, so accounts cannot be enumerated)
@@ -89,5 +106,6 @@ export function checkKeyRecord(record: KeyRecord, accountId: string, mode: KeyMo
   if (record.mode !== mode) return "mode_mismatch";
   if (record.status !== "active") return "revoked";
   if (record.expires_at && Date.parse(record.expires_at) <= nowMs) return "expired";
+  if (record.v === KEY_RECORD_SUSPENDED_VERSION) return "suspended";
   return null;
 }

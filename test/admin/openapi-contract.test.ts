@@ -173,7 +173,31 @@ const CASES: Record<string, Record<string, Case>> = {
     401: () => adminCall("PATCH", "/accounts/acct_1/keys/key_1", { token: null, body: { label: "x" } }),
     403: async () => adminCall("PATCH", "/accounts/acct_1/keys/key_1", { token: await readOnly(), body: { label: "x" } }),
     404: async () => adminCall("PATCH", `/accounts/${(await withKey()).account}/keys/key_missing`, { body: { label: "x" } }),
+    409: async () => {
+      const k = await revoked();
+      return adminCall("PATCH", `/accounts/${k.account}/keys/${k.keyId}`, { body: { expires_at: null } });
+    },
     503: () => adminCall("PATCH", "/accounts/acct_1/keys/key_1", { ...noAdminSettings, body: { label: "x" } }),
+  },
+  suspendAccount: {
+    200: async () => adminCall("POST", `/accounts/${(await withKey()).account}/suspend`),
+    400: () => adminCall("POST", "/accounts/acct_1/suspend", { body: { reason: "x" } }),
+    401: () => adminCall("POST", "/accounts/acct_1/suspend", { token: null }),
+    403: async () => adminCall("POST", "/accounts/acct_1/suspend", { token: await readOnly() }),
+    404: () => adminCall("POST", `/accounts/${fresh()}/suspend`),
+    503: () => adminCall("POST", "/accounts/acct_1/suspend", noAdminSettings),
+  },
+  resumeAccount: {
+    200: async () => {
+      const { account } = await withKey();
+      await adminCall("POST", `/accounts/${account}/suspend`);
+      return adminCall("POST", `/accounts/${account}/resume`, { body: {} });
+    },
+    400: () => adminCall("POST", "/accounts/not-an-account/resume"),
+    401: () => adminCall("POST", "/accounts/acct_1/resume", { token: null }),
+    403: async () => adminCall("POST", "/accounts/acct_1/resume", { token: await readOnly() }),
+    404: () => adminCall("POST", `/accounts/${fresh()}/resume`),
+    503: () => adminCall("POST", "/accounts/acct_1/resume", noAdminSettings),
   },
   searchAuditEvents: {
     200: async () => {

@@ -43,6 +43,8 @@ describe("OpenAPI document", () => {
         "POST /__spot/admin/v1/accounts/{account_id}/keys/{key_id}/rotate rotateKey",
         "POST /__spot/admin/v1/accounts/{account_id}/keys/{key_id}/revoke revokeKey",
         "PATCH /__spot/admin/v1/accounts/{account_id}/keys/{key_id} updateKey",
+        "POST /__spot/admin/v1/accounts/{account_id}/suspend suspendAccount",
+        "POST /__spot/admin/v1/accounts/{account_id}/resume resumeAccount",
         "GET /__spot/admin/v1/audit/events searchAuditEvents",
         "GET /__spot/admin/v1/audit/requests/{request_id} getAuditEvent",
         "GET /__spot/admin/v1/audit/admin-events searchAdminAuditEvents",
@@ -76,7 +78,7 @@ describe("OpenAPI document", () => {
       "policy",
       "secret",
     ]);
-    expect(Object.keys(doc.components.schemas.UpdateKeyRequest?.properties ?? {}).sort()).toEqual(["label", "policy"]);
+    expect(Object.keys(doc.components.schemas.UpdateKeyRequest?.properties ?? {}).sort()).toEqual(["expires_at", "label", "policy"]);
     expect(Object.keys(doc.components.schemas.KeyPolicyRequest?.properties ?? {}).sort()).toEqual([
       "ip_allowlist",
       "rate_limit_per_minute",

@@ -271,6 +271,139 @@ describe("revoke asks first", () => {
   });
 });
 
+describe("revocation feed (issue 13): revoke, update --expires-at, suspend, resume", () => {
+  const REVOKED = { ...KEY, status: "revoked", revoked_at: "2026-06-01T00:00:00.000Z" };
+
+  it("revoke: within 5 s once published; the 90 s bound and a note while the feed has not got it", async () => {
+    answer = { status: 200, body: { key: REVOKED, already_revoked: false, kv_synced: true, revocation_published: true } };
+    const published = await run(["revoke", "--account", "acct_42", "key_abc123", "--yes"]);
+    assert.match(published.stdout, /within 5 s \(revocation feed\)/);
+    assert.doesNotMatch(published.stderr, /revocation feed/);
+
+    answer = { status: 200, body: { key: REVOKED, already_revoked: false, kv_synced: true, revocation_published: false } };
+    const pending = await run(["revoke", "--account", "acct_42", "key_abc123", "--yes"]);
+    assert.equal(pending.code, 0);
+    assert.match(pending.stdout, /within about 90 s/);
+    assert.match(pending.stderr, /not yet published to the revocation feed \(retried automatically\)/);
+  });
+
+  it("update --expires-at ISO sends it; --expires-at none sends null; the new end is printed", async () => {
+    const end = "2027-01-31T00:00:00.000Z";
+    answer = {
+      status: 200,
+      body: { key: { ...KEY, expires_at: end }, changed: ["expires_at"], kv_synced: true, revocation_published: true },
+    };
+    const set = await run(["update", "--account", "acct_42", "key_abc123", "--expires-at", "2027-01-31T00:00:00Z"]);
+    assert.equal(set.code, 0);
+    assert.deepEqual(received[0].body, { expires_at: "2027-01-31T00:00:00Z" });
+    assert.match(set.stdout, /Updated key_abc123: expires_at\./);
+    assert.match(set.stdout, /expires\s+2027-01-31T00:00:00\.000Z/);
+    assert.match(set.stdout, /within 5 s/);
+
+    answer = { status: 200, body: { key: KEY, changed: ["expires_at"], kv_synced: true, revocation_published: true } };
+    const none = await run(["update", "--account", "acct_42", "key_abc123", "--expires-at", "none"]);
+    assert.equal(none.code, 0);
+    assert.deepEqual(received[1].body, { expires_at: null });
+    assert.match(none.stdout, /expires\s+never/);
+  });
+
+  it("update --expires-at refused by the API (past, beyond the bound) → exit 2 naming the field", async () => {
+    answer = apiError(400, "invalid_body", "body.expires_at must be in the future.", "body.expires_at");
+    const { code, stderr } = await run(["update", "--account", "acct_42", "key_abc123", "--expires-at", "2020-01-01T00:00:00Z"]);
+    assert.equal(code, 2);
+    assert.match(stderr, /must be in the future.*field body\.expires_at/);
+  });
+
+  it("suspend without --yes and without a terminal: refuses, sends nothing, exit 7", async () => {
+    const { code, stderr } = await run(["suspend", "--account", "acct_42"]);
+    assert.equal(code, 7);
+    assert.equal(received.length, 0);
+    assert.match(stderr, /Not suspending acct_42: confirm with --yes/);
+  });
+
+  const SUSPENDED = {
+    account_id: "acct_42",
+    suspended: true,
+    suspended_at: "2026-06-01T00:00:00.000Z",
+    already: false,
+    keys_rewritten: 3,
+    kv_synced: true,
+    revocation_published: true,
+  };
+
+  it("suspend --yes: POSTs …/suspend, prints when and how many records were rewritten", async () => {
+    answer = { status: 200, body: SUSPENDED };
+    const { code, stdout, stderr } = await run(["suspend", "--account", "acct_42", "--yes"]);
+    assert.equal(code, 0);
+    assert.equal(received[0].method, "POST");
+    assert.equal(received[0].url, "/__spot/admin/v1/accounts/acct_42/suspend");
+    assert.deepEqual(received[0].body, {});
+    assert.match(stdout, /Suspended acct_42 at 2026-06-01T00:00:00\.000Z; 3 key record\(s\) rewritten\./);
+    assert.match(stdout, /answers 401 everywhere within 5 s \(revocation feed\), until `spot-keys resume --account acct_42`/);
+    assert.equal(stderr, "");
+  });
+
+  it("suspend: already suspended, and the notes while KV or the feed lag", async () => {
+    answer = { status: 200, body: { ...SUSPENDED, already: true, keys_rewritten: 0, kv_synced: false, revocation_published: false } };
+    const { code, stdout, stderr } = await run(["suspend", "--account", "acct_42", "-y"]);
+    assert.equal(code, 0);
+    assert.match(stdout, /acct_42 was already suspended \(since 2026-06-01T00:00:00\.000Z\)/);
+    assert.match(stderr, /edge lookup records are still being written/);
+    assert.match(stderr, /not yet published to the revocation feed/);
+  });
+
+  it("suspend --json prints the API's answer and nothing else", async () => {
+    answer = { status: 200, body: SUSPENDED };
+    const { code, stdout } = await run(["suspend", "--account", "acct_42", "--yes", "--json"]);
+    assert.equal(code, 0);
+    assert.deepEqual(JSON.parse(stdout), SUSPENDED);
+  });
+
+  it("resume: POSTs …/resume without asking; an account that is not suspended says so", async () => {
+    answer = { status: 200, body: { ...SUSPENDED, suspended: false, suspended_at: null } };
+    const resumed = await run(["resume", "--account", "acct_42"]);
+    assert.equal(resumed.code, 0);
+    assert.equal(received[0].url, "/__spot/admin/v1/accounts/acct_42/resume");
+    assert.match(resumed.stdout, /Resumed acct_42; 3 key record\(s\) rewritten\./);
+
+    answer = { status: 200, body: { ...SUSPENDED, suspended: false, suspended_at: null, already: true, keys_rewritten: 0 } };
+    const already = await run(["resume", "--account", "acct_42"]);
+    assert.match(already.stdout, /acct_42 was not suspended\./);
+  });
+
+  it("suspend/resume of an account without keys → exit 5; a read-only token → exit 4", async () => {
+    answer = apiError(404, "account_not_found", "This account has no keys.");
+    assert.equal((await run(["resume", "--account", "acct_none"])).code, 5);
+    answer = apiError(403, "insufficient_permission", "no keys:write");
+    const denied = await run(["suspend", "--account", "acct_42", "--yes"]);
+    assert.equal(denied.code, 4);
+    assert.match(denied.stderr, /keys:write/);
+  });
+
+  it("list says when the account is suspended", async () => {
+    answer = {
+      status: 200,
+      body: { account_id: "acct_42", account: { suspended: true, suspended_at: "2026-06-01T00:00:00.000Z" }, keys: [KEY] },
+    };
+    const { stdout } = await run(["list", "--account", "acct_42"]);
+    assert.match(stdout, /Account suspended since 2026-06-01T00:00:00\.000Z: every key answers 401/);
+    answer = { status: 200, body: { account_id: "acct_42", account: { suspended: false, suspended_at: null }, keys: [KEY] } };
+    assert.doesNotMatch((await run(["list", "--account", "acct_42"])).stdout, /suspended/);
+  });
+
+  for (const args of [
+    ["suspend", "--yes"],
+    ["suspend", "--account", "acct_42", "--yes", "key_abc123"],
+    ["resume", "--account", "not-an-account"],
+  ]) {
+    it(`usage error: ${args.join(" ")} → exit 2, nothing sent`, async () => {
+      const { code } = await run(args);
+      assert.equal(code, 2);
+      assert.equal(received.length, 0);
+    });
+  }
+});
+
 describe("errors and exit codes", () => {
   for (const [status, code, exit] of [
     [400, "invalid_body", 2],

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import {
   checkExpiresAt,
   KV_MAX_EXPIRATION_SECONDS,
+  keyEndMs,
   keyStatus,
   keyView,
   kvExpirationOf,
@@ -89,6 +90,37 @@ describe("projections", () => {
       hash_key_id: "hk1",
     });
     expect(kvRecordOf(stored())).not.toHaveProperty("label");
+  });
+
+  it("while the account is suspended the KV record is v3: the v1/v2 fields plus account_suspended_at", () => {
+    const at = "2026-05-31T12:00:00.000Z";
+    const plain = kvRecordOf(stored({ label: "x" }), at);
+    expect(KeyRecordSchema.parse(plain)).toEqual(plain);
+    expect(plain).toEqual({ ...kvRecordOf(stored({ label: "x" })), v: 3, account_suspended_at: at });
+    expect(plain).not.toHaveProperty("policy");
+    const policy = { scopes: null, ip_allowlist: ["203.0.113.0/24"], rate_limit_per_minute: null };
+    const guarded = kvRecordOf(stored({ policy }), at);
+    expect(guarded).toMatchObject({ v: 3, policy: { ip_allowlist: ["203.0.113.0/24"] }, account_suspended_at: at });
+    expect(kvRecordOf(stored({ policy }), null)).toMatchObject({ v: 2 });
+    expect(kvRecordOf(stored({ policy }), null)).not.toHaveProperty("account_suspended_at");
+  });
+
+  it.each([
+    ["no end: null", {}, null],
+    ["an expiry: it", { expires_at: "2026-07-01T00:00:00.000Z" }, Date.parse("2026-07-01T00:00:00Z")],
+    ["revoked: the revocation", { status: "revoked" as const, revoked_at: "2026-06-01T00:00:00.000Z" }, NOW],
+    [
+      "revoked after it expired: the expiry",
+      { status: "revoked" as const, revoked_at: "2026-06-01T00:00:00.000Z", expires_at: "2026-05-01T00:00:00.000Z" },
+      Date.parse("2026-05-01T00:00:00Z"),
+    ],
+    [
+      "revoked before its expiry: the revocation",
+      { status: "revoked" as const, revoked_at: "2026-06-01T00:00:00.000Z", expires_at: "2026-07-01T00:00:00.000Z" },
+      NOW,
+    ],
+  ])("keyEndMs (the feed's not_after_ms): %s", (_name, overrides, expected) => {
+    expect(keyEndMs(stored(overrides))).toBe(expected);
   });
 
   it("the view never holds the secret hash", () => {
