@@ -60,7 +60,7 @@ export async function authenticateKey(c: Context<AppEnv>, presented: PresentedCr
   const checkedAtMs = Date.now();
   const rejection = checkKeyRecord(record, caller.accountId, caller.mode, checkedAtMs);
   // A suspended record still propagating through KV after the account was resumed does not refuse.
-  const accepted = rejection === null || ((rejection as string) === "suspended" && accountResumedInFeed(record.account_id));
+  const accepted = rejection === null || (rejection === "suspended" && accountResumedInFeed(record.account_id));
   if (!accepted || revocationFeedRefusal(hash, record.account_id, checkedAtMs) !== null) {
     throw new ApiError("invalid_credentials", INVALID_CREDENTIALS_MESSAGE);
   }
