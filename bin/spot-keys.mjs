@@ -806,7 +806,8 @@ async function run(command, values, positionals) {
             ? `${esc(b.account_id)} was not suspended.`
             : `Resumed ${bold(esc(b.account_id))}; ${esc(b.keys_rewritten)} key record(s) rewritten.`,
         );
-        if (!b.already) console.log(dim("Its keys work again (revoked and expired ones stay refused)."));
+        if (!b.already)
+          console.log(dim("Its keys work again everywhere within 5 s (revocation feed; revoked and expired ones stay refused)."));
         accountSyncNote(b);
       });
       return EXIT.ok;
