@@ -35,7 +35,7 @@ export function recordAuditEvent(c: Context<AppEnv>, url: URL, res: Response, en
 }
 
 /**
- * Queues an audit event, request or admin (src/admin/app.ts), in this isolate's batch and hands
+ * Queues an audit event, request or admin (src/admin/middleware.ts), in this isolate's batch and hands
  * `ctx.waitUntil` what this request must keep alive for it (src/audit/batcher.ts). Never throws.
  */
 export function queueAuditEvent(c: Context<AppEnv>, event: AnyAuditEvent): void {
