@@ -20,6 +20,12 @@ interface SpotWorkerSecrets {
    * .dev.vars), so it may be undefined at run time whatever this type says.
    */
   ADMIN_JWKS: string;
+  /**
+   * "true" turns on the console's local sign-in (GET /__spot/console/sign-in?token=…, loopback only;
+   * docs/console.md). A var `npm start` writes into .dev.vars; never set in wrangler.toml, so absent
+   * (off) in production whatever this type says.
+   */
+  CONSOLE_LOCAL_SIGN_IN: string;
 }
 
 interface Env extends SpotWorkerSecrets {}
