@@ -4,7 +4,8 @@
 //   1. .dev.vars       SECRET_HASH_KEY and ASSERTION_SIGNING_KEY (each generated once, kept), API_VERSIONS →
 //                      local demo origins, and the admin API settings: ADMIN_JWKS = the public half of the dev
 //                      admin key, generated on first start into .wrangler/admin-dev-key.json (git-ignored; the
-//                      CLI mints tokens from it)
+//                      CLI mints tokens from it); CONSOLE_LOCAL_SIGN_IN="true" (the console's local sign-in,
+//                      docs/console.md; never in wrangler.toml)
 //      hash key        the fingerprint of SECRET_HASH_KEY is compared with the one the local keys were made
 //                      with (.wrangler/hash-key-fingerprint.json, scripts/lib/hash-key.mjs): when they differ
 //                      (.dev.vars deleted and regenerated, or edited), every local key made before answers
@@ -17,7 +18,7 @@
 //   5. demo key        through the admin API, exactly as `npx spot-keys create` does (scripts/admin-client.mjs):
 //                      created on first start (acct_demo), secret kept in .wrangler/demo-key.json; a kept key
 //                      that no longer authenticates (local state wiped, hash key changed) is revoked and replaced
-//   6. banner          what runs where, a ready curl and the spot-keys commands
+//   6. banner          what runs where, a ready curl, the spot-keys commands and the console sign-in URL (a fresh dev token)
 //
 // Options: --reset-db    delete the local D1 database and R2 archive (the local audit trail) before migrating.
 //          --reset-keys  delete the local keys (KV, the AccountKeys and SecretClaims Durable Objects, the demo
@@ -57,6 +58,8 @@ import { decodeHashKey, hashKeyWarning, prepareLocalKeys } from "./lib/hash-key.
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
 const WRANGLER = join(ROOT, "node_modules", ".bin", "wrangler");
 const DEV_VARS = join(ROOT, ".dev.vars");
+/** Hours the console sign-in link of the banner stays valid (a dev admin token; run npm start again for a new one). */
+const CONSOLE_TOKEN_HOURS = 8;
 const WRANGLER_TOML = join(ROOT, "wrangler.toml");
 const MIGRATIONS_DIR = join(ROOT, "migrations");
 const STATE_DIR = join(ROOT, ".wrangler");
@@ -96,6 +99,7 @@ const MANAGED_VARS = [
   "ADMIN_JWT_ISSUER",
   "ADMIN_JWT_AUDIENCE",
   "ADMIN_JWT_ALGORITHMS",
+  "CONSOLE_LOCAL_SIGN_IN",
 ];
 
 // Environment for every wrangler command: never phone home (metrics, error reports, the update
@@ -335,6 +339,8 @@ function ensureDevVars(adminPublicJwk) {
   out.push(`ADMIN_JWT_ISSUER="${DEV_ISSUER}"`);
   out.push(`ADMIN_JWT_AUDIENCE="${DEV_AUDIENCE}"`);
   out.push(`ADMIN_JWT_ALGORITHMS="${adminPublicJwk.alg}"`);
+  // The console's local sign-in (docs/console.md): only here, never in wrangler.toml.
+  out.push('CONSOLE_LOCAL_SIGN_IN="true"');
   const after = `${out.join("\n")}\n`;
   if (after !== before) writePrivate(DEV_VARS, after);
   for (const note of notes) step(note);
@@ -606,10 +612,10 @@ function printHashKeyWarning(lines) {
 
 /**
  * The closing banner: where everything runs, a ready curl and the spot-keys commands.
- * @param {{ url: string, demo: object, hashKeyChanged: boolean }} input `hashKeyChanged`: add a line
- *   pointing at the hash key warning printed just before
+ * @param {{ url: string, demo: object, hashKeyChanged: boolean, consoleToken: string }} input `hashKeyChanged`: add a line
+ *   pointing at the hash key warning printed just before; `consoleToken`: a fresh dev admin token for the console's sign-in URL
  */
-function banner({ url, demo, hashKeyChanged }) {
+function banner({ url, demo, hashKeyChanged, consoleToken }) {
   const line = dim("─".repeat(78));
   const byVersion = [...LOCAL_API_VERSIONS].sort((a, b) => a.version.localeCompare(b.version));
   const latestStable = LOCAL_API_VERSIONS.filter((v) => v.status === "stable")
@@ -646,6 +652,9 @@ function banner({ url, demo, hashKeyChanged }) {
     `   ${green(`npx spot-keys list --account ${demo.account_id}`)}   ${dim("# keys through the admin API (dev admin token minted locally)")}`,
     `   ${green("npx spot-keys create --account acct_42")}`,
     `   ${green("npx spot-keys create --account acct_42 --mode test --allow-ip 127.0.0.1 --rate-limit 60")}   ${dim("# reaches the sandbox; 403 from other addresses")}`,
+    "",
+    ` Web console ${dim(`(keys and audit in a browser; this link signs you in for ${CONSOLE_TOKEN_HOURS} h, from this machine only):`)}`,
+    `   ${green(`${url}/__spot/console/sign-in?token=${consoleToken}`)}`,
     "",
     ` ${dim("Ctrl-C stops everything.")}`,
     line,
@@ -789,7 +798,8 @@ async function main() {
     const demo = await ensureDemoKey(url, { hashKeyChanged });
     // The whole warning where the eye lands, just above the banner.
     if (warning) printHashKeyWarning(warning);
-    banner({ url, demo, hashKeyChanged });
+    const consoleToken = await mintDevToken({ ttlSeconds: CONSOLE_TOKEN_HOURS * 3600 });
+    banner({ url, demo, hashKeyChanged, consoleToken });
   } catch (err) {
     if (stopping) return 0;
     // Not started, but the hash key trouble stays: say it in full here too.
