@@ -3,6 +3,7 @@
  * the headers of every answer, no inline script or style, the API-key refusal of the admin API,
  * the sign-in (Access header, local sign-in only when enabled and from this machine), and escaping.
  */
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { CONTENT_SECURITY_POLICY } from "../../src/console/security";
 import { adminCall, adminToken, createKey, errorOf } from "../helpers/admin";
@@ -108,6 +109,12 @@ describe("sign-in", () => {
       expect(html).toMatch(message);
       expect(html).not.toContain("keys-table");
     }
+  });
+
+  it("local sign-in is never switched on by wrangler.toml (production vars)", () => {
+    const { vars } = JSON.parse(env.TEST_WRANGLER_LIMITS) as { vars: Record<string, unknown> };
+    expect(vars).toHaveProperty("ADMIN_JWT_ISSUER");
+    expect(vars).not.toHaveProperty("CONSOLE_LOCAL_SIGN_IN");
   });
 
   it("local sign-in: off unless CONSOLE_LOCAL_SIGN_IN is true, loopback only, the token verified", async () => {
