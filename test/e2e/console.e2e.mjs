@@ -11,6 +11,7 @@ import assert from "node:assert/strict";
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
+import { stripVTControlCharacters } from "node:util";
 import { chromium } from "playwright-core";
 import { startStack } from "../../scripts/lib/stack.mjs";
 import { ROOT } from "../../scripts/lib/wrangler.mjs";
@@ -20,8 +21,6 @@ const ACCOUNT = `acct_e2e${Date.now().toString(36)}`;
 const SHOTS = process.env.SCREENSHOTS === "1" ? join(ROOT, "docs", "console") : null;
 /** The system browser (Debian's chromium package); CI installs it when missing (.ci/run). */
 const CHROMIUM = process.env.CHROMIUM_PATH ?? ["/usr/bin/chromium", "/usr/bin/chromium-browser"].find((path) => existsSync(path));
-
-const stripAnsi = (text) => text.replace(/\x1b\[[0-9;]*m/g, "");
 
 let stack;
 let browser;
@@ -58,7 +57,9 @@ async function shot(name) {
 
 /** The local sign-in link the stack printed. */
 function signInUrl() {
-  const match = /(http:\/\/127\.0\.0\.1:8787\/__spot\/console\/sign-in\?token=[A-Za-z0-9._~-]+)/.exec(stripAnsi(stack.output()));
+  const match = /(http:\/\/127\.0\.0\.1:8787\/__spot\/console\/sign-in\?token=[A-Za-z0-9._~-]+)/.exec(
+    stripVTControlCharacters(stack.output()),
+  );
   assert.ok(match, "npm start printed no console sign-in link");
   return match[1];
 }
@@ -78,7 +79,7 @@ async function waitForRow(keyId, predicate, timeoutMs = 30_000) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     await page.goto(`${BASE}/__spot/console/accounts/${ACCOUNT}/keys`);
-    const text = await page.getByTestId(`key-row-${keyId}`).innerText();
+    const text = await page.getByTestId(`key-row-${keyId}`).textContent();
     if (predicate(text)) return text;
     assert.ok(Date.now() < deadline, `the row of ${keyId} never matched; last: ${text}`);
     await new Promise((resolve) => setTimeout(resolve, 1_000));
@@ -104,14 +105,14 @@ test("an administrator manages a key and support finds its request, in a real br
   });
   await form.locator('button[type="submit"]').click();
   await page.waitForSelector("#new-secret");
-  const secret = (await page.locator("#new-secret").innerText()).trim();
+  const secret = ((await page.locator("#new-secret").textContent()) ?? "").trim();
   assert.match(secret, /^sk_live_[A-Za-z0-9]+$/);
   await shot("created");
   await page.locator("#copy-secret").click();
   assert.equal(await page.evaluate(() => navigator.clipboard.readText()), secret);
   const createdAnswers = seen.filter((r) => r.body.includes(secret));
   assert.equal(createdAnswers.length, 1, "the secret is in exactly one response: the create answer");
-  const keyId = /key_[A-Za-z0-9]+/.exec(await page.locator("body").innerText())?.[0];
+  const keyId = /key_[A-Za-z0-9]+/.exec(await page.locator("body").textContent())?.[0];
   assert.ok(keyId);
 
   // Back on the list: never used, the label as text (no alert), the secret nowhere.
@@ -130,7 +131,7 @@ test("an administrator manages a key and support finds its request, in a real br
   await roll.locator('[name="overlap_seconds"]').selectOption("3600");
   await roll.locator('button[type="submit"]').click();
   await page.waitForSelector("#new-secret");
-  const rolled = (await page.locator("#new-secret").innerText()).trim();
+  const rolled = ((await page.locator("#new-secret").textContent()) ?? "").trim();
   assert.notEqual(rolled, secret);
   await shot("rolled");
   await useKey(secret);
@@ -138,7 +139,7 @@ test("an administrator manages a key and support finds its request, in a real br
 
   // Revoke the old key, after a confirmation that names it.
   await page.goto(`${BASE}/__spot/console/accounts/${ACCOUNT}/keys/${keyId}/revoke`);
-  assert.match(await page.getByTestId("revoke-confirm").innerText(), new RegExp(keyId));
+  assert.match(await page.getByTestId("revoke-confirm").textContent(), new RegExp(keyId));
   await shot("revoke");
   await page.getByTestId("revoke-confirm").locator('button[type="submit"]').click();
   await waitForRow(keyId, (text) => /revoked/i.test(text));
@@ -147,7 +148,7 @@ test("an administrator manages a key and support finds its request, in a real br
   await page.goto(`${BASE}/__spot/console/audit?request_id=${requestId}`);
   const event = page.getByTestId("audit-event").first();
   await event.waitFor();
-  const eventText = await event.innerText();
+  const eventText = await event.textContent();
   assert.match(eventText, new RegExp(requestId));
   assert.match(eventText, /curl\/8\.5\.0/);
   await shot("audit");
