@@ -11,7 +11,8 @@ const START_TIMEOUT_MS = 180_000;
 /**
  * Starts scripts/start.mjs in its own process group; `ready` resolves once its banner says it is ready.
  * @param {string[]} [args] options for scripts/start.mjs (e.g. `--simulate-kv-lag 60`)
- * @returns {{ ready: Promise<void>, stop: () => Promise<void> }}
+ * @returns {{ ready: Promise<void>, stop: () => Promise<void>, output: () => string }} `output`: everything
+ *   the stack printed so far (its banner: the console URL, the demo key)
  */
 export function startStack(args = []) {
   const child = spawn(process.execPath, [join(ROOT, "scripts", "start.mjs"), ...args], {
@@ -54,5 +55,5 @@ export function startStack(args = []) {
         } catch {}
       }, 15_000).unref();
     });
-  return { ready, stop };
+  return { ready, stop, output: () => output };
 }
