@@ -14,7 +14,10 @@ export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
   "Content-Security-Policy": CONTENT_SECURITY_POLICY,
   "X-Frame-Options": "DENY",
   "Cache-Control": "no-store",
-  "Referrer-Policy": "no-referrer",
+  // Not "no-referrer": with it a browser sends `Origin: null` on the console's own form posts (Fetch
+  // standard, "serializing a request origin"), and the same-origin check below could not pass. The
+  // URL never leaves the console: other origins get no referrer at all.
+  "Referrer-Policy": "same-origin",
   "X-Content-Type-Options": "nosniff",
 };
 
