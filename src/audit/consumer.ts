@@ -17,9 +17,10 @@
  *   3. D1: one `AUDIT_DB.batch()` (a single transaction): INSERT OR IGNORE of the new rows, with their
  *      `archive_object` (event_id is the primary key, so a redelivered message never duplicates a row),
  *      plus the UPDATEs of step 2, plus one upsert of the last use of each key those new rows used
- *      (src/audit/last-used.ts, migration 0008; it only ever moves a key's last use forward). Failing → every valid message is retried with backoff; nothing
- *      was written to R2. A new row that was already there although no message said it was
- *      redelivered (a replayed message) → retried too, so the redelivery path of step 2 sorts it out.
+ *      (src/audit/last-used.ts, migration 0008; it only ever moves a key's last use forward). Failing →
+ *      every valid message is retried with backoff; nothing was written to R2. A new row that was already
+ *      there although no message said it was redelivered (a replayed message) → retried too, so the
+ *      redelivery path of step 2 sorts it out.
  *   4. R2: every object is written (in parallel; Parquet, `application/vnd.apache.parquet`). Any write
  *      failing → every valid message is retried; the D1 rows stay and name an object that does not
  *      exist, which step 2 notices on the redelivery.
