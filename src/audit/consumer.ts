@@ -16,9 +16,11 @@
  *      redelivery recomposed into other batches never archives an event twice.
  *   3. D1: one `AUDIT_DB.batch()` (a single transaction): INSERT OR IGNORE of the new rows, with their
  *      `archive_object` (event_id is the primary key, so a redelivered message never duplicates a row),
- *      plus the UPDATEs of step 2. Failing → every valid message is retried with backoff; nothing
- *      was written to R2. A new row that was already there although no message said it was
- *      redelivered (a replayed message) → retried too, so the redelivery path of step 2 sorts it out.
+ *      plus the UPDATEs of step 2, plus one upsert of the last use of each key those new rows used
+ *      (src/audit/last-used.ts, migration 0008; it only ever moves a key's last use forward). Failing →
+ *      every valid message is retried with backoff; nothing was written to R2. A new row that was already
+ *      there although no message said it was redelivered (a replayed message) → retried too, so the
+ *      redelivery path of step 2 sorts it out.
  *   4. R2: every object is written (in parallel; Parquet, `application/vnd.apache.parquet`). Any write
  *      failing → every valid message is retried; the D1 rows stay and name an object that does not
  *      exist, which step 2 notices on the redelivery.
@@ -51,6 +53,7 @@ import {
 } from "./archive/plan";
 import { ADMIN_EVENT_COLUMNS, ARCHIVE_OBJECT_COLUMN, AUDIT_EVENT_COLUMNS } from "./columns";
 import { type AuditEvent, cleanText, isCompleteAuditEvent, isPlainObject, keyCount } from "./event";
+import { lastUsedStatement, latestUseByKey } from "./last-used";
 import { type AnyAuditEvent, AUDIT_MESSAGE_VERSION, AuditMessageSchema, MAX_EVENTS_PER_MESSAGE } from "./producer";
 
 export const AUDIT_QUEUE_NAME = "spot-audit-events";
@@ -498,12 +501,14 @@ async function consumeEvents(batch: MessageBatch<unknown>, env: Env): Promise<vo
 
   // D1 first, in one batch (a single transaction: all stored or none): per message one statement for
   // its request events of each object (all rows as one JSON parameter), one per admin event (rare);
-  // then the rows a redelivery moves to this batch's objects.
+  // then the rows a redelivery moves to this batch's objects; last, one upsert of the keys' last use.
   const statements: D1PreparedStatement[] = [];
   /** Rows each INSERT must add: fewer means some were stored by a delivery nobody said was one. */
   const expectedRows: number[] = [];
   const insertEvents = env.AUDIT_DB.prepare(INSERT_EVENTS_SQL);
   const insertAdmin = env.AUDIT_DB.prepare(INSERT_ADMIN_EVENT_SQL);
+  /** The request events this batch inserts, in batch order: their keys' last use goes in the same transaction. */
+  const inserted: AuditEvent[] = [];
   for (const v of valid) {
     const requestsByObject = new Map<string, AuditEvent[]>();
     for (const e of v.events) {
@@ -517,6 +522,7 @@ async function consumeEvents(batch: MessageBatch<unknown>, env: Env): Promise<vo
         const list = requestsByObject.get(archiveObject);
         if (list === undefined) requestsByObject.set(archiveObject, [e]);
         else list.push(e);
+        inserted.push(e);
       }
     }
     for (const [archiveObject, events] of requestsByObject) {
@@ -531,6 +537,10 @@ async function consumeEvents(batch: MessageBatch<unknown>, env: Env): Promise<vo
   )) {
     statements.push(env.AUDIT_DB.prepare(RELINK_SQL[r.kind]).bind(JSON.stringify(r.eventIds), r.archiveObject));
   }
+  // The last use of each key, with the rows that record it. Events already in D1 (a redelivery) are left
+  // out: their use was written with their rows.
+  const lastUsed = lastUsedStatement(env.AUDIT_DB, latestUseByKey(inserted));
+  if (lastUsed !== null) statements.push(lastUsed);
   if (statements.length > 0) {
     let results: D1Result[];
     try {
