@@ -194,9 +194,18 @@ async function connection() {
 // ---------------------------------------------------------------------------------------------
 // Human output
 
-/** One line of `list`: key, status, mode, secret hint, created, expires (padded), label; every value escaped. */
+/**
+ * When a key was last used, for a column: the UTC time, "never" (null), or "unknown" when the answer has
+ * no such field (the audit trail could not be read).
+ */
+function lastUsedText(key) {
+  if (key.last_used_at === undefined) return "unknown";
+  return key.last_used_at === null ? "never" : String(key.last_used_at).slice(0, 19).replace("T", " ");
+}
+
+/** One line of `list`: key, status, mode, secret hint, created, expires, last used (padded), label; every value escaped. */
 function keyLine(key) {
-  const widths = [22, 11, 5, 7, 20, 20, 0];
+  const widths = [22, 11, 5, 7, 20, 20, 20, 0];
   return [
     key.key_id,
     key.status,
@@ -204,6 +213,7 @@ function keyLine(key) {
     key.secret_hint ? `…${key.secret_hint}` : "—",
     String(key.created_at).slice(0, 19).replace("T", " "),
     key.expires_at ? String(key.expires_at).slice(0, 19).replace("T", " ") : "never",
+    lastUsedText(key),
     key.label ?? "",
   ]
     .map((value, i) => esc(value).padEnd(widths[i] ?? 0))
@@ -221,6 +231,9 @@ function showKey(key) {
     ["created", `${key.created_at} by ${key.created_by || "—"}`],
     ["expires", key.expires_at ?? "never"],
   ];
+  if (key.last_used_at !== undefined) {
+    rows.push(["last used", key.last_used_at === null ? "never" : `${key.last_used_at} from ${key.last_used_ip ?? "—"}`]);
+  }
   if (key.kv_sync) rows.push(["edge record", KV_SYNC_TEXT[key.kv_sync] ?? key.kv_sync]);
   if (key.revoked_at) rows.push(["revoked", key.revoked_at]);
   if (key.replaces_key_id) rows.push(["replaces", key.replaces_key_id]);
@@ -644,6 +657,7 @@ async function run(command, values, positionals) {
               "SECRET ",
               "CREATED (UTC)".padEnd(20),
               "EXPIRES (UTC)".padEnd(20),
+              "LAST USED (UTC)".padEnd(20),
               "LABEL",
             ].join(" "),
           ),

@@ -213,6 +213,20 @@ export const KeySchema = z
     rotated_at: z.string().nullable().openapi({ format: "date-time" }),
     created_by: z.string().openapi({ description: "`sub` of the admin token that created the key." }),
     policy: Policy,
+    last_used_at: z
+      .string()
+      .nullable()
+      .optional()
+      .openapi({
+        format: "date-time",
+        description:
+          'When the key last authenticated a request that was forwarded upstream (docs/audit.md "Last used"), kept by the audit ' +
+          "consumer a few seconds after the request; null: never used since last-use tracking began. Only in list and show " +
+          "answers, and absent there when the audit trail (D1) cannot be read: unknown, not never.",
+      }),
+    last_used_ip: z.string().nullable().optional().openapi({
+      description: "The connecting IP (CF-Connecting-IP) of that request; null when never used or when it had none.",
+    }),
     kv_sync: z.enum(["synced", "pending", "failed"]).openapi({
       description:
         "The key's lookup record in Workers KV (what the edge reads): synced = written; pending = a write still being retried " +

@@ -5,6 +5,7 @@
  */
 import { createRoute, type OpenAPIHono, type z } from "@hono/zod-openapi";
 import type { Context } from "hono";
+import { type LastUse, lastUseOf } from "../../audit/last-used";
 import type { AppEnv } from "../../env";
 import { ApiError } from "../../errors";
 import type { KeyMode } from "../../keys/format";
@@ -34,6 +35,27 @@ import {
   UpdateKeyBody,
 } from "../schemas";
 import { accountKeys, errors, security, storage, throwIfRefused } from "./common";
+
+/**
+ * The last use of each key of the account (src/audit/last-used.ts), or null when the audit trail cannot
+ * be read: the keys are still listed (they live in the account's Durable Object), without the fields,
+ * and `key_last_use_unavailable` is logged.
+ */
+async function lastUses(c: Context<AppEnv>, accountId: string): Promise<Map<string, LastUse> | null> {
+  try {
+    return await lastUseOf(c.env.AUDIT_DB, accountId);
+  } catch (err) {
+    log("error", "key_last_use_unavailable", { request_id: c.get("requestId"), account_id: accountId, error: errorMessage(err) });
+    return null;
+  }
+}
+
+/** A key view with `last_used_at`/`last_used_ip` (null: never used); unchanged when `uses` is unknown (null). */
+function withLastUse<K extends { key_id: string }>(key: K, uses: Map<string, LastUse> | null): K {
+  if (uses === null) return key;
+  const use = uses.get(key.key_id);
+  return { ...key, last_used_at: use?.last_used_at ?? null, last_used_ip: use?.last_used_ip ?? null };
+}
 
 const SECRET_WARNING = "Store this secret now: it is shown only this once and cannot be recovered.";
 
@@ -202,14 +224,18 @@ export function registerKeyRoutes(admin: OpenAPIHono<AppEnv>): void {
     const { account_id } = c.req.valid("param");
     const { keys, suspendedAt } = await storage(c, () => accountKeys(c.env, account_id).listKeys(account_id));
     if (keys.length === 0) throw new ApiError("account_not_found", "This account has no keys.");
-    return c.json({ account_id, account: { suspended: suspendedAt !== null, suspended_at: suspendedAt }, keys }, 200);
+    const uses = await lastUses(c, account_id);
+    return c.json(
+      { account_id, account: { suspended: suspendedAt !== null, suspended_at: suspendedAt }, keys: keys.map((k) => withLastUse(k, uses)) },
+      200,
+    );
   });
 
   admin.openapi(getRoute, async (c) => {
     const { account_id, key_id } = c.req.valid("param");
     const result = await storage(c, () => accountKeys(c.env, account_id).getKey(account_id, key_id));
     throwIfRefused(result);
-    return c.json({ key: result.key }, 200);
+    return c.json({ key: withLastUse(result.key, await lastUses(c, account_id)) }, 200);
   });
 
   admin.openapi(createKeyRoute, async (c) => {
