@@ -141,7 +141,7 @@ test("an administrator manages a key and support finds its request, in a real br
   await page.goto(`${BASE}/__spot/console/accounts/${ACCOUNT}/keys/${keyId}/revoke`);
   assert.match(await page.getByTestId("revoke-confirm").textContent(), new RegExp(keyId));
   await shot("revoke");
-  await page.getByTestId("revoke-confirm").locator('button[type="submit"]').click();
+  await page.getByTestId("revoke-confirm").click();
   await waitForRow(keyId, (text) => /revoked/i.test(text));
 
   // Support: the audit trail finds the request by its id, with the forwarded metadata.
