@@ -1,0 +1,59 @@
+// Shared by the provision and preflight tests: a copy of wrangler.toml in a temporary directory, the
+// stand-in wrangler (fake-wrangler.mjs) with its state and command log, and a way to run a script.
+
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const ROOT = dirname(dirname(dirname(fileURLToPath(import.meta.url))));
+const FAKE = join(ROOT, "test", "scripts", "fake-wrangler.mjs");
+
+/** A fresh sandbox: `config` (a copy of wrangler.toml, or `toml`), an empty account, no commands yet. */
+export function sandbox(toml = readFileSync(join(ROOT, "wrangler.toml"), "utf8")) {
+  const dir = mkdtempSync(join(tmpdir(), "spot-env-test-"));
+  const config = join(dir, "wrangler.toml");
+  writeFileSync(config, toml);
+  const state = join(dir, "state.json");
+  const log = join(dir, "commands.jsonl");
+  return {
+    dir,
+    config,
+    /** Runs scripts/<name>.mjs with `args` (plus --config) against the stand-in. */
+    run(name, args) {
+      return new Promise((resolve, reject) => {
+        const child = spawn(process.execPath, [join(ROOT, "scripts", `${name}.mjs`), ...args, "--config", config], {
+          cwd: ROOT,
+          env: { ...process.env, SPOT_WRANGLER: FAKE, SPOT_FAKE_STATE: state, SPOT_FAKE_LOG: log },
+          stdio: ["ignore", "pipe", "pipe"],
+        });
+        let stdout = "";
+        let stderr = "";
+        child.stdout.setEncoding("utf8").on("data", (c) => {
+          stdout += c;
+        });
+        child.stderr.setEncoding("utf8").on("data", (c) => {
+          stderr += c;
+        });
+        child.on("error", reject);
+        child.on("close", (code) => resolve({ code, stdout, stderr }));
+      });
+    },
+    /** The commands the stand-in received, in order; `clear` starts a new record. */
+    commands({ clear = false } = {}) {
+      const list = existsSync(log)
+        ? readFileSync(log, "utf8")
+            .split("\n")
+            .filter(Boolean)
+            .map((line) => JSON.parse(line))
+        : [];
+      if (clear) rmSync(log, { force: true });
+      return list;
+    },
+    account: () => JSON.parse(readFileSync(state, "utf8")),
+    setAccount: (value) => writeFileSync(state, JSON.stringify(value)),
+    toml: () => readFileSync(config, "utf8"),
+    cleanup: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
