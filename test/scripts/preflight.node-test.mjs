@@ -1,0 +1,130 @@
+// `npm run preflight` (scripts/preflight.mjs) against the stand-in wrangler (fake-wrangler.mjs): a
+// ready environment passes; each check, broken on its own, fails with one line saying how to fix it.
+// And `npm run deploy` deploys only after a passing preflight.
+
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { setEnvBindingValue } from "../../scripts/provision.mjs";
+import { ROOT, sandbox } from "./env-harness.mjs";
+
+/** wrangler.toml with both environments provisioned and their admin audience set. */
+function readyToml() {
+  let text = readFileSync(join(ROOT, "wrangler.toml"), "utf8");
+  for (const [env, n] of [
+    ["staging", "1"],
+    ["production", "2"],
+  ]) {
+    text = setEnvBindingValue(text, { env, table: "kv_namespaces", binding: "KEYS", key: "id", value: n.repeat(32) });
+    text = setEnvBindingValue(text, {
+      env,
+      table: "d1_databases",
+      binding: "AUDIT_DB",
+      key: "database_id",
+      value: `${n.repeat(8)}-${n.repeat(4)}-4${n.repeat(3)}-8${n.repeat(3)}-${n.repeat(12)}`,
+    });
+  }
+  return text.replaceAll('ADMIN_JWT_AUDIENCE = ""', 'ADMIN_JWT_AUDIENCE = "aud-tag-of-the-access-app"');
+}
+
+const SECRETS = { SECRET_HASH_KEY: true, ASSERTION_SIGNING_KEY: true };
+const account = (secrets = SECRETS) => ({ kv: [], d1: [], queues: [], buckets: [], secrets: { production: secrets, staging: SECRETS } });
+
+/** Runs preflight on production with `edit` applied to the ready wrangler.toml; returns the ✘ lines. */
+async function problems(edit = (t) => t, acct = account()) {
+  const box = sandbox(edit(readyToml()));
+  try {
+    box.setAccount(acct);
+    const run = await box.run("preflight", ["--env", "production"]);
+    const lines = run.stderr.split("\n").filter((l) => l.startsWith("✘ "));
+    assert.equal(run.code, lines.length === 0 ? 0 : 1, run.stderr);
+    return lines;
+  } finally {
+    box.cleanup();
+  }
+}
+
+/** Replaces `from` with `to` inside [env.production] only. */
+const inProduction = (from, to) => (text) => {
+  const start = text.indexOf("\n[env.production]\n");
+  return text.slice(0, start) + text.slice(start).replace(from, to);
+};
+
+describe("preflight --env production", () => {
+  it("passes when everything is in place", async () => {
+    assert.deepEqual(await problems(), []);
+  });
+
+  it("placeholder ids: all zeros or <…>", async () => {
+    const found = await problems((t) =>
+      setEnvBindingValue(
+        setEnvBindingValue(t, { env: "production", table: "kv_namespaces", binding: "KEYS", key: "id", value: "0".repeat(32) }),
+        { env: "production", table: "d1_databases", binding: "AUDIT_DB", key: "database_id", value: "<AUDIT_DB id>" },
+      ),
+    );
+    assert.deepEqual(found, [
+      "✘ KV KEYS: id is a placeholder; run `npm run provision -- --env production`",
+      "✘ D1 AUDIT_DB: database_id is a placeholder; run `npm run provision -- --env production`",
+    ]);
+  });
+
+  it("empty ADMIN_JWT_AUDIENCE", async () => {
+    const found = await problems(inProduction('ADMIN_JWT_AUDIENCE = "aud-tag-of-the-access-app"', 'ADMIN_JWT_AUDIENCE = ""'));
+    assert.equal(found.length, 1);
+    assert.match(found[0], /^✘ ADMIN_JWT_AUDIENCE is empty .*set it in \[env\.production\] of wrangler\.toml vars/);
+  });
+
+  it("missing secrets", async () => {
+    const found = await problems(undefined, account({ SECRET_HASH_KEY: true }));
+    assert.deepEqual(found, [
+      "✘ secret ASSERTION_SIGNING_KEY is not set; run `npm run provision -- --env production` (generates and stores it)",
+    ]);
+  });
+
+  it("secrets that cannot be listed", async () => {
+    const found = await problems(undefined, { ...account(), failSecretList: true });
+    assert.equal(found.length, 1);
+    assert.match(found[0], /^✘ cannot list the secrets .*wrangler whoami/);
+  });
+
+  it("a route without its zone", async () => {
+    const found = await problems(
+      inProduction('{ pattern = "admin.spot-thought.com/__spot/*", zone_name = "spot-thought.com" }', '"admin.spot-thought.com/__spot/*"'),
+    );
+    assert.equal(found.length, 1);
+    assert.match(found[0], /^✘ route admin\.spot-thought\.com\/__spot\/\* names no zone; add zone_name/);
+  });
+
+  it("a rate-limit namespace id used by another environment", async () => {
+    const found = await problems(inProduction('namespace_id = "7104"', 'namespace_id = "8104"'));
+    assert.equal(found.length, 1);
+    assert.match(found[0], /^✘ ratelimits KEY_RATE_LIMIT_1200: namespace_id 8104 is also used by \[env\.staging\] \(KEY_RATE_LIMIT_1200\)/);
+  });
+
+  it("an unusable API_VERSIONS table", async () => {
+    const found = await problems(inProduction('"status": "preview"', '"status": "beta"'));
+    assert.equal(found.length, 1);
+    assert.match(found[0], /^✘ API_VERSIONS is unusable \(every request would answer 503\): .*status/);
+  });
+});
+
+describe("deploy", () => {
+  it("runs wrangler deploy --env only after a passing preflight, passing other options on", async () => {
+    const box = sandbox(readyToml());
+    try {
+      box.setAccount(account());
+      const ok = await box.run("deploy", ["--env", "production", "--routes", "admin.spot-thought.com/__spot/*"]);
+      assert.equal(ok.code, 0, ok.stderr);
+      const deploy = box.commands({ clear: true }).find((c) => c.args[0] === "deploy");
+      assert.deepEqual(deploy.args, ["deploy", "--env", "production", "--routes", "admin.spot-thought.com/__spot/*"]);
+      box.setAccount(account({}));
+      const refused = await box.run("deploy", ["--env", "production"]);
+      assert.equal(refused.code, 1);
+      assert.match(refused.stderr, /not deployed/);
+      assert.ok(!box.commands().some((c) => c.args[0] === "deploy"));
+    } finally {
+      box.cleanup();
+    }
+  });
+});
