@@ -77,8 +77,13 @@ export async function preflight({ env, config }) {
       if (!present.has(name)) problems.push(`secret ${name} is not set; run \`${provision}\` (generates and stores it)`);
     }
   } catch (err) {
-    const first = String(err?.message ?? err).split("\n")[0];
-    problems.push(`cannot list the secrets (${first}); run \`${provision}\` and check \`wrangler whoami\``);
+    // wrangler's own words: the first line of its output that says something (not the command line).
+    const lines = String(err?.message ?? err)
+      .split("\n")
+      .map((line) => line.replace(/^\s*(✘\s*)?(\[ERROR\]\s*)?/u, "").trim())
+      .filter(Boolean);
+    const why = lines.length > 1 ? lines[1] : (lines[0] ?? "unknown error");
+    problems.push(`cannot list the secrets (${why}); run \`${provision}\` and check \`npx wrangler whoami\` (or CLOUDFLARE_API_TOKEN)`);
   }
 
   // routes

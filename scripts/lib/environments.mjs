@@ -98,11 +98,14 @@ export function runCloudflare(args, { input, inherit = false } = {}) {
   });
 }
 
+/** ANSI colour codes (wrangler colours its errors even when its output is not a terminal). */
+const ANSI = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, "g");
+
 /** Like {@link runCloudflare}, but a failure throws with wrangler's output (never with `input`). */
 export async function cloudflare(args, options) {
   const result = await runCloudflare(args, options);
   if (result.code !== 0) {
-    const output = `${result.stdout}${result.stderr}`.trim() || "(no output)";
+    const output = `${result.stdout}${result.stderr}`.replace(ANSI, "").trim() || "(no output)";
     throw new EnvScriptError(`\`wrangler ${args.join(" ")}\` exited with code ${result.code}:\n${output}`);
   }
   return result;
