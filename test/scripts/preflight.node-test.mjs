@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
+import { unstable_readConfig } from "wrangler";
 import { setEnvBindingValue } from "../../scripts/provision.mjs";
 import { ROOT, sandbox } from "./env-harness.mjs";
 
@@ -127,4 +128,29 @@ describe("deploy", () => {
       box.cleanup();
     }
   });
+});
+
+describe("wrangler.toml: the environments mirror the local configuration", () => {
+  // Bindings, vars and rate limits are not inherited: each environment repeats them, and the tests of
+  // the Worker (test/worker/abuse.test.ts) only see the top level. These keep the copies in step.
+  const config = join(ROOT, "wrangler.toml");
+  const local = unstable_readConfig({ config }, { hideWarnings: true });
+  for (const env of ["staging", "production"]) {
+    it(`${env}: the same vars, binding names and rate limits`, () => {
+      const cfg = unstable_readConfig({ config, env }, { hideWarnings: true });
+      assert.deepEqual(Object.keys(cfg.vars).sort(), Object.keys(local.vars).sort());
+      const names = (c) => ({
+        kv: c.kv_namespaces.map((b) => b.binding),
+        d1: c.d1_databases.map((b) => [b.binding, b.migrations_dir]),
+        r2: c.r2_buckets.map((b) => b.binding),
+        queues: c.queues.producers.map((p) => p.binding),
+        consumers: c.queues.consumers.map((q) => [q.max_batch_size, q.max_batch_timeout, q.max_retries, Boolean(q.dead_letter_queue)]),
+        durableObjects: c.durable_objects.bindings.map((b) => [b.name, b.class_name]),
+        ratelimits: c.ratelimits.map((r) => [r.name, r.simple]),
+      });
+      assert.deepEqual(names(cfg), names(local));
+      assert.equal(cfg.vars.AUTH_FAILURE_LIMIT, local.vars.AUTH_FAILURE_LIMIT);
+      assert.equal(cfg.vars.KEY_RATE_LIMIT_PER_MINUTE, local.vars.KEY_RATE_LIMIT_PER_MINUTE);
+    });
+  }
 });
