@@ -9,7 +9,7 @@
 
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
-import { AdminApiError, adminRequest, isLocalUrl, localBaseUrl, mintDevToken } from "../scripts/admin-client.mjs";
+import { AdminApiError, accessHeaders, adminRequest, isLocalUrl, localBaseUrl, mintDevToken } from "../scripts/admin-client.mjs";
 import { escapeForTerminal as esc, jsonForTerminal } from "../scripts/lib/terminal-text.mjs";
 
 /** Exit codes (docs/cli.md). */
@@ -58,8 +58,12 @@ Options:
 
 Environment:
   SPOT_ADMIN_URL    the authorizer (default: the local dev server of npm start, ${localBaseUrl()})
-  SPOT_ADMIN_TOKEN  an admin JWT (Authorization: Bearer). Unset and the URL is local: a dev token is
-                    minted from .wrangler/admin-dev-key.json (made by npm start).
+  SPOT_ADMIN_TOKEN  an admin JWT (Authorization: Bearer; also sent as cf-access-token for Cloudflare
+                    Access, e.g. from \`cloudflared access token\`). Unset and the URL is local: a dev
+                    token is minted from .wrangler/admin-dev-key.json (made by npm start).
+  SPOT_ACCESS_CLIENT_ID, SPOT_ACCESS_CLIENT_SECRET
+                    a Cloudflare Access service token (CF-Access-Client-Id / -Secret); Access then
+                    adds its own JWT, so SPOT_ADMIN_TOKEN is not needed.
 
 Exit codes: 0 ok · 1 server error · 2 usage or validation error · 3 network · 4 not authorized (401/403)
             5 not found · 6 conflict (409) · 7 not confirmed`;
@@ -179,16 +183,26 @@ function optionalBody(values, fields) {
 
 async function connection() {
   const baseUrl = process.env.SPOT_ADMIN_URL?.trim() || localBaseUrl();
-  let token = process.env.SPOT_ADMIN_TOKEN?.trim();
-  if (!token) {
-    if (!isLocalUrl(baseUrl)) throw new UsageError(`SPOT_ADMIN_TOKEN is not set: an admin token is needed for ${baseUrl}`);
+  let token = process.env.SPOT_ADMIN_TOKEN?.trim() || null;
+  let headers;
+  try {
+    headers = accessHeaders(process.env, token);
+  } catch (err) {
+    throw new UsageError(err.message);
+  }
+  // An Access service token needs no admin token: Access adds its own JWT to the request.
+  if (!token && !("CF-Access-Client-Id" in headers)) {
+    if (!isLocalUrl(baseUrl))
+      throw new UsageError(
+        `SPOT_ADMIN_TOKEN is not set: an admin token (or SPOT_ACCESS_CLIENT_ID and SPOT_ACCESS_CLIENT_SECRET) is needed for ${baseUrl}`,
+      );
     try {
       token = await mintDevToken();
     } catch (err) {
       throw new UsageError(err.message);
     }
   }
-  return { baseUrl, token };
+  return { baseUrl, token, headers };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -867,7 +881,7 @@ function exitCodeOf(err) {
 }
 
 const HINTS = {
-  401: "check SPOT_ADMIN_TOKEN (locally: unset it to use a dev token; restart npm start if .dev.vars changed)",
+  401: "check SPOT_ADMIN_TOKEN or the Access service token (locally: unset it to use a dev token; restart npm start if .dev.vars changed)",
   403: 'the token lacks the "keys:write" permission',
 };
 

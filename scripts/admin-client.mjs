@@ -115,20 +115,42 @@ export class AdminApiError extends Error {
 }
 
 /**
+ * Headers for Cloudflare Access in front of the admin API, from the environment:
+ * - SPOT_ACCESS_CLIENT_ID and SPOT_ACCESS_CLIENT_SECRET (both or neither): an Access service token,
+ *   sent as CF-Access-Client-Id / CF-Access-Client-Secret; Access then adds its own JWT
+ *   (Cf-Access-Jwt-Assertion) to the request, so no admin token is needed;
+ * - else an admin token from the environment (`cloudflared access token`) is also sent as
+ *   `cf-access-token`, the header Access reads; the authorizer reads Authorization.
+ * @param {NodeJS.ProcessEnv} env
+ * @param {string | null} envToken SPOT_ADMIN_TOKEN when set, else null
+ * @returns {Record<string, string>}
+ * @throws Error when only one of the two service-token variables is set
+ */
+export function accessHeaders(env, envToken) {
+  const id = env.SPOT_ACCESS_CLIENT_ID?.trim() ?? "";
+  const secret = env.SPOT_ACCESS_CLIENT_SECRET?.trim() ?? "";
+  if ((id === "") !== (secret === "")) throw new Error("set both SPOT_ACCESS_CLIENT_ID and SPOT_ACCESS_CLIENT_SECRET, or neither");
+  if (id !== "") return { "CF-Access-Client-Id": id, "CF-Access-Client-Secret": secret };
+  return envToken ? { "cf-access-token": envToken } : {};
+}
+
+/**
  * Calls the admin API.
- * @param {{ baseUrl: string, token: string, method: string, path: string, body?: unknown, timeoutMs?: number }} request
- *        `path` relative to /__spot/admin/v1 (e.g. `/accounts/acct_42/keys`)
+ * @param {{ baseUrl: string, token: string | null, method: string, path: string, body?: unknown, timeoutMs?: number, headers?: Record<string, string> }} request
+ *        `path` relative to /__spot/admin/v1 (e.g. `/accounts/acct_42/keys`); `token` null: no
+ *        Authorization (behind Access with a service token); `headers`: more headers (accessHeaders)
  * @returns {Promise<{ status: number, body: any, requestId: string | null }>} on 2xx
  * @throws AdminApiError on a network failure or a non-2xx answer
  */
-export async function adminRequest({ baseUrl, token, method, path, body, timeoutMs = 15_000 }) {
+export async function adminRequest({ baseUrl, token, method, path, body, timeoutMs = 15_000, headers = {} }) {
   const url = `${baseUrl.replace(/\/+$/, "")}${ADMIN_PATH}${path}`;
   let res;
   try {
     res = await fetch(url, {
       method,
       headers: {
-        Authorization: `Bearer ${token}`,
+        ...headers,
+        ...(token ? { Authorization: `Bearer ${token}` } : {}),
         "User-Agent": "spot-keys/1",
         ...(body === undefined ? {} : { "Content-Type": "application/json" }),
       },

@@ -454,6 +454,34 @@ describe("errors and exit codes", () => {
     });
   }
 
+  it("SPOT_ADMIN_TOKEN goes as Authorization: Bearer and as cf-access-token (what Cloudflare Access reads)", async () => {
+    answer = { status: 200, body: { account_id: "acct_42", keys: [] } };
+    const { code } = await run(["list", "--account", "acct_42"], { env: { SPOT_ADMIN_TOKEN: "access-jwt" } });
+    assert.equal(code, 0);
+    assert.equal(received[0].headers.authorization, "Bearer access-jwt");
+    assert.equal(received[0].headers["cf-access-token"], "access-jwt");
+    assert.equal(received[0].headers["cf-access-client-id"], undefined);
+  });
+
+  it("an Access service token (SPOT_ACCESS_CLIENT_ID/SECRET): its two headers, no admin token needed", async () => {
+    answer = { status: 200, body: { account_id: "acct_42", keys: [] } };
+    const { code } = await run(["list", "--account", "acct_42"], {
+      env: { SPOT_ADMIN_TOKEN: "", SPOT_ACCESS_CLIENT_ID: "ci.access", SPOT_ACCESS_CLIENT_SECRET: "s3cret" },
+    });
+    assert.equal(code, 0);
+    assert.equal(received[0].headers["cf-access-client-id"], "ci.access");
+    assert.equal(received[0].headers["cf-access-client-secret"], "s3cret");
+    assert.equal(received[0].headers.authorization, undefined);
+    assert.equal(received[0].headers["cf-access-token"], undefined);
+  });
+
+  it("only one of SPOT_ACCESS_CLIENT_ID and SPOT_ACCESS_CLIENT_SECRET → exit 2, nothing sent", async () => {
+    const { code, stderr } = await run(["list", "--account", "acct_42"], { env: { SPOT_ACCESS_CLIENT_ID: "ci.access" } });
+    assert.equal(code, 2);
+    assert.match(stderr, /SPOT_ACCESS_CLIENT_SECRET/);
+    assert.equal(received.length, 0);
+  });
+
   it("a remote URL without SPOT_ADMIN_TOKEN → exit 2 (dev tokens are for this machine only)", async () => {
     const { code, stderr } = await run(["list", "--account", "acct_42"], {
       env: { SPOT_ADMIN_URL: "https://api.spot-thought.com", SPOT_ADMIN_TOKEN: "" },
