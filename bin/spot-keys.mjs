@@ -711,7 +711,8 @@ async function importLine(conn, entry) {
 function importProgress(total) {
   const tty = Boolean(process.stderr.isTTY);
   const step = Math.max(1, Math.ceil(total / 10));
-  let lastMs = 0;
+  // On a terminal the bar is drawn at once; plain lines start after the first tenth (or 10 s).
+  let lastMs = tty ? 0 : Date.now();
   let lastDone = 0;
   const text = (c) => `${c.done}/${total} lines · imported ${c.imported} · already present ${c.already} · failed ${c.failed}`;
   return {
