@@ -1,11 +1,13 @@
 // The file of `spot-keys import --file` (docs/cli.md "Bulk import"): one JSON object per line,
 // `{"account": "acct_…", "secret": "sk_live_…", "label": "…"}` with optional `expires_at` and `policy`
-// as the import API takes them (docs/admin-api.md). Plain ESM without imports beyond node:, so it
-// can be tested on its own.
+// as the import API takes them (docs/admin-api.md). Plain ESM; the lines are checked with the API's
+// rules for their shape, so a dry run finds what the API would refuse (the API still decides).
 //
 // Nothing here ever puts a secret into a message: a line is named by its number and at most the last
 // 4 characters of its secret (the API's `secret_hint` rule), and a line that is not valid JSON is
 // reported without its text (V8's JSON.parse message quotes the text).
+
+import { UNSAFE_CHARACTER } from "./terminal-text.mjs";
 
 /** `acct_` + 1..64 letters or digits (API_KEY_PATTERN in src/keys/format.ts). */
 export const ACCOUNT_PATTERN = /^acct_[A-Za-z0-9]{1,64}$/;
@@ -21,6 +23,8 @@ const RANDOM_CHARS = 33;
 const BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 /** Shortest body whose last 4 characters may be shown (HINT_MIN_BODY_CHARS in src/keys/secret.ts). */
 const HINT_MIN_BODY_CHARS = 20;
+/** RATE_LIMIT_TIERS_PER_MINUTE in src/keys/policy.ts. */
+const TIERS = [60, 120, 300, 600, 1200, 3000, 6000, 12000, 30000, 60000];
 
 const CRC_TABLE = (() => {
   const table = new Uint32Array(256);
@@ -83,20 +87,37 @@ function problemOf(value) {
   const body = value.secret.slice("sk_live_".length);
   if (body.length === CHECKSUM_BODY_CHARS && checksumOf(body.slice(0, RANDOM_CHARS)) !== body.slice(RANDOM_CHARS))
     return `secret has ${CHECKSUM_BODY_CHARS} characters after its prefix but not a valid checksum (the API refuses it)`;
-  if (
-    value.label !== undefined &&
-    value.label !== null &&
-    (typeof value.label !== "string" || value.label.length < 1 || value.label.length > 200)
-  )
-    return "label is not text of 1..200 characters";
+  if (value.label !== undefined && value.label !== null) {
+    if (typeof value.label !== "string" || value.label.length < 1 || value.label.length > 200)
+      return "label is not text of 1..200 characters";
+    if (UNSAFE_CHARACTER.test(value.label)) return "label has a control, format or invisible character (the API refuses it)";
+  }
   if (
     value.expires_at !== undefined &&
     value.expires_at !== null &&
     (typeof value.expires_at !== "string" || !/^\d{4}-\d{2}-\d{2}T/.test(value.expires_at) || Number.isNaN(Date.parse(value.expires_at)))
   )
     return "expires_at is not an ISO 8601 instant (2027-01-31T00:00:00Z) or null";
-  if (value.policy !== undefined && value.policy !== null && (typeof value.policy !== "object" || Array.isArray(value.policy)))
-    return "policy is not an object ({ ip_allowlist?, rate_limit_per_minute? }) or null";
+  if (value.policy !== undefined) return policyProblem(value.policy);
+  return null;
+}
+
+/** The shape of a `policy` (the API checks the ranges themselves). */
+function policyProblem(policy) {
+  if (policy === null || typeof policy !== "object" || Array.isArray(policy))
+    return "policy is not an object ({ ip_allowlist?, rate_limit_per_minute? })";
+  if (Object.keys(policy).some((name) => name !== "ip_allowlist" && name !== "rate_limit_per_minute"))
+    return "policy has fields other than ip_allowlist and rate_limit_per_minute";
+  const list = policy.ip_allowlist;
+  if (
+    list !== undefined &&
+    list !== null &&
+    (!Array.isArray(list) || list.length < 1 || list.length > 100 || list.some((x) => typeof x !== "string"))
+  )
+    return "policy.ip_allowlist is not a list of 1..100 addresses or CIDR ranges (or null)";
+  const limit = policy.rate_limit_per_minute;
+  if (limit !== undefined && limit !== null && !TIERS.includes(limit))
+    return `policy.rate_limit_per_minute is not one of ${TIERS.join(", ")} (or null)`;
   return null;
 }
 

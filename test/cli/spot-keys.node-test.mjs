@@ -1119,6 +1119,9 @@ describe("import --file (bulk import)", () => {
       { account: "acct_1", secret: short },
       "[1, 2]",
       { account: "acct_1", secret: secretOf(11), label: "" },
+      { account: "acct_1", secret: secretOf(13), label: "a\u202eb" },
+      { account: "acct_1", secret: secretOf(14), policy: { rate_limit_per_minute: 7 } },
+      { account: "acct_1", secret: secretOf(15), policy: null },
     ]);
     const api = importApi();
     api.owners.set(taken, "acct_other");
@@ -1126,7 +1129,7 @@ describe("import --file (bulk import)", () => {
     const { code, stdout, stderr } = await run(["import", "--file", path]);
     assert.equal(code, 8, stderr);
     assert.deepEqual(received.map((r) => r.body.secret).sort(), [secretOf(1), taken, short].sort());
-    assert.match(stdout, /mixed\.jsonl: imported 2, already present 0, failed 9 \(of 11 lines\)\./);
+    assert.match(stdout, /mixed\.jsonl: imported 2, already present 0, failed 12 \(of 14 lines\)\./);
     assert.match(stdout, /^ {2}line 2: not valid JSON$/m);
     assert.match(stdout, /^ {2}line 3 \(…\w{4}\): account is not an account id/m);
     assert.match(stdout, /^ {2}line 5 \(…\w{4}\): the same secret as line 1$/m);
@@ -1136,6 +1139,9 @@ describe("import --file (bulk import)", () => {
     assert.match(stdout, /^ {2}line 9 \(…0000\): secret has 39 characters after its prefix but not a valid checksum/m);
     assert.match(stdout, /^ {2}line 11: not a JSON object$/m);
     assert.match(stdout, /^ {2}line 12 \(…\w{4}\): label is not text of 1\.\.200 characters$/m);
+    assert.match(stdout, /^ {2}line 13 \(…\w{4}\): label has a control, format or invisible character/m);
+    assert.match(stdout, /^ {2}line 14 \(…\w{4}\): policy\.rate_limit_per_minute is not one of 60, /m);
+    assert.match(stdout, /^ {2}line 15 \(…\w{4}\): policy is not an object/m);
     // A short legacy secret has no hint: its last 4 characters would be all of it.
     assert.doesNotMatch(stdout, /line 10/);
     assertNoSecret(stdout + stderr, [secretOf(1), taken, broken, misplaced, short, badChecksum, secretOf(3), secretOf(11)]);
@@ -1145,7 +1151,7 @@ describe("import --file (bulk import)", () => {
     const body = JSON.parse(json.stdout);
     assert.deepEqual(
       body.failed.map((x) => x.line),
-      [2, 3, 5, 6, 7, 8, 9, 11, 12],
+      [2, 3, 5, 6, 7, 8, 9, 11, 12, 13, 14, 15],
     );
     assert.deepEqual(
       body.already_present.map((x) => x.line),
