@@ -100,9 +100,12 @@ export async function mintDevToken(options = {}) {
     .sign(key);
 }
 
-/** A failure talking to the admin API: `kind` is "network" (no answer) or "http" (an error answer). */
+/**
+ * A failure talking to the admin API: `kind` is "network" (no answer) or "http" (an error answer).
+ * `retryAfter`: the seconds of the answer's `Retry-After` (delta-seconds form), or null.
+ */
 export class AdminApiError extends Error {
-  constructor(message, { kind, status = null, code = null, requestId = null, param = null, body = null }) {
+  constructor(message, { kind, status = null, code = null, requestId = null, param = null, body = null, retryAfter = null }) {
     super(message);
     this.name = "AdminApiError";
     this.kind = kind;
@@ -111,6 +114,7 @@ export class AdminApiError extends Error {
     this.requestId = requestId;
     this.param = param;
     this.body = body;
+    this.retryAfter = retryAfter;
   }
 }
 
@@ -179,5 +183,6 @@ export async function adminRequest({ baseUrl, token, method, path, body, timeout
     requestId: error?.request_id ?? requestId,
     param: error?.param ?? null,
     body: parsed,
+    retryAfter: /^\d+$/.test(res.headers.get("retry-after") ?? "") ? Number(res.headers.get("retry-after")) : null,
   });
 }
