@@ -69,6 +69,10 @@ export default defineConfig(async () => {
             ADMIN_JWT_AUDIENCE: "spot-admin-test",
             ADMIN_JWT_ALGORITHMS: "ES256",
             ADMIN_PERMISSIONS_CLAIM: "permissions",
+            ADMIN_GROUPS_CLAIM: "custom.groups",
+            ADMIN_WRITERS_EMAILS: "",
+            ADMIN_WRITERS_GROUPS: "",
+            ADMIN_WRITERS_SERVICE_TOKENS: "",
             TEST_ADMIN_PRIVATE_JWK: JSON.stringify(adminPrivateJwk),
             API_VERSIONS: JSON.stringify([
               {

@@ -7,13 +7,16 @@
 // and other invisible characters are shown as escapes, never sent to the terminal raw
 // (scripts/lib/terminal-text.mjs; docs/cli.md "Output of server text").
 
+import { readFileSync, statSync } from "node:fs";
+import { basename } from "node:path";
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
-import { AdminApiError, adminRequest, isLocalUrl, localBaseUrl, mintDevToken } from "../scripts/admin-client.mjs";
+import { AdminApiError, accessHeaders, adminRequest, isLocalUrl, localBaseUrl, mintDevToken } from "../scripts/admin-client.mjs";
+import { lineName, parseImportFile, registeredTo } from "../scripts/lib/import-file.mjs";
 import { escapeForTerminal as esc, jsonForTerminal } from "../scripts/lib/terminal-text.mjs";
 
 /** Exit codes (docs/cli.md). */
-const EXIT = { ok: 0, server: 1, usage: 2, network: 3, auth: 4, notFound: 5, conflict: 6, aborted: 7 };
+const EXIT = { ok: 0, server: 1, usage: 2, network: 3, auth: 4, notFound: 5, conflict: 6, aborted: 7, someFailed: 8 };
 
 /** The per-key rate limit tiers (RATE_LIMIT_TIERS_PER_MINUTE in src/keys/policy.ts; the API refuses others). */
 const TIERS = [60, 120, 300, 600, 1200, 3000, 6000, 12000, 30000, 60000];
@@ -32,6 +35,7 @@ Usage:
   spot-keys suspend --account ACCT [--yes]                            (every key of the account answers 401)
   spot-keys resume  --account ACCT                                    (its keys work again)
   spot-keys import --account ACCT [--label TEXT] [--expires-at ISO]   (the secret is read from stdin)
+  spot-keys import --file KEYS.jsonl [--dry-run]                      (many keys: one JSON object a line)
   spot-keys token  [--read-only]                                      (prints a local dev admin token)
   spot-keys audit  --request-id ID [--wait DURATION]                  (the audit event of one response, from D1 or the archive)
   spot-keys audit  [--account ACCT] [--key KEY_ID] [--request-id ID] [--source-ip IP] [--connecting-ip IP]
@@ -49,6 +53,9 @@ Options:
   --limit       events per page, 1..200 (default 50); with --all the most to fetch in all, 1..10000 (default 10000)
   --cursor      continue from the next_cursor (printed after a page)
   --all         follow the pages to the end (at most 10000 events)
+  --file        import: a JSON Lines file, {"account": "acct_…", "secret": "sk_…", "label": "…"} a line
+                (optional expires_at, policy); readable by its owner only (chmod 600)
+  --dry-run     import --file: check every line and print what would be imported, send nothing
   --wait        with a lone --request-id: retry for up to this long (e.g. 15s) while the event is not stored yet
   --allow-ip    an IPv4/IPv6 address or CIDR range the key may be used from (repeat for several); the
                 connecting IP must match, else 403 ip_not_allowed. update: replaces the whole list
@@ -58,11 +65,15 @@ Options:
 
 Environment:
   SPOT_ADMIN_URL    the authorizer (default: the local dev server of npm start, ${localBaseUrl()})
-  SPOT_ADMIN_TOKEN  an admin JWT (Authorization: Bearer). Unset and the URL is local: a dev token is
-                    minted from .wrangler/admin-dev-key.json (made by npm start).
+  SPOT_ADMIN_TOKEN  an admin JWT (Authorization: Bearer; also sent as cf-access-token for Cloudflare
+                    Access, e.g. from \`cloudflared access token\`). Unset and the URL is local: a dev
+                    token is minted from .wrangler/admin-dev-key.json (made by npm start).
+  SPOT_ACCESS_CLIENT_ID, SPOT_ACCESS_CLIENT_SECRET
+                    a Cloudflare Access service token (CF-Access-Client-Id / -Secret); Access then
+                    adds its own JWT, so SPOT_ADMIN_TOKEN is not needed.
 
 Exit codes: 0 ok · 1 server error · 2 usage or validation error · 3 network · 4 not authorized (401/403)
-            5 not found · 6 conflict (409) · 7 not confirmed`;
+            5 not found · 6 conflict (409) · 7 not confirmed · 8 import --file: some lines failed`;
 
 /** Audit searches: the API's page size bound, and the bound of --all. */
 const MAX_PAGE = 200;
@@ -179,16 +190,26 @@ function optionalBody(values, fields) {
 
 async function connection() {
   const baseUrl = process.env.SPOT_ADMIN_URL?.trim() || localBaseUrl();
-  let token = process.env.SPOT_ADMIN_TOKEN?.trim();
-  if (!token) {
-    if (!isLocalUrl(baseUrl)) throw new UsageError(`SPOT_ADMIN_TOKEN is not set: an admin token is needed for ${baseUrl}`);
+  let token = process.env.SPOT_ADMIN_TOKEN?.trim() || null;
+  let headers;
+  try {
+    headers = accessHeaders(process.env, token);
+  } catch (err) {
+    throw new UsageError(err.message);
+  }
+  // An Access service token needs no admin token: Access adds its own JWT to the request.
+  if (!token && !("CF-Access-Client-Id" in headers)) {
+    if (!isLocalUrl(baseUrl))
+      throw new UsageError(
+        `SPOT_ADMIN_TOKEN is not set: an admin token (or SPOT_ACCESS_CLIENT_ID and SPOT_ACCESS_CLIENT_SECRET) is needed for ${baseUrl}`,
+      );
     try {
       token = await mintDevToken();
     } catch (err) {
       throw new UsageError(err.message);
     }
   }
-  return { baseUrl, token };
+  return { baseUrl, token, headers };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -483,7 +504,14 @@ const SPECS = {
   revoke: { ...COMMON, account: { type: "string" }, yes: { type: "boolean", short: "y", default: false } },
   suspend: { ...COMMON, account: { type: "string" }, yes: { type: "boolean", short: "y", default: false } },
   resume: { ...COMMON, account: { type: "string" } },
-  import: { ...COMMON, account: { type: "string" }, label: { type: "string" }, "expires-at": { type: "string" } },
+  import: {
+    ...COMMON,
+    account: { type: "string" },
+    label: { type: "string" },
+    "expires-at": { type: "string" },
+    file: { type: "string" },
+    "dry-run": { type: "boolean", default: false },
+  },
   token: { ...COMMON, "read-only": { type: "boolean", default: false } },
   audit: {
     ...COMMON,
@@ -607,6 +635,262 @@ async function adminAuditCommand(values, positionals, out) {
     printMore(p, values);
   });
   return EXIT.ok;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bulk import: import --file (docs/cli.md "Bulk import")
+
+/** Import requests in flight at once. */
+const IMPORT_CONCURRENCY = 8;
+/** Attempts of one line while the answer is 429 or 503 or there is none, before it counts as failed (or stops the run). */
+const IMPORT_ATTEMPTS = 6;
+/** The longest wait between two attempts, whatever Retry-After says. */
+const MAX_RETRY_WAIT_MS = 60_000;
+
+/** A path as a shell word, for the `chmod` hint. */
+const shellWord = (text) => (/^[\w./@%+=:,-]+$/.test(text) ? text : `'${text.replaceAll("'", "'\\''")}'`);
+
+/**
+ * Reads the import file. It holds secrets, so one that group or others may read or write (POSIX mode &
+ * 0o077) is refused, with the chmod that fixes it; Windows has no such mode bits and is not checked.
+ */
+function readImportFile(path) {
+  let stat;
+  try {
+    stat = statSync(path);
+  } catch (err) {
+    throw new UsageError(`--file ${path}: ${err.code === "ENOENT" ? "no such file" : err.message}`);
+  }
+  if (!stat.isFile()) throw new UsageError(`--file ${path}: not a regular file`);
+  if (process.platform !== "win32" && (stat.mode & 0o077) !== 0) {
+    const mode = (stat.mode & 0o777).toString(8).padStart(4, "0");
+    throw new UsageError(
+      `--file ${path} has mode ${mode}: others can read it, and it holds secrets. Make it readable by you only (\`chmod 600 ${shellWord(path)}\`) and run again`,
+    );
+  }
+  return readFileSync(path, "utf8");
+}
+
+/** How long to wait before attempt `attempt + 1`: the answer's Retry-After, else 0.5 s doubling (with jitter). */
+function retryDelayMs(err, attempt) {
+  if (err.retryAfter !== null && err.retryAfter !== undefined) return Math.min(MAX_RETRY_WAIT_MS, err.retryAfter * 1000);
+  return Math.min(MAX_RETRY_WAIT_MS, 500 * 2 ** (attempt - 1) * (0.8 + Math.random() * 0.4));
+}
+
+/**
+ * Imports one line, retrying 429, 503 and network failures with backoff.
+ * @returns {Promise<{ outcome: "imported", key: object | null } | { outcome: "already" } | { outcome: "failed", reason: string }>}
+ * @throws AdminApiError that stops the whole run: 401/403, or no answer after every attempt
+ */
+async function importLine(conn, entry) {
+  const secret = entry.body.secret;
+  // The API's messages do not quote the secret; this keeps it so should one ever do.
+  const clean = (text) => String(text ?? "").replaceAll(secret, "sk_…");
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const { body } = await adminRequest({ ...conn, method: "POST", path: `/accounts/${entry.account}/keys/import`, body: entry.body });
+      return { outcome: "imported", key: body?.key ?? null };
+    } catch (err) {
+      if (!(err instanceof AdminApiError)) throw err;
+      const passing = err.kind === "network" || err.status === 429 || err.status === 503;
+      if (passing && attempt < IMPORT_ATTEMPTS) {
+        await sleep(retryDelayMs(err, attempt));
+        continue;
+      }
+      if (err.kind === "network" || err.status === 401 || err.status === 403) {
+        err.message = clean(err.message);
+        throw err;
+      }
+      if (err.code === "secret_already_registered") {
+        const owner = registeredTo(err);
+        if (owner === "this_account") return { outcome: "already" };
+        return {
+          outcome: "failed",
+          reason:
+            owner === "another_account"
+              ? "the secret is registered to another account (409 secret_already_registered)"
+              : `${clean(err.message)} (409, secret_already_registered)`,
+        };
+      }
+      const detail = [err.status, err.code, err.param && `field ${err.param}`].filter(Boolean).join(", ");
+      return { outcome: "failed", reason: `${clean(err.message)} (${detail}${passing ? `, after ${attempt} attempts` : ""})` };
+    }
+  }
+}
+
+/**
+ * Progress on stderr: a bar redrawn in place on a terminal; otherwise a plain line at every tenth of the
+ * lines and at least every 10 s. Never a secret: only counts.
+ */
+function importProgress(total) {
+  const tty = Boolean(process.stderr.isTTY);
+  const step = Math.max(1, Math.ceil(total / 10));
+  // On a terminal the bar is drawn at once; plain lines start after the first tenth (or 10 s).
+  let lastMs = tty ? 0 : Date.now();
+  let lastDone = 0;
+  const text = (c) => `${c.done}/${total} lines · imported ${c.imported} · already present ${c.already} · failed ${c.failed}`;
+  return {
+    update(c) {
+      const now = Date.now();
+      if (tty) {
+        if (c.done < total && now - lastMs < 100) return;
+        const width = 30;
+        const filled = Math.round((c.done / total) * width);
+        process.stderr.write(`\r\x1b[2K[${"#".repeat(filled)}${"-".repeat(width - filled)}] ${text(c)}`);
+      } else {
+        if (!(c.done === total || c.done - lastDone >= step || now - lastMs >= 10_000)) return;
+        process.stderr.write(`import: ${text(c)}\n`);
+        lastDone = c.done;
+      }
+      lastMs = now;
+    },
+    finish() {
+      if (tty) process.stderr.write("\n");
+    },
+  };
+}
+
+/** Runs the import of every entry, IMPORT_CONCURRENCY at a time; a stopping error leaves the rest not done. */
+async function importEntries(conn, entries, onResult) {
+  const results = new Array(entries.length).fill(null);
+  let next = 0;
+  let stopped = null;
+  const worker = async () => {
+    while (stopped === null && next < entries.length) {
+      const i = next++;
+      try {
+        results[i] = await importLine(conn, entries[i]);
+      } catch (err) {
+        stopped ??= err;
+        return;
+      }
+      onResult(results[i]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(IMPORT_CONCURRENCY, entries.length) }, worker));
+  return { results, stopped };
+}
+
+async function importFile(values, positionals) {
+  noPositionals(positionals);
+  for (const option of ["account", "label", "expires-at"]) {
+    if (values[option] !== undefined) throw new UsageError(`--${option} does not go with --file: each line gives its own`);
+  }
+  const path = values.file;
+  const name = basename(path);
+  const { entries, invalid, lines } = parseImportFile(readImportFile(path));
+  if (lines === 0) throw new UsageError(`--file ${path}: no lines to import`);
+  const invalidJson = invalid.map((x) => ({ line: x.line, secret_hint: x.hint, reason: x.reason }));
+  const failedLines = (list) => list.map((x) => `  ${lineName(x)}: ${esc(x.reason)}`).join("\n");
+
+  if (values["dry-run"]) {
+    if (values.json) {
+      console.log(
+        jsonForTerminal({
+          dry_run: true,
+          lines,
+          would_import: entries.map((e) => ({
+            line: e.line,
+            account_id: e.account,
+            mode: e.mode,
+            secret_hint: e.hint,
+            label: e.body.label ?? null,
+          })),
+          failed: invalidJson,
+        }),
+      );
+    } else {
+      console.log(`Dry run of ${esc(name)}: nothing is sent.`);
+      for (const e of entries) {
+        console.log(
+          `  line ${String(e.line).padEnd(6)}${esc(e.account).padEnd(24)}${e.mode.padEnd(5)} ${(e.hint ? `…${e.hint}` : "—").padEnd(6)}${e.body.label ? ` "${esc(e.body.label)}"` : ""}`,
+        );
+      }
+      const accounts = new Set(entries.map((e) => e.account)).size;
+      console.log(
+        `Would import ${entries.length} key(s) to ${accounts} account(s) (lines already imported to the same account count as already present); ${invalid.length} line(s) invalid.`,
+      );
+      if (invalid.length > 0) console.log(`Invalid:\n${failedLines(invalid)}`);
+    }
+    return invalid.length > 0 ? EXIT.someFailed : EXIT.ok;
+  }
+
+  const conn = await connection();
+  const counts = { done: invalid.length, imported: 0, already: 0, failed: invalid.length };
+  const progress = importProgress(lines);
+  progress.update(counts);
+  const { results, stopped } = await importEntries(conn, entries, (result) => {
+    counts.done++;
+    if (result.outcome === "imported") counts.imported++;
+    else if (result.outcome === "already") counts.already++;
+    else counts.failed++;
+    progress.update(counts);
+  });
+  progress.finish();
+
+  const imported = [];
+  const already = [];
+  const failed = [...invalid];
+  const notAttempted = [];
+  entries.forEach((entry, i) => {
+    const result = results[i];
+    if (result === null) notAttempted.push(entry);
+    else if (result.outcome === "imported") imported.push({ ...entry, key: result.key });
+    else if (result.outcome === "already") already.push(entry);
+    else failed.push({ line: entry.line, hint: entry.hint, reason: result.reason });
+  });
+  failed.sort((a, b) => a.line - b.line);
+  const syncFailed = imported.filter((x) => x.key?.kv_sync === "failed");
+
+  if (values.json) {
+    console.log(
+      jsonForTerminal({
+        dry_run: false,
+        lines,
+        imported: imported.map((x) => ({
+          line: x.line,
+          account_id: x.account,
+          key_id: x.key?.key_id ?? null,
+          secret_hint: x.hint,
+          kv_sync: x.key?.kv_sync ?? null,
+        })),
+        already_present: already.map((x) => ({ line: x.line, account_id: x.account, secret_hint: x.hint })),
+        failed: failed.map((x) => ({ line: x.line, secret_hint: x.hint, reason: x.reason })),
+        not_done: notAttempted.map((x) => x.line),
+        stopped: stopped
+          ? {
+              status: stopped.status,
+              code: stopped.code ?? (stopped.kind === "network" ? "network_error" : null),
+              message: stopped.message,
+            }
+          : null,
+      }),
+    );
+    if (stopped) return exitCodeOf(stopped);
+  } else {
+    console.log(
+      `${esc(name)}: imported ${imported.length}, already present ${already.length}, failed ${failed.length}` +
+        `${notAttempted.length > 0 ? `, not done ${notAttempted.length}` : ""} (of ${lines} lines).`,
+    );
+    if (failed.length > 0) console.log(`Failed:\n${failedLines(failed)}`);
+    if (syncFailed.length > 0) {
+      console.error(
+        red(
+          `! KV refused the edge lookup record of ${syncFailed.map((x) => `${esc(x.key.key_id)} (${lineName(x)})`).join(", ")} for good: ` +
+            "such a key does not authenticate. Revoke it and give its client a new key (a revoked secret cannot be imported again).",
+        ),
+      );
+    }
+    if (stopped) {
+      console.error(
+        yellow(
+          `! Stopped: ${notAttempted.length} line(s) not done. Run the same command again once fixed: lines already imported count as already present.`,
+        ),
+      );
+      throw stopped;
+    }
+  }
+  return failed.length > 0 ? EXIT.someFailed : EXIT.ok;
 }
 
 async function run(command, values, positionals) {
@@ -827,6 +1111,8 @@ async function run(command, values, positionals) {
       return EXIT.ok;
     }
     case "import": {
+      if (values.file !== undefined) return importFile(values, positionals);
+      if (values["dry-run"]) throw new UsageError("--dry-run goes with --file");
       const account = requireAccount(values);
       noPositionals(positionals);
       const secret = await readSecret();
@@ -867,7 +1153,7 @@ function exitCodeOf(err) {
 }
 
 const HINTS = {
-  401: "check SPOT_ADMIN_TOKEN (locally: unset it to use a dev token; restart npm start if .dev.vars changed)",
+  401: "check SPOT_ADMIN_TOKEN or the Access service token (locally: unset it to use a dev token; restart npm start if .dev.vars changed)",
   403: 'the token lacks the "keys:write" permission',
 };
 

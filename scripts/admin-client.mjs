@@ -100,9 +100,12 @@ export async function mintDevToken(options = {}) {
     .sign(key);
 }
 
-/** A failure talking to the admin API: `kind` is "network" (no answer) or "http" (an error answer). */
+/**
+ * A failure talking to the admin API: `kind` is "network" (no answer) or "http" (an error answer).
+ * `retryAfter`: the seconds of the answer's `Retry-After` (delta-seconds form), or null.
+ */
 export class AdminApiError extends Error {
-  constructor(message, { kind, status = null, code = null, requestId = null, param = null, body = null }) {
+  constructor(message, { kind, status = null, code = null, requestId = null, param = null, body = null, retryAfter = null }) {
     super(message);
     this.name = "AdminApiError";
     this.kind = kind;
@@ -111,24 +114,47 @@ export class AdminApiError extends Error {
     this.requestId = requestId;
     this.param = param;
     this.body = body;
+    this.retryAfter = retryAfter;
   }
 }
 
 /**
+ * Headers for Cloudflare Access in front of the admin API, from the environment:
+ * - SPOT_ACCESS_CLIENT_ID and SPOT_ACCESS_CLIENT_SECRET (both or neither): an Access service token,
+ *   sent as CF-Access-Client-Id / CF-Access-Client-Secret; Access then adds its own JWT
+ *   (Cf-Access-Jwt-Assertion) to the request, so no admin token is needed;
+ * - else an admin token from the environment (`cloudflared access token`) is also sent as
+ *   `cf-access-token`, the header Access reads; the authorizer reads Authorization.
+ * @param {NodeJS.ProcessEnv} env
+ * @param {string | null} envToken SPOT_ADMIN_TOKEN when set, else null
+ * @returns {Record<string, string>}
+ * @throws Error when only one of the two service-token variables is set
+ */
+export function accessHeaders(env, envToken) {
+  const id = env.SPOT_ACCESS_CLIENT_ID?.trim() ?? "";
+  const secret = env.SPOT_ACCESS_CLIENT_SECRET?.trim() ?? "";
+  if ((id === "") !== (secret === "")) throw new Error("set both SPOT_ACCESS_CLIENT_ID and SPOT_ACCESS_CLIENT_SECRET, or neither");
+  if (id !== "") return { "CF-Access-Client-Id": id, "CF-Access-Client-Secret": secret };
+  return envToken ? { "cf-access-token": envToken } : {};
+}
+
+/**
  * Calls the admin API.
- * @param {{ baseUrl: string, token: string, method: string, path: string, body?: unknown, timeoutMs?: number }} request
- *        `path` relative to /__spot/admin/v1 (e.g. `/accounts/acct_42/keys`)
+ * @param {{ baseUrl: string, token: string | null, method: string, path: string, body?: unknown, timeoutMs?: number, headers?: Record<string, string> }} request
+ *        `path` relative to /__spot/admin/v1 (e.g. `/accounts/acct_42/keys`); `token` null: no
+ *        Authorization (behind Access with a service token); `headers`: more headers (accessHeaders)
  * @returns {Promise<{ status: number, body: any, requestId: string | null }>} on 2xx
  * @throws AdminApiError on a network failure or a non-2xx answer
  */
-export async function adminRequest({ baseUrl, token, method, path, body, timeoutMs = 15_000 }) {
+export async function adminRequest({ baseUrl, token, method, path, body, timeoutMs = 15_000, headers = {} }) {
   const url = `${baseUrl.replace(/\/+$/, "")}${ADMIN_PATH}${path}`;
   let res;
   try {
     res = await fetch(url, {
       method,
       headers: {
-        Authorization: `Bearer ${token}`,
+        ...headers,
+        ...(token ? { Authorization: `Bearer ${token}` } : {}),
         "User-Agent": "spot-keys/1",
         ...(body === undefined ? {} : { "Content-Type": "application/json" }),
       },
@@ -157,5 +183,6 @@ export async function adminRequest({ baseUrl, token, method, path, body, timeout
     requestId: error?.request_id ?? requestId,
     param: error?.param ?? null,
     body: parsed,
+    retryAfter: /^\d+$/.test(res.headers.get("retry-after") ?? "") ? Number(res.headers.get("retry-after")) : null,
   });
 }

@@ -59,7 +59,7 @@ export function createAdminApp(): OpenAPIHono<AppEnv> {
     type: "http",
     scheme: "bearer",
     bearerFormat: "JWT",
-    description: `A JWT verified against the configured JWKS (issuer, audience and algorithms pinned). Writes need "${WRITE_PERMISSION}" in the permissions claim.`,
+    description: `A JWT verified against the configured JWKS (issuer, audience and algorithms pinned). Writes need "${WRITE_PERMISSION}" in the permissions claim, or the token's email, group or Cloudflare Access service token in the admin writer lists. Without an Authorization header, the Cf-Access-Jwt-Assertion header Cloudflare Access adds is accepted for an Access service token.`,
   });
 
   // Built on the first request, once every route above is registered.

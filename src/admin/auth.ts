@@ -2,22 +2,27 @@
  * Admin authentication (docs/admin-api.md "Authentication"): a JWT in `Authorization: Bearer`
  * (RFC 6750), verified with jose against the configured JWKS (RFC 7517), with issuer, audience and
  * algorithms pinned (RFC 7519 §4.1, RFC 8725 §3.1), `exp` and `sub` required, `nbf` and `iat` (when
- * present) not in the future beyond {@link CLOCK_TOLERANCE_SECONDS}. Writes need the
- * permission {@link WRITE_PERMISSION} in the claim named by `ADMIN_PERMISSIONS_CLAIM`.
+ * present) not in the future beyond {@link CLOCK_TOLERANCE_SECONDS}. `sub` may be empty only for a
+ * Cloudflare Access service token, which names itself in `common_name` (its client id) instead.
+ * Writes need {@link WRITE_PERMISSION} in the permissions claim or a match in a writer list
+ * (src/admin/writers.ts, the decision; this module extracts the claims it looks at).
  *
  * Configuration (wrangler.toml [vars]; locally .dev.vars):
  *   ADMIN_JWKS_URL | ADMIN_JWKS   exactly one: a remote JWKS URL (https) or an inline JWKS (JSON)
  *   ADMIN_JWT_ISSUER              expected `iss`
  *   ADMIN_JWT_AUDIENCE            expected `aud`
  *   ADMIN_JWT_ALGORITHMS          comma-separated asymmetric algorithms (e.g. "RS256", "ES256")
- *   ADMIN_PERMISSIONS_CLAIM       claim holding permissions (array of strings or space-separated string)
+ *   ADMIN_PERMISSIONS_CLAIM       claim holding permissions (array of strings or space-separated string);
+ *                                 a top-level name, else a dotted path (`custom.permissions`)
+ *   ADMIN_GROUPS_CLAIM            dotted path of the groups claim (default `custom.groups`)
+ *   ADMIN_WRITERS_EMAILS | ADMIN_WRITERS_GROUPS | ADMIN_WRITERS_SERVICE_TOKENS   writer lists
  * A configuration that cannot be used answers 503 `admin_unavailable`: never a pass.
  */
 import { createLocalJWKSet, createRemoteJWKSet, errors, type JWTPayload, type JWTVerifyGetKey, jwtVerify } from "jose";
 import * as z from "zod";
+import { mayWrite, parseWriterRules, WRITE_PERMISSION, WriterListError, type WriterRules } from "./writers";
 
-/** The permission every write (create, rotate, revoke, import) needs. */
-export const WRITE_PERMISSION = "keys:write";
+export { WRITE_PERMISSION };
 /** Seconds of clock skew accepted on `exp`, `nbf` and `iat`. */
 export const CLOCK_TOLERANCE_SECONDS = 30;
 /** Longest token accepted, in characters (a JWT with a large key set in its header is far shorter). */
@@ -29,11 +34,17 @@ export const ALLOWED_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", 
 
 /** The verified caller of the admin API. */
 export interface AdminActor {
-  /** `sub` of the token. */
+  /** Who it is, as recorded in admin events: `sub`, or for an Access service token (empty `sub`) its `common_name`. */
   sub: string;
-  /** `email` claim when present (Cloudflare Access puts it there), else null. */
+  /** `email` claim when present (Cloudflare Access puts it there for a person), else null. */
   email: string | null;
   permissions: string[];
+  /** Group names at the groups claim path; empty when absent. */
+  groups: string[];
+  /** `common_name` (the client id) of an Access service token; null for any other token. */
+  serviceToken: string | null;
+  /** May change keys: `keys:write` in the permissions or a match in a writer list. */
+  canWrite: boolean;
 }
 
 export interface AdminAuthConfig {
@@ -42,6 +53,8 @@ export interface AdminAuthConfig {
   audience: string;
   algorithms: string[];
   permissionsClaim: string;
+  groupsClaim: string;
+  writers: WriterRules;
 }
 
 /** The admin authentication settings cannot be used; the admin API answers 503 `admin_unavailable`. */
@@ -84,6 +97,10 @@ export function getAdminAuthConfig(env: Env): AdminAuthConfig {
     env.ADMIN_JWT_AUDIENCE,
     env.ADMIN_JWT_ALGORITHMS,
     env.ADMIN_PERMISSIONS_CLAIM,
+    env.ADMIN_GROUPS_CLAIM,
+    env.ADMIN_WRITERS_EMAILS,
+    env.ADMIN_WRITERS_GROUPS,
+    env.ADMIN_WRITERS_SERVICE_TOKENS,
   ];
   if (cached?.sources.every((value, i) => value === sources[i])) return cached.config;
 
@@ -123,9 +140,21 @@ export function getAdminAuthConfig(env: Env): AdminAuthConfig {
     if (!ALLOWED_ALGORITHMS.includes(alg))
       throw new AdminConfigError(`ADMIN_JWT_ALGORITHMS: ${alg} is not an allowed asymmetric algorithm`);
   }
-  const permissionsClaim = env.ADMIN_PERMISSIONS_CLAIM?.trim() || "permissions";
+  const permissionsClaim = claimPathSetting("ADMIN_PERMISSIONS_CLAIM", env.ADMIN_PERMISSIONS_CLAIM, "permissions");
+  const groupsClaim = claimPathSetting("ADMIN_GROUPS_CLAIM", env.ADMIN_GROUPS_CLAIM, DEFAULT_GROUPS_CLAIM);
+  let writers: WriterRules;
+  try {
+    writers = parseWriterRules({
+      emails: env.ADMIN_WRITERS_EMAILS,
+      groups: env.ADMIN_WRITERS_GROUPS,
+      serviceTokens: env.ADMIN_WRITERS_SERVICE_TOKENS,
+    });
+  } catch (err) {
+    if (err instanceof WriterListError) throw new AdminConfigError(err.message);
+    throw err;
+  }
 
-  const config: AdminAuthConfig = { getKey, issuer, audience, algorithms, permissionsClaim };
+  const config: AdminAuthConfig = { getKey, issuer, audience, algorithms, permissionsClaim, groupsClaim, writers };
   cached = { sources, config };
   return config;
 }
@@ -139,11 +168,48 @@ export function bearerToken(header: string | undefined): string | null {
   return match?.[1] ?? null;
 }
 
+/** Where Cloudflare Access puts custom OIDC claims and SAML attributes, a `groups` one included. */
+export const DEFAULT_GROUPS_CLAIM = "custom.groups";
+
+/**
+ * A claim path setting: a claim name, or names joined by dots; unset or blank → `fallback`.
+ * @throws AdminConfigError for an empty segment (`a..b`, `.a`, `a.`) or a path over 200 characters
+ */
+function claimPathSetting(name: string, value: string | undefined, fallback: string): string {
+  const path = value?.trim() || fallback;
+  if (path.length > 200) throw new AdminConfigError(`${name} is longer than 200 characters`);
+  if (path.split(".").some((segment) => segment === "")) throw new AdminConfigError(`${name}: "${path}" has an empty segment`);
+  return path;
+}
+
+/**
+ * The value at a claim path: the top-level claim of exactly that name when there is one (so a
+ * namespaced claim such as `https://example.com/roles` keeps working), else the dotted path walked
+ * through nested objects (`custom.groups` → payload.custom.groups).
+ */
+export function claimAt(payload: JWTPayload, path: string): unknown {
+  if (Object.hasOwn(payload, path)) return payload[path];
+  let value: unknown = payload;
+  for (const segment of path.split(".")) {
+    if (value === null || typeof value !== "object" || Array.isArray(value) || !Object.hasOwn(value, segment)) return undefined;
+    value = (value as Record<string, unknown>)[segment];
+  }
+  return value;
+}
+
 /** Permissions from the claim: an array of strings, or one space-separated string (OAuth `scope` style). */
 export function permissionsOf(payload: JWTPayload, claim: string): string[] {
-  const value = payload[claim];
+  const value = claimAt(payload, claim);
   if (typeof value === "string") return value.split(" ").filter((p) => p !== "");
   if (Array.isArray(value)) return value.filter((p): p is string => typeof p === "string");
+  return [];
+}
+
+/** Groups from the claim: an array of strings, or one string (one group: names may hold spaces). */
+export function groupsOf(payload: JWTPayload, claim: string): string[] {
+  const value = claimAt(payload, claim);
+  if (typeof value === "string") return value === "" ? [] : [value];
+  if (Array.isArray(value)) return value.filter((g): g is string => typeof g === "string" && g !== "");
   return [];
 }
 
@@ -208,7 +274,15 @@ export async function verifyAdminToken(token: string, config: AdminAuthConfig): 
   const iatProblem = issuedAtProblem(payload.iat, Math.floor(now.getTime() / 1000));
   if (iatProblem !== null) throw new AdminTokenError(`the token's "iat" claim is not acceptable (${iatProblem})`);
   const sub = typeof payload.sub === "string" ? payload.sub.slice(0, 256) : "";
-  if (sub === "") throw new AdminTokenError('the token\'s "sub" claim is empty');
-  const email = typeof payload.email === "string" ? payload.email.slice(0, 256) : null;
-  return { sub, email, permissions: permissionsOf(payload, config.permissionsClaim) };
+  // An Access service token: `sub` is "" and `common_name` is the token's client id.
+  const commonName = typeof payload.common_name === "string" ? payload.common_name.slice(0, 256) : "";
+  const serviceToken = sub === "" && commonName !== "" ? commonName : null;
+  if (sub === "" && serviceToken === null) {
+    throw new AdminTokenError('the token\'s "sub" claim is empty (and it has no "common_name" of a service token)');
+  }
+  const email = serviceToken === null && typeof payload.email === "string" ? payload.email.slice(0, 256) : null;
+  const permissions = permissionsOf(payload, config.permissionsClaim);
+  const groups = groupsOf(payload, config.groupsClaim);
+  const canWrite = mayWrite({ permissions, email, groups, serviceToken }, config.writers);
+  return { sub: serviceToken ?? sub, email, permissions, groups, serviceToken, canWrite };
 }

@@ -19,6 +19,9 @@ import { errorMessage, log } from "../log";
 import { queueAuditEvent } from "../request-path/audit";
 import { ADMIN_REALM, AdminTokenError, bearerToken, getAdminAuthConfig, verifyAdminToken, WRITE_PERMISSION } from "./auth";
 
+/** The application token Cloudflare Access adds to each request it lets through. */
+export const ACCESS_ASSERTION_HEADER = "Cf-Access-Jwt-Assertion";
+
 /** The message of every 503 `admin_unavailable` of settings, JWKS or key storage. */
 export const ADMIN_UNAVAILABLE_MESSAGE = "The admin API cannot serve this request right now. Retry shortly.";
 
@@ -112,7 +115,9 @@ export function requireAdmin(access: "read" | "write"): MiddlewareHandler<AppEnv
       throw new ApiError("admin_unavailable", ADMIN_UNAVAILABLE_MESSAGE, { "Retry-After": "30" });
     }
     const header = c.req.header("authorization");
-    const token = bearerToken(header);
+    // Without Authorization: the application token Cloudflare Access adds, for a service token only.
+    const accessAssertion = header === undefined ? c.req.header(ACCESS_ASSERTION_HEADER)?.trim() || undefined : undefined;
+    const token = accessAssertion ?? bearerToken(header);
     if (token === null) {
       throw new ApiError(
         header ? "invalid_admin_token" : "missing_admin_token",
@@ -121,7 +126,15 @@ export function requireAdmin(access: "read" | "write"): MiddlewareHandler<AppEnv
       );
     }
     try {
-      c.set("adminActor", await verifyAdminToken(token, config));
+      const actor = await verifyAdminToken(token, config);
+      if (accessAssertion !== undefined && actor.serviceToken === null) {
+        // A person's Access token arrives with the browser's CF_Authorization cookie, which a page of
+        // another site can make the browser send: only the Bearer header proves the caller chose to.
+        throw new AdminTokenError(
+          `${ACCESS_ASSERTION_HEADER} is accepted from Access service tokens only; send a person's token as Authorization: Bearer`,
+        );
+      }
+      c.set("adminActor", actor);
     } catch (err) {
       if (err instanceof AdminTokenError) {
         throw new ApiError("invalid_admin_token", `The admin token was refused: ${err.message}.`, bearerChallenge("invalid_token"));
@@ -129,10 +142,10 @@ export function requireAdmin(access: "read" | "write"): MiddlewareHandler<AppEnv
       log("error", "admin_jwks_unavailable", { request_id: c.get("requestId"), error: errorMessage(err) });
       throw new ApiError("admin_unavailable", ADMIN_UNAVAILABLE_MESSAGE, { "Retry-After": "30" });
     }
-    if (access === "write" && !c.get("adminActor")?.permissions.includes(WRITE_PERMISSION)) {
+    if (access === "write" && !c.get("adminActor")?.canWrite) {
       throw new ApiError(
         "insufficient_permission",
-        `This admin token may read keys but not change them: it needs the "${WRITE_PERMISSION}" permission.`,
+        `This admin token may read keys but not change them: it needs the "${WRITE_PERMISSION}" permission, or its email, group or service token in the admin writer lists.`,
         bearerChallenge("insufficient_scope"),
       );
     }
@@ -177,7 +190,7 @@ export function adminOnError(err: Error, c: Context<AppEnv>): Response {
   return errorResponse(c, apiError);
 }
 
-/** The admin token's `sub`, recorded as who made a change. */
+/** The admin token's `sub` (a service token's `common_name`), recorded as who made a change. */
 export function actorOf(c: Context<AppEnv>): string {
   return c.get("adminActor")?.sub ?? "";
 }

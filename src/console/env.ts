@@ -6,7 +6,7 @@ import type { AppEnv } from "../env";
 export interface ConsoleSession {
   token: string;
   actor: AdminActor;
-  /** The token may write (`keys:write`): the forms that change keys are shown. The admin API decides anyway. */
+  /** The token may write (`keys:write`, or a writer list): the forms that change keys are shown. The admin API decides anyway. */
   canWrite: boolean;
   /** The CSRF token of this session's forms (src/console/security.ts). */
   csrf: string;

@@ -1,7 +1,8 @@
 /**
  * Sign-in (docs/console.md "Sign-in"). The console accepts exactly the tokens the admin API accepts
  * (src/admin/auth.ts: the same settings and verification) and forwards the token as the Bearer of its
- * in-process admin API calls, so reading needs a valid token and writing `keys:write`, as in the API.
+ * in-process admin API calls, so reading needs a valid token and writing `keys:write` or a place in the
+ * admin writer lists (src/admin/writers.ts), as in the API.
  *
  * - Production: Cloudflare Access in front of the console adds `Cf-Access-Jwt-Assertion` to every request.
  * - Local: GET /sign-in?token=<dev admin JWT>, only when CONSOLE_LOCAL_SIGN_IN is "true" (npm start writes
@@ -13,7 +14,7 @@ import type { Context } from "hono";
 import { getCookie, setCookie } from "hono/cookie";
 import { createMiddleware } from "hono/factory";
 import { decodeJwt } from "jose";
-import { AdminTokenError, getAdminAuthConfig, verifyAdminToken, WRITE_PERMISSION } from "../admin/auth";
+import { AdminTokenError, getAdminAuthConfig, verifyAdminToken } from "../admin/auth";
 import { errorMessage, log } from "../log";
 import type { ConsoleEnv, ConsoleSession } from "./env";
 import { CONSOLE_MOUNT, SESSION_COOKIE } from "./paths";
@@ -48,7 +49,7 @@ async function verify(c: Context<ConsoleEnv>, token: string): Promise<Verified> 
   }
   try {
     const actor = await verifyAdminToken(token, config);
-    return { ok: true, session: { token, actor, canWrite: actor.permissions.includes(WRITE_PERMISSION) } };
+    return { ok: true, session: { token, actor, canWrite: actor.canWrite } };
   } catch (err) {
     if (err instanceof AdminTokenError) return { ok: false, status: 401, message: `Your sign-in token was refused: ${err.message}.` };
     log("error", "admin_jwks_unavailable", { request_id: c.get("requestId"), error: errorMessage(err) });

@@ -197,6 +197,96 @@ describe("permissions", () => {
   });
 });
 
+describe("writer lists (Cloudflare Access emails, groups, service tokens)", () => {
+  const reader = (claims: Record<string, unknown>, sub?: string | null) =>
+    adminToken({ claims: { permissions: ["keys:read"], ...claims }, ...(sub === undefined ? {} : { sub }) });
+  /** An Access service token: `sub` "", `common_name` = the client id, no email (docs: application token). */
+  const serviceToken = (clientId: string) =>
+    adminToken({ sub: null, claims: { sub: "", common_name: clientId, email: undefined, permissions: undefined } });
+  const create = async (account: string, token: string, bindings: Partial<Env> = {}) =>
+    adminCall("POST", `/accounts/${account}/keys`, { token, call: { bindings } });
+
+  it("an email in ADMIN_WRITERS_EMAILS may write (case-insensitive); another email → 403 insufficient_permission", async () => {
+    const bindings = { ADMIN_WRITERS_EMAILS: " alice@example.test , bob@example.test" } as Partial<Env>;
+    expect((await create("acct_w1", await reader({ email: "Alice@Example.TEST" }), bindings)).res.status).toBe(201);
+    const refused = await create("acct_w1", await reader({ email: "mallory@example.test" }), bindings);
+    expect(refused.res.status).toBe(403);
+    expect(errorOf(refused.body).code).toBe("insufficient_permission");
+    // Reading still needs only a valid token.
+    const read = await adminCall("GET", "/accounts/acct_w1/keys", {
+      token: await reader({ email: "mallory@example.test" }),
+      call: { bindings },
+    });
+    expect(read.res.status).toBe(200);
+  });
+
+  it("a service token whose common_name is in ADMIN_WRITERS_SERVICE_TOKENS may write; the admin event names it", async () => {
+    const bindings = { ADMIN_WRITERS_SERVICE_TOKENS: "e367826f93b8d71185e03fe518aff3b4.access" } as Partial<Env>;
+    const { res, adminEvents } = await create("acct_w2", await serviceToken("e367826f93b8d71185e03fe518aff3b4.access"), bindings);
+    expect(res.status).toBe(201);
+    expect(adminEvents[0]).toMatchObject({ outcome: "allowed", actor_sub: "e367826f93b8d71185e03fe518aff3b4.access", actor_email: null });
+    const other = await create("acct_w2", await serviceToken("0000.access"), bindings);
+    expect(other.res.status).toBe(403);
+    expect(other.adminEvents[0]).toMatchObject({ reason: "insufficient_permission", actor_sub: "0000.access" });
+    // Not listed anywhere: it may still read.
+    expect((await adminCall("GET", "/accounts/acct_w2/keys", { token: await serviceToken("0000.access") })).res.status).toBe(200);
+  });
+
+  it("an empty sub without a common_name is refused; an email list does not match a service token", async () => {
+    const noOne = await adminCall("GET", "/accounts/acct_w3/keys", { token: await adminToken({ sub: null, claims: { sub: "" } }) });
+    expect(noOne.res.status).toBe(401);
+    expect(errorOf(noOne.body).message).toContain('"sub"');
+    const bindings = { ADMIN_WRITERS_EMAILS: "ops@spot-thought.test" } as Partial<Env>;
+    const token = await adminToken({
+      sub: null,
+      claims: { sub: "", common_name: "svc.access", email: "ops@spot-thought.test", permissions: [] },
+    });
+    expect((await create("acct_w3", token, bindings)).res.status).toBe(403);
+  });
+
+  it("Cf-Access-Jwt-Assertion without Authorization is accepted for a service token only", async () => {
+    const bindings = { ADMIN_WRITERS_SERVICE_TOKENS: "ci.access" } as Partial<Env>;
+    const viaAccess = await adminCall("POST", "/accounts/acct_w4/keys", {
+      token: null,
+      headers: { "Cf-Access-Jwt-Assertion": await serviceToken("ci.access") },
+      call: { bindings },
+    });
+    expect(viaAccess.res.status).toBe(201);
+    expect(viaAccess.adminEvents[0]).toMatchObject({ actor_sub: "ci.access" });
+    // A person's token arrives with a browser cookie: it must come as Bearer.
+    const person = await adminCall("GET", "/accounts/acct_w4/keys", {
+      token: null,
+      headers: { "Cf-Access-Jwt-Assertion": await adminToken() },
+    });
+    expect(person.res.status).toBe(401);
+    expect(errorOf(person.body).message).toContain("service tokens only");
+    // Authorization, when sent, is what counts.
+    const both = await adminCall("GET", "/accounts/acct_w4/keys", { headers: { "Cf-Access-Jwt-Assertion": "garbage" } });
+    expect(both.res.status).toBe(200);
+  });
+
+  it("a group in ADMIN_WRITERS_GROUPS at the groups claim path (default custom.groups; exact match) may write", async () => {
+    const bindings = { ADMIN_WRITERS_GROUPS: "Spot Admins,ops" } as Partial<Env>;
+    expect((await create("acct_w5", await reader({ custom: { groups: ["staff", "Spot Admins"] } }), bindings)).res.status).toBe(201);
+    expect((await create("acct_w5", await reader({ custom: { groups: "ops" } }), bindings)).res.status).toBe(201);
+    expect((await create("acct_w5", await reader({ custom: { groups: ["spot admins"] } }), bindings)).res.status).toBe(403);
+    expect((await create("acct_w5", await reader({ groups: ["ops"] }), bindings)).res.status).toBe(403);
+    const topLevel = { ...bindings, ADMIN_GROUPS_CLAIM: "groups" } as Partial<Env>;
+    expect((await create("acct_w5", await reader({ groups: ["ops"] }), topLevel)).res.status).toBe(201);
+  });
+
+  it("ADMIN_PERMISSIONS_CLAIM may be a dotted path, or a top-level name holding dots", async () => {
+    const dotted = { ADMIN_PERMISSIONS_CLAIM: "custom.permissions" } as Partial<Env>;
+    const nested = await adminToken({ claims: { permissions: undefined, custom: { permissions: ["keys:write"] } } });
+    expect((await create("acct_w6", nested, dotted)).res.status).toBe(201);
+    const topOnly = await adminToken({ claims: { permissions: ["keys:write"], custom: { permissions: ["keys:read"] } } });
+    expect((await create("acct_w6", topOnly, dotted)).res.status).toBe(403);
+    const namespaced = { ADMIN_PERMISSIONS_CLAIM: "https://spot-thought.test/permissions" } as Partial<Env>;
+    const withNamespaced = await adminToken({ claims: { permissions: undefined, "https://spot-thought.test/permissions": "keys:write" } });
+    expect((await create("acct_w6", withNamespaced, namespaced)).res.status).toBe(201);
+  });
+});
+
 describe("API keys are never accepted", () => {
   it.each([
     [{ "X-Spot-Api-Key": "acct_1", "X-Spot-Api-Secret": "sk_live_abcd" }],
@@ -248,6 +338,10 @@ describe("configuration fails closed", () => {
     ["an empty issuer", { ADMIN_JWT_ISSUER: " " }],
     ["a symmetric algorithm", { ADMIN_JWT_ALGORITHMS: "HS256" }],
     ["no algorithm", { ADMIN_JWT_ALGORITHMS: "" }],
+    ["a writer email without @", { ADMIN_WRITERS_EMAILS: "ops@spot-thought.test, ops" }],
+    ["a writer service token with whitespace", { ADMIN_WRITERS_SERVICE_TOKENS: "ci.access other.access" }],
+    ["a permissions claim path with an empty segment", { ADMIN_PERMISSIONS_CLAIM: "custom..permissions" }],
+    ["a groups claim path starting with a dot", { ADMIN_GROUPS_CLAIM: ".groups" }],
   ])("%s → 503 admin_unavailable", async (_name, bindings) => {
     await adminUnavailable(bindings as Partial<Env>);
   });

@@ -4,7 +4,9 @@
 
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { after, before, beforeEach, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
@@ -45,11 +47,11 @@ before(async () => {
     req.on("data", (chunk) => {
       text += chunk;
     });
-    req.on("end", () => {
+    req.on("end", async () => {
       const request = { method: req.method, url: req.url, headers: req.headers, body: text ? JSON.parse(text) : undefined };
       received.push(request);
-      const { status, body } = typeof answer === "function" ? answer(request) : answer;
-      res.writeHead(status, { "Content-Type": "application/json", "X-Request-Id": "req-1" });
+      const { status, body, headers } = await (typeof answer === "function" ? answer(request) : answer);
+      res.writeHead(status, { "Content-Type": "application/json", "X-Request-Id": "req-1", ...headers });
       res.end(JSON.stringify(body));
     });
   });
@@ -453,6 +455,34 @@ describe("errors and exit codes", () => {
       assert.equal(received.length, 0);
     });
   }
+
+  it("SPOT_ADMIN_TOKEN goes as Authorization: Bearer and as cf-access-token (what Cloudflare Access reads)", async () => {
+    answer = { status: 200, body: { account_id: "acct_42", keys: [] } };
+    const { code } = await run(["list", "--account", "acct_42"], { env: { SPOT_ADMIN_TOKEN: "access-jwt" } });
+    assert.equal(code, 0);
+    assert.equal(received[0].headers.authorization, "Bearer access-jwt");
+    assert.equal(received[0].headers["cf-access-token"], "access-jwt");
+    assert.equal(received[0].headers["cf-access-client-id"], undefined);
+  });
+
+  it("an Access service token (SPOT_ACCESS_CLIENT_ID/SECRET): its two headers, no admin token needed", async () => {
+    answer = { status: 200, body: { account_id: "acct_42", keys: [] } };
+    const { code } = await run(["list", "--account", "acct_42"], {
+      env: { SPOT_ADMIN_TOKEN: "", SPOT_ACCESS_CLIENT_ID: "ci.access", SPOT_ACCESS_CLIENT_SECRET: "s3cret" },
+    });
+    assert.equal(code, 0);
+    assert.equal(received[0].headers["cf-access-client-id"], "ci.access");
+    assert.equal(received[0].headers["cf-access-client-secret"], "s3cret");
+    assert.equal(received[0].headers.authorization, undefined);
+    assert.equal(received[0].headers["cf-access-token"], undefined);
+  });
+
+  it("only one of SPOT_ACCESS_CLIENT_ID and SPOT_ACCESS_CLIENT_SECRET → exit 2, nothing sent", async () => {
+    const { code, stderr } = await run(["list", "--account", "acct_42"], { env: { SPOT_ACCESS_CLIENT_ID: "ci.access" } });
+    assert.equal(code, 2);
+    assert.match(stderr, /SPOT_ACCESS_CLIENT_SECRET/);
+    assert.equal(received.length, 0);
+  });
 
   it("a remote URL without SPOT_ADMIN_TOKEN → exit 2 (dev tokens are for this machine only)", async () => {
     const { code, stderr } = await run(["list", "--account", "acct_42"], {
@@ -956,5 +986,258 @@ describe("server text is escaped on the terminal", () => {
     assert.equal(error.code, 5);
     assertNothingRaw(error.stdout);
     assert.equal(JSON.parse(error.stdout).error.message, "no key \u202e here");
+  });
+});
+
+describe("import --file (bulk import)", () => {
+  let dir;
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), "spot-keys-import-"));
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** Writes an import file (mode 0600 unless told) and returns its path. */
+  function keysFile(name, lines, mode = 0o600) {
+    const path = join(dir, name);
+    writeFileSync(path, lines.map((line) => (typeof line === "string" ? line : JSON.stringify(line))).join("\n"));
+    chmodSync(path, mode);
+    return path;
+  }
+
+  /** A well-formed legacy secret of 24 characters after the prefix, unique per n. */
+  const secretOf = (n) => `sk_live_bulk${String(n).padStart(8, "0")}Qx7Zp9Rt`;
+
+  /**
+   * A stand-in import API with the claim rule of the real one: a secret belongs to the first account
+   * that imported it; again for that account is 409 "…of this account", for another "…another account".
+   * Counts the requests in flight.
+   */
+  function importApi({ delayMs = 0 } = {}) {
+    const owners = new Map();
+    const state = { owners, inFlight: 0, maxInFlight: 0 };
+    state.answer = async (request) => {
+      state.inFlight++;
+      state.maxInFlight = Math.max(state.maxInFlight, state.inFlight);
+      try {
+        if (delayMs) await new Promise((resolve) => setTimeout(resolve, delayMs));
+        const account = /^\/__spot\/admin\/v1\/accounts\/(acct_[A-Za-z0-9]+)\/keys\/import$/.exec(request.url)?.[1];
+        if (request.method !== "POST" || !account) return apiError(404, "not_found", "No such route.");
+        const { secret, label } = request.body;
+        const owner = owners.get(secret);
+        if (owner === account) return apiError(409, "secret_already_registered", "This secret already belongs to a key of this account.");
+        if (owner) return apiError(409, "secret_already_registered", "This secret is already registered to another account.");
+        owners.set(secret, account);
+        return {
+          status: 201,
+          body: {
+            key: {
+              ...KEY,
+              key_id: `key_${owners.size}`,
+              account_id: account,
+              label: label ?? null,
+              secret_format: "legacy",
+              secret_hint: secret.slice(-4),
+              source: "imported",
+            },
+            kv_synced: true,
+            revocation_published: true,
+          },
+        };
+      } finally {
+        state.inFlight--;
+      }
+    };
+    return state;
+  }
+
+  const assertNoSecret = (text, secrets) => {
+    for (const secret of secrets) assert.ok(!text.includes(secret), `a secret was printed: …${secret.slice(-4)}`);
+  };
+
+  it("imports 1,000 keys, 8 requests in flight at most, with a summary; a re-run changes nothing (all already present)", async () => {
+    const secrets = Array.from({ length: 1000 }, (_, i) => secretOf(i));
+    const path = keysFile(
+      "thousand.jsonl",
+      secrets.map((secret, i) => ({ account: `acct_${i % 7}`, secret, label: `bulk ${i}` })),
+    );
+    const api = importApi({ delayMs: 2 });
+    answer = api.answer;
+    const first = await run(["import", "--file", path]);
+    assert.equal(first.code, 0, first.stderr);
+    assert.equal(received.length, 1000);
+    assert.equal(api.owners.size, 1000);
+    assert.ok(api.maxInFlight <= 8 && api.maxInFlight > 1, `in flight: ${api.maxInFlight}`);
+    assert.deepEqual(received[0].body, { secret: secrets[0], label: "bulk 0" });
+    assert.equal(received[0].url, "/__spot/admin/v1/accounts/acct_0/keys/import");
+    assert.match(first.stdout, /thousand\.jsonl: imported 1000, already present 0, failed 0 \(of 1000 lines\)\./);
+    // Not a terminal: plain progress lines on stderr.
+    assert.match(first.stderr, /^import: 1000\/1000 lines · imported 1000 · already present 0 · failed 0$/m);
+    assert.ok(first.stderr.split("\n").filter((line) => line.startsWith("import: ")).length <= 12);
+    assertNoSecret(first.stdout + first.stderr, secrets);
+
+    received = [];
+    const again = await run(["import", "--file", path]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(api.owners.size, 1000);
+    assert.match(again.stdout, /imported 0, already present 1000, failed 0 \(of 1000 lines\)\./);
+    assertNoSecret(again.stdout + again.stderr, secrets);
+  });
+
+  it("refuses a file others can read (0644), saying how to fix it; sends nothing", { skip: process.platform === "win32" }, async () => {
+    const path = keysFile("open.jsonl", [{ account: "acct_1", secret: secretOf(1) }], 0o644);
+    const { code, stdout, stderr } = await run(["import", "--file", path]);
+    assert.equal(code, 2);
+    assert.equal(received.length, 0);
+    assert.match(stderr, /has mode 0644: others can read it, and it holds secrets/);
+    assert.match(stderr, /chmod 600 .*open\.jsonl/);
+    assertNoSecret(stdout + stderr, [secretOf(1)]);
+    // 0640 too (group), also for a dry run.
+    chmodSync(path, 0o640);
+    const dry = await run(["import", "--file", path, "--dry-run"]);
+    assert.equal(dry.code, 2);
+    assert.match(dry.stderr, /mode 0640/);
+  });
+
+  it("--dry-run checks every line and prints what would be imported, sending nothing", async () => {
+    const path = keysFile("dry.jsonl", [
+      { account: "acct_1", secret: secretOf(1), label: "one" },
+      { account: "acct_2", secret: secretOf(2), expires_at: "2030-01-01T00:00:00Z", policy: { rate_limit_per_minute: 600 } },
+    ]);
+    answer = () => assert.fail("a dry run sent a request");
+    const { code, stdout, stderr } = await run(["import", "--file", path, "--dry-run"], { env: { SPOT_ADMIN_TOKEN: "" } });
+    assert.equal(code, 0, stderr);
+    assert.equal(received.length, 0);
+    assert.match(stdout, /nothing is sent/);
+    assert.match(stdout, /line 1\s+acct_1\s+live\s+…p9Rt/);
+    assert.match(stdout, /line 1 .*"one"/);
+    assert.match(stdout, /line 2\s+acct_2/);
+    assert.match(stdout, /Would import 2 key\(s\) to 2 account\(s\).*0 line\(s\) invalid\./);
+    assertNoSecret(stdout + stderr, [secretOf(1), secretOf(2)]);
+
+    const json = await run(["import", "--file", path, "--dry-run", "--json"]);
+    assert.equal(json.code, 0);
+    const body = JSON.parse(json.stdout);
+    assert.equal(body.dry_run, true);
+    assert.deepEqual(
+      body.would_import.map((x) => [x.line, x.account_id, x.secret_hint]),
+      [
+        [1, "acct_1", "p9Rt"],
+        [2, "acct_2", secretOf(2).slice(-4)],
+      ],
+    );
+    assertNoSecret(json.stdout, [secretOf(1), secretOf(2)]);
+  });
+
+  it("reports malformed, duplicate and other accounts' lines by number, imports the rest, exit 8, never a secret", async () => {
+    const taken = secretOf(50);
+    const broken = secretOf(51);
+    const misplaced = secretOf(52);
+    const short = "sk_live_abcd";
+    const badChecksum = `sk_live_${"a".repeat(33)}000000`;
+    const path = keysFile("mixed.jsonl", [
+      { account: "acct_1", secret: secretOf(1), label: "ok" },
+      `{"account": "acct_1", "secret": "${broken}"`,
+      { account: "not-an-account", secret: secretOf(3) },
+      "",
+      { account: "acct_2", secret: secretOf(1) },
+      { account: "acct_3", secret: taken },
+      { account: "acct_1", [misplaced]: true },
+      { account: "acct_1", secret: "sk_prod_xyz" },
+      { account: "acct_1", secret: badChecksum },
+      { account: "acct_1", secret: short },
+      "[1, 2]",
+      { account: "acct_1", secret: secretOf(11), label: "" },
+      { account: "acct_1", secret: secretOf(13), label: "a\u202eb" },
+      { account: "acct_1", secret: secretOf(14), policy: { rate_limit_per_minute: 7 } },
+      { account: "acct_1", secret: secretOf(15), policy: null },
+    ]);
+    const api = importApi();
+    api.owners.set(taken, "acct_other");
+    answer = api.answer;
+    const { code, stdout, stderr } = await run(["import", "--file", path]);
+    assert.equal(code, 8, stderr);
+    assert.deepEqual(received.map((r) => r.body.secret).sort(), [secretOf(1), taken, short].sort());
+    assert.match(stdout, /mixed\.jsonl: imported 2, already present 0, failed 12 \(of 14 lines\)\./);
+    assert.match(stdout, /^ {2}line 2: not valid JSON$/m);
+    assert.match(stdout, /^ {2}line 3 \(…\w{4}\): account is not an account id/m);
+    assert.match(stdout, /^ {2}line 5 \(…\w{4}\): the same secret as line 1$/m);
+    assert.match(stdout, /^ {2}line 6 \(…\w{4}\): the secret is registered to another account \(409 secret_already_registered\)$/m);
+    assert.match(stdout, /^ {2}line 7: unknown fields/m);
+    assert.match(stdout, /^ {2}line 8: secret is not well-formed/m);
+    assert.match(stdout, /^ {2}line 9 \(…0000\): secret has 39 characters after its prefix but not a valid checksum/m);
+    assert.match(stdout, /^ {2}line 11: not a JSON object$/m);
+    assert.match(stdout, /^ {2}line 12 \(…\w{4}\): label is not text of 1\.\.200 characters$/m);
+    assert.match(stdout, /^ {2}line 13 \(…\w{4}\): label has a control, format or invisible character/m);
+    assert.match(stdout, /^ {2}line 14 \(…\w{4}\): policy\.rate_limit_per_minute is not one of 60, /m);
+    assert.match(stdout, /^ {2}line 15 \(…\w{4}\): policy is not an object/m);
+    // A short legacy secret has no hint: its last 4 characters would be all of it.
+    assert.doesNotMatch(stdout, /line 10/);
+    assertNoSecret(stdout + stderr, [secretOf(1), taken, broken, misplaced, short, badChecksum, secretOf(3), secretOf(11)]);
+
+    const json = await run(["import", "--file", path, "--json"]);
+    assert.equal(json.code, 8);
+    const body = JSON.parse(json.stdout);
+    assert.deepEqual(
+      body.failed.map((x) => x.line),
+      [2, 3, 5, 6, 7, 8, 9, 11, 12, 13, 14, 15],
+    );
+    assert.deepEqual(
+      body.already_present.map((x) => x.line),
+      [1, 10],
+    );
+    assertNoSecret(json.stdout + json.stderr, [secretOf(1), taken, broken, misplaced, short, badChecksum]);
+  });
+
+  it("a server message that quoted the secret is shown without it", async () => {
+    const secret = secretOf(7);
+    const path = keysFile("quoted.jsonl", [{ account: "acct_1", secret }]);
+    answer = apiError(400, "invalid_body", `body.secret: ${secret} is refused.`, "body.secret");
+    const { code, stdout, stderr } = await run(["import", "--file", path]);
+    assert.equal(code, 8);
+    assert.match(stdout, /line 1 \(…\w{4}\): body\.secret: sk_… is refused\. \(400, invalid_body, field body\.secret\)/);
+    assertNoSecret(stdout + stderr, [secret]);
+  });
+
+  it("retries a 503 and a 429 (Retry-After) and then imports", async () => {
+    const path = keysFile("retry.jsonl", [{ account: "acct_1", secret: secretOf(1) }]);
+    const api = importApi();
+    const refusals = [
+      { ...apiError(503, "admin_unavailable", "Try again."), headers: { "Retry-After": "0" } },
+      { ...apiError(429, "rate_limited", "Slow down."), headers: { "Retry-After": "1" } },
+    ];
+    answer = (request) => refusals.shift() ?? api.answer(request);
+    const started = Date.now();
+    const { code, stdout, stderr } = await run(["import", "--file", path]);
+    assert.equal(code, 0, stderr);
+    assert.equal(received.length, 3);
+    assert.ok(Date.now() - started >= 1000, "Retry-After: 1 was not waited for");
+    assert.match(stdout, /imported 1, already present 0, failed 0/);
+  });
+
+  it("stops at a 401, says what was not done, exit 4", async () => {
+    const path = keysFile("denied.jsonl", [
+      { account: "acct_1", secret: secretOf(1) },
+      { account: "acct_1", secret: secretOf(2) },
+    ]);
+    answer = apiError(401, "unauthorized", "Bad token.");
+    const { code, stdout, stderr } = await run(["import", "--file", path]);
+    assert.equal(code, 4);
+    assert.match(stdout, /imported 0, already present 0, failed 0, not done 2 \(of 2 lines\)/);
+    assert.match(stderr, /Stopped: 2 line\(s\) not done/);
+    assert.match(stderr, /Bad token\./);
+  });
+
+  it("usage: --account with --file, --dry-run without it, an empty file", async () => {
+    const path = keysFile("empty.jsonl", ["", "  "]);
+    for (const args of [
+      ["import", "--file", path, "--account", "acct_1"],
+      ["import", "--account", "acct_1", "--dry-run"],
+      ["import", "--file", path],
+      ["import", "--file", join(dir, "missing.jsonl")],
+    ]) {
+      const { code } = await run(args);
+      assert.equal(code, 2, args.join(" "));
+    }
+    assert.equal(received.length, 0);
   });
 });

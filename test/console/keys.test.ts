@@ -147,6 +147,24 @@ describe("create", () => {
     expect(refused.html).toContain("insufficient_permission");
     expect(refused.adminEvents[0]).toMatchObject({ action: "key.create", outcome: "denied", reason: "insufficient_permission" });
   });
+
+  it("honours the admin writer lists: a token without keys:write whose email is listed sees the form and creates", async () => {
+    const bindings = { ADMIN_WRITERS_EMAILS: "writer@spot-thought.test" } as Partial<Env>;
+    const listed = await adminToken({ sub: "writer-sub", claims: { permissions: ["keys:read"], email: "Writer@spot-thought.test" } });
+    const page = await consoleGet("/accounts/acct_wl/keys", { token: listed, call: { bindings } });
+    expect(page.html).toContain("create-key-form");
+    expect(page.html).not.toContain('data-testid="read-only"');
+    const created = await consolePost(
+      "/accounts/acct_wl/keys",
+      { mode: "live", csrf: csrfOf(page.html) },
+      { token: listed, call: { bindings } },
+    );
+    expect(created.res.status).toBe(201);
+    expect(created.adminEvents[0]).toMatchObject({ action: "key.create", outcome: "allowed", actor_sub: "writer-sub" });
+    // The same token without the list: read-only.
+    const unlisted = await consoleGet("/accounts/acct_wl/keys", { token: listed });
+    expect(unlisted.html).toContain('data-testid="read-only"');
+  });
 });
 
 describe("roll, revoke and edit", () => {

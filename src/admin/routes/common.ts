@@ -19,7 +19,7 @@ export const errors = (...statuses: number[]) =>
 const ERROR_DESCRIPTIONS: Record<number, string> = {
   400: "Bad path or query parameter or body: `invalid_parameter` / `invalid_body`, with `param` naming the field.",
   401: "No, or an unacceptable, admin token (`missing_admin_token`, `invalid_admin_token`), or API-key headers sent (`api_key_not_accepted`).",
-  403: "A valid admin token without the `keys:write` permission (`insufficient_permission`).",
+  403: "A valid admin token that may not write: no `keys:write` permission and no match in the admin writer lists (`insufficient_permission`).",
   404: "`account_not_found` (no key in that account) or `key_not_found`.",
   409: "`key_revoked`, `key_expired`, `key_already_rotated`, `secret_already_registered`.",
   503: "`admin_unavailable`: admin settings, JWKS or key storage unusable (fail closed), with Retry-After; `internal_error`: an unexpected failure.",

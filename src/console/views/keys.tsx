@@ -51,7 +51,8 @@ export function KeysPage({ session, accountId, keys, suspendedAt, empty, nowMs }
         <CreateForm session={session} accountId={accountId} />
       ) : (
         <p class="hint" data-testid="read-only">
-          Your token may read keys but not change them: it lacks the keys:write permission.
+          Your token may read keys but not change them: it lacks the keys:write permission, and its email, groups or service token are not
+          in the admin writer lists.
         </p>
       )}
     </Layout>
