@@ -56,6 +56,8 @@ export default defineConfig(async () => {
             TEST_WRANGLER_LIMITS: JSON.stringify(wranglerLimits),
             SECRET_HASH_KEY: "dGVzdC1vbmx5LWhtYWMta2V5LWZvci1zZWNyZXQtaGFzaGVzLTAxMjM0NTY3ODk=",
             SECRET_HASH_KEY_ID: "hk-test",
+            // Off as in production, whatever a developer's .dev.vars (written by npm start) says; tests turn it on per call.
+            CONSOLE_LOCAL_SIGN_IN: "false",
             ASSERTION_ISSUER: "https://api.spot-thought.com",
             ASSERTION_SIGNING_KEY: JSON.stringify(TEST_ASSERTION_KEY_1),
             TEST_ASSERTION_KEY_2: JSON.stringify(TEST_ASSERTION_KEY_2),
