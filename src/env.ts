@@ -49,6 +49,11 @@ export interface Variables {
   upstreamOrigin: string | undefined;
   /** Error code of the authorizer's own answer, when it answered with an error. */
   errorCode: ErrorCode | undefined;
+  /**
+   * Report-only mode (src/request-path/report-only.ts): the code of the refusal that enforcement would
+   * have answered for a request forwarded anyway; undefined otherwise (and always in enforce mode).
+   */
+  wouldRefuse: ErrorCode | undefined;
   /** Forged identity headers the client sent, as found while building the upstream headers (forwarded requests only). */
   forgedHeaders: string[] | undefined;
   /** Forwarded responses with a body: settles with how the body ended (src/forwarding/delivery.ts); the audit event waits for it. */
@@ -91,6 +96,22 @@ export interface Config {
   keyRateLimitPerMinute: RateLimitTier;
   /** Milliseconds a rate-limit binding call may take before it counts as unavailable (fail open). */
   rateLimitTimeoutMs: number;
+  /** `ENFORCEMENT`: refuse what the checks refuse, or forward it marked (docs/operations.md "Report-only mode"). */
+  enforcement: Enforcement;
+}
+
+/** The values of `ENFORCEMENT`. */
+export const ENFORCEMENT_MODES = ["enforce", "report-only"] as const;
+export type Enforcement = (typeof ENFORCEMENT_MODES)[number];
+
+/**
+ * `ENFORCEMENT`: empty or absent is `enforce` (report-only is never the default).
+ * @throws ConfigError for any value other than the two modes
+ */
+export function parseEnforcement(value: string | undefined): Enforcement {
+  if (value === undefined || value === "" || value === "enforce") return "enforce";
+  if (value === "report-only") return "report-only";
+  throw new ConfigError(`ENFORCEMENT must be one of ${ENFORCEMENT_MODES.join(", ")}`);
 }
 
 /** Thrown when the configuration cannot be used; the request path answers 503 (fail closed). */
@@ -146,6 +167,7 @@ export function getConfig(env: Env): Config {
     env.AUTH_FAILURE_LIMIT,
     env.KEY_RATE_LIMIT_PER_MINUTE,
     env.RATE_LIMIT_TIMEOUT_MS,
+    env.ENFORCEMENT,
   ];
   if (cached?.sources.every((value, i) => value === sources[i])) return cached.config;
   if (!env.SECRET_HASH_KEY_ID) throw new ConfigError("SECRET_HASH_KEY_ID is not set");
@@ -159,6 +181,7 @@ export function getConfig(env: Env): Config {
     authFailureLimit: integer("AUTH_FAILURE_LIMIT", env.AUTH_FAILURE_LIMIT, 30, 1, 1_000_000, "failures"),
     keyRateLimitPerMinute: rateLimitTier("KEY_RATE_LIMIT_PER_MINUTE", env.KEY_RATE_LIMIT_PER_MINUTE, 6_000),
     rateLimitTimeoutMs: integer("RATE_LIMIT_TIMEOUT_MS", env.RATE_LIMIT_TIMEOUT_MS, 1_000, 10, 10_000, "milliseconds"),
+    enforcement: parseEnforcement(env.ENFORCEMENT),
   };
   cached = { sources, config };
   return config;

@@ -5,7 +5,7 @@
  */
 import { z } from "@hono/zod-openapi";
 import { ACTOR_MAX_CHARS, ADMIN_ACTIONS, AdminAuditEventSchema } from "../audit/admin-event";
-import { AuditEventSchema, FORGED_HEADER_MAX_CHARS, FORGED_HEADERS_MAX_ENTRIES, ID_MAX_CHARS } from "../audit/event";
+import { AuditEventSchema, FORGED_HEADER_MAX_CHARS, FORGED_HEADERS_MAX_ENTRIES, ID_MAX_CHARS, REASON_MAX_CHARS } from "../audit/event";
 import { DEFAULT_PAGE_SIZE, MAX_CURSOR_CHARS, MAX_PAGE_SIZE, MAX_UNKEYED_WINDOW_MS } from "../audit/query";
 import { parseAddress } from "../client-ip/forwarded";
 import { ERROR_CODES, type ErrorCode } from "../errors";
@@ -447,6 +447,10 @@ const NextCursor = z
 export const AuditEventJson = AuditEventSchema.extend({
   forged_headers: z.array(z.string().max(FORGED_HEADER_MAX_CHARS)).max(FORGED_HEADERS_MAX_ENTRIES),
   forged_headers_count: z.number().int().nonnegative(),
+  would_refuse: z.string().max(REASON_MAX_CHARS).nullable().openapi({
+    description:
+      "Report-only mode: the error code enforcement would have answered for this request, which was forwarded anyway; null for every other request.",
+  }),
   folded_count: z
     .number()
     .int()

@@ -42,6 +42,7 @@ export const AUDIT_EVENT_COLUMNS = [
   "forged_headers",
   "forged_headers_count",
   "folded_count",
+  "would_refuse",
 ] as const;
 
 /** Columns of `admin_audit_events`: one per admin-event field, plus `time_ms`. */

@@ -118,6 +118,7 @@ const EVENT_CELLS: { readonly [C in AuditEventColumn]: (e: AuditEvent) => Cell }
   forged_headers: (e) => e.forged_headers,
   forged_headers_count: (e) => e.forged_headers_count,
   folded_count: (e) => e.folded_count ?? 0,
+  would_refuse: (e) => e.would_refuse,
 };
 const CELLS = AUDIT_EVENT_COLUMNS.map((c) => EVENT_CELLS[c]);
 /** Columns holding a JSON array: stored as its JSON text (the same text JSON.stringify writes). */

@@ -82,6 +82,8 @@ export interface AuditInput {
   colo: string | null;
   /** Canonical names of client-sent `x-spot-*` headers that are not the client's own (forwarding/headers.ts `forgedIdentityHeaders`). */
   forgedHeaders?: string[];
+  /** Report-only mode: the error code enforcement would have answered for this request, forwarded anyway; else null/absent. */
+  wouldRefuse?: string | null;
 }
 
 /** One parsed X-Forwarded-For entry as stored (asserted by the client's infrastructure, never trusted). */
@@ -138,6 +140,12 @@ export interface AuditEvent {
   /** True when any value in this event was shortened (a field cap, or the producer's size check). */
   truncated: boolean;
   /**
+   * Report-only mode (docs/operations.md "Report-only mode"): the error code enforcement would have
+   * answered (`invalid_credentials`, `ip_not_allowed`, `rate_limited`, …) for a request that was
+   * forwarded anyway; null for every other request (and always in enforce mode).
+   */
+  would_refuse: string | null;
+  /**
    * Denied requests from the same connecting IP that were folded into this event instead of being
    * stored one by one (flood folding, docs/audit.md); absent or 0 for an ordinary event.
    */
@@ -193,6 +201,8 @@ export const AuditEventSchema = z.strictObject({
   forged_headers: z.array(text(FORGED_HEADER_MAX_CHARS)).max(FORGED_HEADERS_MAX_ENTRIES).default([]),
   forged_headers_count: count().default(0),
   truncated: z.boolean(),
+  // Added with report-only mode: an event from an older producer has none, read as null.
+  would_refuse: nullableText(REASON_MAX_CHARS).default(null),
   // Optional so that messages produced before the field existed still validate.
   folded_count: count().optional(),
 });
@@ -289,6 +299,7 @@ const REQUEST_EVENT_FIELDS: { readonly [K in keyof AuditEvent]-?: (value: unknow
   forged_headers: isTextArray(FORGED_HEADERS_MAX_ENTRIES, FORGED_HEADER_MAX_CHARS),
   forged_headers_count: isCount,
   truncated: isBoolean,
+  would_refuse: isNullableText(REASON_MAX_CHARS),
   folded_count: (v) => v === undefined || isCount(v),
 };
 const REQUEST_EVENT_CHECKS = Object.entries(REQUEST_EVENT_FIELDS);
@@ -468,6 +479,7 @@ export function buildAuditEvent(input: AuditInput): AuditEvent {
     forged_headers: forged.slice(0, FORGED_HEADERS_MAX_ENTRIES).map((name) => str(name, FORGED_HEADER_MAX_CHARS)),
     forged_headers_count: forged.length,
     truncated: false,
+    would_refuse: optStr(input.wouldRefuse, REASON_MAX_CHARS),
   };
   event.truncated = truncated;
   return event;

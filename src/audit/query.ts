@@ -274,6 +274,7 @@ export function rowToAuditEvent(row: Row): AuditEvent {
     forged_headers: jsonArray(row.forged_headers).map(str),
     forged_headers_count: int(row.forged_headers_count),
     truncated: bool(row.truncated),
+    would_refuse: strOrNull(row.would_refuse),
   };
   const folded = int(row.folded_count);
   if (folded > 0) event.folded_count = folded;

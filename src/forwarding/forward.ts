@@ -12,16 +12,26 @@ import { buildAssertionClaims } from "../assertion/claims";
 import { requireAssertionSigner } from "../assertion/signer";
 import { upstreamForwardedFor } from "../client-ip/resolve";
 import { type AppEnv, requireConfig, UNAVAILABLE_MESSAGE } from "../env";
-import { ApiError } from "../errors";
+import { ApiError, type ErrorCode } from "../errors";
 import { errorMessage, log } from "../log";
 import { type Delivery, trackDelivery } from "./delivery";
 import { buildUpstreamHeaders, isWebSocketUpgrade, UPSTREAM_HEADERS } from "./headers";
 import { type BodyOutcome, upstreamBody } from "./upload";
 import { buildUpstreamUrl, UpstreamUrlError } from "./url";
 
+/** Report-only mode (src/request-path/report-only.ts): what the origin is told about the request. */
+export interface ReportOnlyMarks {
+  /** The refusal enforcement would have answered; null when the request passed every check. */
+  wouldRefuse: ErrorCode | null;
+}
+
 /**
- * The last step of every authenticated request (src/request-path/handler.ts).
+ * The last step of every authenticated request (src/request-path/handler.ts), and in report-only mode
+ * of every request that is forwarded.
  * @param requestUrl the client's request URL, parsed once by the handler
+ * @param report report-only mode only: adds `X-Spot-Enforcement: report-only` and, for a request that
+ *        would be refused, `X-Spot-Would-Refuse`; a caller that did not authenticate is then forwarded
+ *        without identity headers and without an assertion (docs/upstream.md "Report-only mode")
  * @returns the origin's response as is (status, headers and streamed body; `c.var.delivery` then
  *          settles with how that body ended), or 400 `invalid_path`, 400 `invalid_upgrade_request` (a
  *          WebSocket handshake carrying a body), 400 `request_body_incomplete` (the client's body broke
@@ -29,25 +39,29 @@ import { buildUpstreamUrl, UpstreamUrlError } from "./url";
  *          without response headers, counted from the end of the request body), 503
  *          `authorizer_unavailable` when the assertion cannot be signed (nothing is forwarded without it)
  */
-export async function forward(c: Context<AppEnv>, requestUrl: URL): Promise<Response> {
+export async function forward(c: Context<AppEnv>, requestUrl: URL, report?: ReportOnlyMarks): Promise<Response> {
   // c.get() reads one variable; c.var would copy all of them on every access (Hono builds it anew).
   const caller = c.get("caller");
   const version = c.get("version");
   const clientIp = c.get("clientIp");
   const requestId = c.get("requestId");
-  if (!caller?.verified || !caller.keyId || !caller.mode || !version) {
-    // Unreachable when the handler's order is right; fail closed if it is not.
+  const identity =
+    caller?.verified && caller.keyId && caller.mode ? { accountId: caller.accountId, keyId: caller.keyId, mode: caller.mode } : null;
+  // Unreachable when the handler's order is right; fail closed if it is not. Only report-only mode
+  // forwards a caller that did not authenticate, and only with the refusal it would have had.
+  if (!version || (identity === null && !report?.wouldRefuse)) {
     throw new ApiError("authorizer_unavailable", "The request was not authenticated.");
   }
-  // The origin follows the verified mode: a test-mode key only ever reaches a sandbox origin.
-  const origin = caller.mode === "test" ? version.entry.sandboxOrigin : version.entry.origin;
+  // The origin follows the verified mode: a test-mode key only ever reaches a sandbox origin. An
+  // unauthenticated caller (report-only) goes where api-version sent its secret's prefix (sk_test_: a sandbox).
+  const origin = identity === null ? version.origin : identity.mode === "test" ? version.entry.sandboxOrigin : version.entry.origin;
   if (origin === null || origin !== version.origin) {
     // Unreachable when api-version chose the origin for the same mode; fail closed if it did not.
     throw new ApiError("authorizer_unavailable", "The request was not routed.");
   }
   const { upstreamTimeoutMs } = requireConfig(c.env, requestId);
   // Fail closed before anything else: no assertion, no forwarding.
-  const signer = await requireAssertionSigner(c.env, requestId);
+  const signer = identity === null ? null : await requireAssertionSigner(c.env, requestId);
   const raw = c.req.raw;
 
   let url: URL;
@@ -58,35 +72,44 @@ export async function forward(c: Context<AppEnv>, requestUrl: URL): Promise<Resp
     throw err;
   }
 
-  const added: Record<string, string> = {
-    [UPSTREAM_HEADERS.accountId]: caller.accountId,
-    [UPSTREAM_HEADERS.keyId]: caller.keyId,
-    [UPSTREAM_HEADERS.keyMode]: caller.mode,
-    [UPSTREAM_HEADERS.apiVersion]: version.entry.version,
-    [UPSTREAM_HEADERS.forwardedProto]: requestUrl.protocol.slice(0, -1),
-    [UPSTREAM_HEADERS.forwardedHost]: requestUrl.host,
-    [UPSTREAM_HEADERS.requestId]: requestId,
-  };
+  const added: Record<string, string> =
+    identity === null
+      ? {}
+      : {
+          [UPSTREAM_HEADERS.accountId]: identity.accountId,
+          [UPSTREAM_HEADERS.keyId]: identity.keyId,
+          [UPSTREAM_HEADERS.keyMode]: identity.mode,
+        };
+  added[UPSTREAM_HEADERS.apiVersion] = version.entry.version;
+  added[UPSTREAM_HEADERS.forwardedProto] = requestUrl.protocol.slice(0, -1);
+  added[UPSTREAM_HEADERS.forwardedHost] = requestUrl.host;
+  added[UPSTREAM_HEADERS.requestId] = requestId;
   const forwardedFor = upstreamForwardedFor(c.req.header("x-forwarded-for"), clientIp.connectingIp);
   if (forwardedFor) added[UPSTREAM_HEADERS.forwardedFor] = forwardedFor;
-  const claims = buildAssertionClaims({
-    issuer: signer.issuer,
-    origin,
-    accountId: caller.accountId,
-    keyId: caller.keyId,
-    mode: caller.mode,
-    version: version.entry.version,
-    method: raw.method,
-    upstreamUrl: url,
-    requestId,
-    clientIp,
-    nowMs: Date.now(),
-  });
-  try {
-    added[UPSTREAM_HEADERS.assertion] = await signer.sign(claims);
-  } catch (err) {
-    log("error", "assertion_sign_failed", { request_id: requestId, error: errorMessage(err) });
-    throw new ApiError("authorizer_unavailable", UNAVAILABLE_MESSAGE, { "Retry-After": "30" });
+  if (report !== undefined) {
+    added[UPSTREAM_HEADERS.enforcement] = "report-only";
+    if (report.wouldRefuse !== null) added[UPSTREAM_HEADERS.wouldRefuse] = report.wouldRefuse;
+  }
+  if (identity !== null && signer !== null) {
+    const claims = buildAssertionClaims({
+      issuer: signer.issuer,
+      origin,
+      accountId: identity.accountId,
+      keyId: identity.keyId,
+      mode: identity.mode,
+      version: version.entry.version,
+      method: raw.method,
+      upstreamUrl: url,
+      requestId,
+      clientIp,
+      nowMs: Date.now(),
+    });
+    try {
+      added[UPSTREAM_HEADERS.assertion] = await signer.sign(claims);
+    } catch (err) {
+      log("error", "assertion_sign_failed", { request_id: requestId, error: errorMessage(err) });
+      throw new ApiError("authorizer_unavailable", UNAVAILABLE_MESSAGE, { "Retry-After": "30" });
+    }
   }
   const webSocket = isWebSocketUpgrade(raw);
   if (webSocket && carriesBody(raw.headers)) {

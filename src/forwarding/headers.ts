@@ -56,6 +56,10 @@ export const UPSTREAM_HEADERS = {
   requestId: "X-Request-Id",
   /** The signed identity assertion (src/assertion/, docs/assertion.md). */
   assertion: "X-Spot-Assertion",
+  /** Report-only mode only, on every forwarded request: `report-only` (docs/upstream.md "Report-only mode"). */
+  enforcement: "X-Spot-Enforcement",
+  /** Report-only mode only: the error code enforcement would have answered. */
+  wouldRefuse: "X-Spot-Would-Refuse",
 } as const;
 
 /** Lowercases a header name and folds `_` and `.` into `-`, spellings some origins normalise to. */

@@ -142,5 +142,6 @@ function auditInput(c: Context<AppEnv>, url: URL, res: Response, ended: BodyEnd 
     colo: typeof cf?.colo === "string" ? cf.colo : null,
     // Found by the forward handler when the request got that far; otherwise (refused early) looked up here.
     forgedHeaders: c.get("forgedHeaders") ?? forgedIdentityHeaders(c.req.raw.headers),
+    wouldRefuse: c.get("wouldRefuse") ?? null,
   };
 }

@@ -79,7 +79,10 @@ export function refuseBlockedAddress(c: Context<AppEnv>): void {
  * @returns `res`, or a 429 `rate_limited` in its place when the binding says the location is over the limit
  */
 export async function countFailedAttempt(c: Context<AppEnv>, res: Response): Promise<Response> {
-  const code = c.get("errorCode");
+  const answered = c.get("errorCode");
+  // Report-only mode: a credential failure forwarded anyway counts the same (its address is then
+  // blocked as in enforcement), but the origin's answer stays: the block applies from the next request.
+  const code = answered ?? c.get("wouldRefuse");
   if (code === undefined || !CREDENTIAL_FAILURES.has(code)) return res;
   let config: Config;
   try {
@@ -97,7 +100,7 @@ export async function countFailedAttempt(c: Context<AppEnv>, res: Response): Pro
       : await consultLimiter(c.env.AUTH_FAILURE_LIMITER, "AUTH_FAILURE_LIMITER", key, config.rateLimitTimeoutMs, c.get("requestId"));
   const end = windowEndMs(now, RATE_LIMIT_PERIOD_MS);
   if (verdict === "limited" || seenHere >= limit) ledger.block(key, end);
-  if (verdict !== "limited") return res;
+  if (verdict !== "limited" || answered === undefined) return res;
   const err = tooManyFailures(limit, end, Date.now());
   c.set("errorCode", err.code);
   return errorResponse(c, err);

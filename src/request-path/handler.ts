@@ -24,6 +24,7 @@ import { authenticateKey } from "./authenticate";
 import { checkCredentials } from "./credentials";
 import { countFailedAttempt, refuseBlockedAddress } from "./failed-auth";
 import { enforceKeyPolicy } from "./key-policy";
+import { checkAndForwardReportOnly, isReportOnly } from "./report-only";
 
 /**
  * Answers one API request: the origin's response, or the authorizer's JSON error (docs/errors.md).
@@ -60,6 +61,7 @@ export async function handleApiRequest(c: Context<AppEnv>): Promise<Response> {
 
 async function authorizeAndForward(c: Context<AppEnv>, url: URL): Promise<Response> {
   c.set("clientIp", resolveClientIpMemo(c.req.header("cf-connecting-ip") ?? null, c.req.header("x-forwarded-for") ?? null));
+  if (isReportOnly(c.env, c.get("requestId"))) return await checkAndForwardReportOnly(c, url);
   refuseBlockedAddress(c);
   const presented = checkCredentials(c);
   resolveApiVersion(c);

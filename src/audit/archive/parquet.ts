@@ -89,6 +89,7 @@ export const REQUEST_ARCHIVE_COLUMNS: { readonly [C in (typeof AUDIT_EVENT_COLUM
   forged_headers: json((e) => e.forged_headers),
   forged_headers_count: count((e) => e.forged_headers_count),
   folded_count: count((e) => e.folded_count ?? 0),
+  would_refuse: textOrNull((e) => e.would_refuse),
 };
 
 /** Every column of `admin_audit_events`, in its order. */

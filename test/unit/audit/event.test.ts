@@ -92,6 +92,7 @@ describe("buildAuditEvent: shape", () => {
       forged_headers: [],
       forged_headers_count: 0,
       truncated: false,
+      would_refuse: null,
     } satisfies AuditEvent);
     expect(AuditEventSchema.safeParse(e).success).toBe(true);
   });
@@ -228,6 +229,7 @@ describe("buildAuditEvent: what is never recorded", () => {
         "forged_headers",
         "forged_headers_count",
         "truncated",
+        "would_refuse",
       ].sort(),
     );
   });
