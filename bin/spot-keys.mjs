@@ -357,6 +357,7 @@ function showEvent(e, source) {
     ["request id", e.request_id],
     ["time", `${e.time}  (${e.duration_ms} ms)`],
     ["outcome", `${e.outcome}${e.folded_count ? ` ×${e.folded_count} (folded flood)` : ""}  ${e.status} ${e.reason}`],
+    ...(e.would_refuse ? [["would refuse", `${e.would_refuse} (report-only: forwarded anyway, docs/operations.md)`]] : []),
     ["account", e.account_id ? `${e.account_id} (${e.account_verified ? "verified" : "claimed, not verified"})` : "—"],
     ["key", e.key_id ? `${e.key_id} (${e.mode})` : "—"],
     ["request", `${e.method} ${e.host}${e.path}${e.path_length > e.path.length ? " …" : ""}`],

@@ -107,6 +107,24 @@ function handler(origin, verifier, log) {
       return;
     }
     const result = await verifyAssertion(verifier, req);
+    // A report-only cut-over (docs/operations.md "Cut-over runbook"): the authorizer forwards a request it
+    // would refuse without an assertion, marked; the origin serves it as before, as anonymous, as real
+    // origins must until enforcement is on. (The authorizer strips both headers from clients.)
+    const wouldRefuse = req.headers["x-spot-would-refuse"];
+    if (!result.ok && result.reason === "missing" && req.headers["x-spot-enforcement"] === "report-only" && wouldRefuse) {
+      const { path, query } = splitTarget(req.url ?? "");
+      send(res, 200, {
+        origin: `${origin.version} demo origin`,
+        method: req.method,
+        path,
+        query,
+        report_only: { would_refuse: wouldRefuse, caller: "not authenticated (no assertion)" },
+        headers: headersObject(req),
+        body_bytes: bodyBytes,
+      });
+      log(`${req.method} ${req.url} → 200 (report-only: would refuse ${wouldRefuse})`);
+      return;
+    }
     if (!result.ok) {
       send(res, result.status, { error: { code: "assertion_rejected", reason: result.reason, message: result.message } });
       log(`${req.method} ${req.url} → ${result.status} (assertion refused: ${result.reason})`);
