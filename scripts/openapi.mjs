@@ -3,26 +3,17 @@
 // `npm run openapi -- --check` only compares and exits 1 when the committed file is stale
 // (test/admin/openapi.test.ts checks the same inside workerd).
 //
-// The TypeScript module is bundled in memory with esbuild (the bundler wrangler uses) and imported.
+// The TypeScript module is bundled in memory with esbuild and imported (scripts/lib/ts-module.mjs).
 
 import { readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { build } from "esbuild";
+import { importTypeScript } from "./lib/ts-module.mjs";
 
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
 const OUT = join(ROOT, "docs", "admin-openapi.json");
 
-const bundle = await build({
-  entryPoints: [join(ROOT, "src", "admin", "app.ts")],
-  bundle: true,
-  format: "esm",
-  platform: "node",
-  write: false,
-  logLevel: "error",
-});
-const source = bundle.outputFiles[0].text;
-const { adminOpenApiDocument } = await import(`data:text/javascript;base64,${Buffer.from(source).toString("base64")}`);
+const { adminOpenApiDocument } = await importTypeScript(join(ROOT, "src", "admin", "app.ts"));
 const text = `${JSON.stringify(adminOpenApiDocument(), null, 2)}\n`;
 
 if (process.argv.includes("--check")) {

@@ -12,7 +12,6 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { build } from "esbuild";
 import {
   EnvScriptError,
   environmentNames,
@@ -22,20 +21,12 @@ import {
   readEnvConfig,
   secretNames,
 } from "./lib/environments.mjs";
+import { importTypeScript } from "./lib/ts-module.mjs";
 import { ROOT } from "./lib/wrangler.mjs";
 
-/** src/versioning/table.ts bundled for Node with esbuild (as scripts/openapi.mjs does). */
+/** The Worker's own parser of the version table (src/versioning/table.ts). */
 async function loadVersionTableParser() {
-  const bundle = await build({
-    entryPoints: [join(ROOT, "src", "versioning", "table.ts")],
-    bundle: true,
-    format: "esm",
-    platform: "node",
-    write: false,
-    logLevel: "error",
-  });
-  const source = bundle.outputFiles[0].text;
-  return (await import(`data:text/javascript;base64,${Buffer.from(source).toString("base64")}`)).parseVersionTable;
+  return (await importTypeScript(join(ROOT, "src", "versioning", "table.ts"))).parseVersionTable;
 }
 
 /**
