@@ -573,6 +573,14 @@ describe("audit --request-id", () => {
     assert.match(stdout, /account\s+acct_42 \(verified\)/);
     assert.match(stdout, /source ip\s+203\.0\.113\.9\s+\(asserted by X-Forwarded-For\)/);
     assert.match(stdout, /connecting ip\s+127\.0\.0\.1/);
+    assert.doesNotMatch(stdout, /would refuse/);
+  });
+
+  it("an event of report-only mode says what enforcement would have answered", async () => {
+    answer = { status: 200, body: { event: { ...EVENT, account_verified: false, key_id: null, would_refuse: "invalid_credentials" } } };
+    const { code, stdout } = await run(["audit", "--request-id", EVENT.request_id]);
+    assert.equal(code, 0);
+    assert.match(stdout, /would refuse\s+invalid_credentials \(report-only: forwarded anyway/);
   });
 
   it("not stored (yet) → exit 5 with the API's message and a hint to wait", async () => {
