@@ -50,7 +50,9 @@ export function reportError(err, { json, command }) {
       console.error(`${red("error:")} ${esc(err.message)}`);
       if (err.suggestion) console.error(esc(err.suggestion));
       if (err.usage) console.error(err.usage);
-      console.error(dim(`Run \`spot-keys ${command ? `${command} ` : ""}--help\` for usage.`));
+      console.error(
+        dim(command ? `Run \`spot-keys ${command} --help\` for its options and an example.` : "Run `spot-keys --help` for usage."),
+      );
     }
     return EXIT.usage;
   }

@@ -1,50 +1,34 @@
-// spot-keys: the dispatcher: picks the command, parses its options with util.parseArgs, runs it and
-// turns any error into its message and exit code (docs/cli.md).
+// spot-keys: the dispatcher: `spot-keys <command> [options]` runs the command module, `--help`/`help` print
+// the help; any error becomes its message and exit code (docs/cli.md).
 
-import { parseArgs } from "node:util";
-import { commandNamed } from "./commands/index.mjs";
+import { findCommand, parseCommandArgs } from "./args.mjs";
 import { EXIT, reportError, UsageError } from "./errors.mjs";
-import { COMMON } from "./options.mjs";
+import { commandHelp, overallHelp } from "./help.mjs";
 import { outputFor } from "./output.mjs";
-import { USAGE } from "./usage.mjs";
-
-/** The util.parseArgs options of a command: its own and the common ones, without the help fields. */
-function specOf(command) {
-  const spec = {};
-  for (const [name, { type, short, multiple, default: value }] of Object.entries({ ...COMMON, ...command.options })) {
-    spec[name] = {
-      type,
-      ...(short ? { short } : {}),
-      ...(multiple ? { multiple } : {}),
-      ...(value !== undefined ? { default: value } : {}),
-    };
-  }
-  return spec;
-}
 
 /** Runs the command line `argv` (without node and the script); resolves to the exit code. */
 export async function main(argv) {
   const [name, ...rest] = argv;
   const json = rest.includes("--json");
+  let command;
   try {
-    if (!name || name === "-h" || name === "--help" || name === "help") {
-      console.log(USAGE);
+    if (!name || name === "-h" || name === "--help") {
+      console.log(overallHelp());
       return name ? EXIT.ok : EXIT.usage;
     }
-    const command = commandNamed(name);
-    if (!command) throw new UsageError(`unknown command ${JSON.stringify(name)}`);
-    let parsed;
-    try {
-      parsed = parseArgs({ args: rest, options: specOf(command), allowPositionals: true, strict: true });
-    } catch (err) {
-      throw new UsageError(err.message);
-    }
-    if (parsed.values.help) {
-      console.log(USAGE);
+    if (name === "help") {
+      if (rest.length > 1) throw new UsageError(`unexpected arguments: ${rest.slice(1).join(" ")}`);
+      console.log(rest.length === 0 ? overallHelp() : commandHelp(findCommand(rest[0])));
       return EXIT.ok;
     }
-    return await command.run(parsed.values, parsed.positionals, outputFor(parsed.values.json));
+    command = findCommand(name);
+    const { values, positionals } = parseCommandArgs(command, rest);
+    if (values.help) {
+      console.log(commandHelp(command));
+      return EXIT.ok;
+    }
+    return await command.run(values, positionals, outputFor(values.json));
   } catch (err) {
-    return reportError(err, { json });
+    return reportError(err, { json, command: command?.name });
   }
 }

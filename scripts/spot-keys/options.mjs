@@ -23,7 +23,7 @@ export const allowIp = {
   type: "string",
   multiple: true,
   arg: "CIDR",
-  help: "an IPv4/IPv6 address or CIDR range the key may be used from (repeat for several); else 403 ip_not_allowed",
+  help: "an IPv4/IPv6 address or CIDR range the key may be used from; repeat for several (others: 403)",
 };
 
 export const rateLimit = { type: "string", arg: "N", help: `requests per minute for the key: ${TIERS.join(", ")}` };
@@ -35,7 +35,7 @@ export const search = {
   since: {
     type: "string",
     arg: "TIME",
-    help: "from: an ISO 8601 instant (2026-11-30T14:00:00Z), a UTC day (2026-11-30) or a time ago (90s, 15m, 2h, 7d)",
+    help: "from: an instant (2026-11-30T14:00:00Z), a UTC day (2026-11-30) or a time ago (90s, 15m, 2h, 7d)",
   },
   until: { type: "string", arg: "TIME", help: "before (exclusive): as --since" },
   limit: { type: "string", arg: "N", help: "events per page, 1..200 (default 50); with --all the most in all, 1..10000 (default 10000)" },

@@ -1249,3 +1249,109 @@ describe("import --file (bulk import)", () => {
     assert.equal(received.length, 0);
   });
 });
+
+describe("help and mistyped commands or options", () => {
+  it("create --help (and -h, and help create): create's usage, its flags with a line each, an example; exit 0", async () => {
+    for (const args of [
+      ["create", "--help"],
+      ["create", "-h"],
+      ["help", "create"],
+    ]) {
+      const { code, stdout, stderr } = await run(args);
+      assert.equal(code, 0, args.join(" "));
+      assert.match(stdout, /^spot-keys create: /);
+      assert.match(stdout, /Usage:\n {2}spot-keys create --account ACCT/);
+      for (const flag of [
+        "--account ACCT",
+        "--mode live|test",
+        "--label TEXT",
+        "--expires-at ISO",
+        "--allow-ip CIDR",
+        "--rate-limit N",
+        "--json",
+      ])
+        assert.match(stdout, new RegExp(`^ {2}${flag.replace("|", "\\|")} +\\S`, "m"), flag);
+      assert.match(stdout, /Example:\n {2}spot-keys create --account acct_42/);
+      assert.doesNotMatch(stdout, /admin-audit|--request-id/);
+      assert.equal(stderr, "");
+    }
+    assert.equal(received.length, 0);
+  });
+
+  it("spot-keys --help and spot-keys help list every command; exit 0", async () => {
+    for (const args of [["--help"], ["help"]]) {
+      const { code, stdout } = await run(args);
+      assert.equal(code, 0);
+      for (const name of [
+        "create",
+        "list",
+        "show",
+        "rotate",
+        "revoke",
+        "update",
+        "suspend",
+        "resume",
+        "import",
+        "token",
+        "audit",
+        "admin-audit",
+      ])
+        assert.match(stdout, new RegExp(`^ {2}${name} +\\S`, "m"), name);
+      assert.match(stdout, /spot-keys <command> --help/);
+    }
+  });
+
+  it("every command has its own help", async () => {
+    for (const name of ["list", "show", "rotate", "revoke", "update", "suspend", "resume", "import", "token", "audit", "admin-audit"]) {
+      const { code, stdout } = await run([name, "--help"]);
+      assert.equal(code, 0, name);
+      assert.match(stdout, new RegExp(`^spot-keys ${name}: [^]*Usage:\\n {2}spot-keys ${name} [^]*Options:[^]*Example:\\n {2}\\S`), name);
+    }
+  });
+
+  it("create --labl x: unknown option, did you mean --label?, the usage line; exit 2, no stack trace, nothing sent", async () => {
+    const { code, stdout, stderr } = await run(["create", "--account", "acct_42", "--labl", "x"]);
+    assert.equal(code, 2);
+    assert.match(stderr, /spot-keys create: unknown option --labl\n/);
+    assert.match(stderr, /did you mean --label\?/);
+    assert.match(stderr, /Usage:\n {2}spot-keys create --account ACCT/);
+    assert.doesNotMatch(stderr, / {4}at /);
+    assert.equal(stdout, "");
+    assert.equal(received.length, 0);
+  });
+
+  it("a prefix is matched too; an option like none is named without a guess; --json gives the usage error envelope", async () => {
+    const prefix = await run(["update", "--account", "acct_42", "key_abc123", "--rate", "600"]);
+    assert.equal(prefix.code, 2);
+    assert.match(prefix.stderr, /spot-keys update: unknown option --rate\ndid you mean --rate-limit\?/);
+    const none = await run(["list", "--account", "acct_42", "--xyzzy"]);
+    assert.equal(none.code, 2);
+    assert.match(none.stderr, /spot-keys list: unknown option --xyzzy\n/);
+    assert.doesNotMatch(none.stderr, /did you mean/);
+    assert.match(none.stderr, /spot-keys list --account ACCT/);
+    const json = await run(["create", "--labl", "x", "--json"]);
+    assert.equal(json.code, 2);
+    assert.deepEqual(JSON.parse(json.stdout), {
+      error: { code: "usage", message: "spot-keys create: unknown option --labl; did you mean --label?" },
+    });
+    for (const r of [prefix, none, json]) assert.doesNotMatch(r.stderr, / {4}at /);
+    assert.equal(received.length, 0);
+  });
+
+  it("craete: unknown command, did you mean create?; exit 2, no stack trace (help craete too)", async () => {
+    for (const args of [
+      ["craete", "--account", "acct_42"],
+      ["help", "craete"],
+    ]) {
+      const { code, stderr } = await run(args);
+      assert.equal(code, 2, args.join(" "));
+      assert.match(stderr, /unknown command "craete"/);
+      assert.match(stderr, /did you mean create\?/);
+      assert.doesNotMatch(stderr, / {4}at /);
+    }
+    const far = await run(["frobnicate"]);
+    assert.equal(far.code, 2);
+    assert.doesNotMatch(far.stderr, /did you mean/);
+    assert.equal(received.length, 0);
+  });
+});

@@ -25,7 +25,7 @@ export default {
     file: {
       type: "string",
       arg: "KEYS.jsonl",
-      help: 'a JSON Lines file, {"account": "acct_…", "secret": "sk_…", "label": "…"} a line; readable by its owner only (chmod 600)',
+      help: 'JSON Lines, {"account": "acct_…", "secret": "sk_…", "label": "…"} a line; owner-only (chmod 600)',
     },
     "dry-run": { type: "boolean", default: false, help: "with --file: check every line and print what would be imported, send nothing" },
   },
