@@ -1,6 +1,7 @@
 // `npm start`'s command line (scripts/start/args.mjs): the ports that follow --port, the usage error of
 // an unknown or mistyped option (with the closest known one), --help, refused port values; and, through
-// scripts/start.mjs itself, that a bad command line prints the usage and exits 2, never a stack trace.
+// scripts/start.mjs itself, that a bad command line prints the usage and exits 2, never a stack trace; and
+// that wrangler's bindings table, which wrangler dev prints more than once, is shown once.
 
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -8,6 +9,7 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { ROOT } from "../../scripts/lib/wrangler.mjs";
 import { closestOption, DEFAULT_PORT, localPorts, parseStartArgs, USAGE, UsageError } from "../../scripts/start/args.mjs";
+import { repeatedBindingsFilter } from "../../scripts/start/wrangler-dev.mjs";
 
 const usageError = (pattern) => (err) => err instanceof UsageError && err.exitCode === 2 && pattern.test(err.message);
 
@@ -123,5 +125,26 @@ describe("npm start: options", () => {
     const help = run(["--help"]);
     assert.equal(help.status, 0);
     assert.equal(help.stdout.trim(), USAGE);
+  });
+});
+
+describe("npm start: wrangler's bindings table", () => {
+  it("is shown once: a repetition of the same table is left out, other lines pass", () => {
+    const table = [
+      "Your Worker has access to the following bindings:",
+      "Binding   Resource   Mode",
+      "env.KEYS (x)   KV Namespace   local",
+      "",
+    ];
+    const filter = repeatedBindingsFilter();
+    const shown = [...table, "⎔ Starting local server...", ...table, "Ready on http://127.0.0.1:8787"].flatMap(filter);
+    assert.deepEqual(shown, [...table, "⎔ Starting local server...", "Ready on http://127.0.0.1:8787"]);
+  });
+
+  it("a changed table is shown again", () => {
+    const filter = repeatedBindingsFilter();
+    const a = ["Your Worker has access to the following bindings:", "env.A", ""];
+    const b = ["Your Worker has access to the following bindings:", "env.B", ""];
+    assert.deepEqual([...a, ...b, ...a].flatMap(filter), [...a, ...b]);
   });
 });
