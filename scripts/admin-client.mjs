@@ -6,7 +6,7 @@
 // into .dev.vars (ADMIN_JWKS, which the Worker trusts locally); the private one is kept only in
 // .wrangler/admin-dev-key.json (git-ignored), from which the CLI mints short-lived dev tokens.
 
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, SignJWT } from "jose";
@@ -21,8 +21,31 @@ export const ADMIN_PATH = "/__spot/admin/v1";
 export const WRITE_PERMISSION = "keys:write";
 export const READ_PERMISSION = "keys:read";
 
-/** The local dev server's address, from wrangler.toml [dev] (ip, port); default 127.0.0.1:8787. */
+/**
+ * Where `npm start` last ran the Worker in this checkout (written at every start, kept after it stops):
+ * `npm start -- --port N` moves it off wrangler.toml's [dev] port, and the CLI follows it there.
+ */
+export const LOCAL_SERVER_FILE = join(ROOT, ".wrangler", "dev-server.json");
+
+/** Records the Worker's local address for {@link localBaseUrl} (called by npm start once it answers). */
+export function writeLocalServer(url) {
+  mkdirSync(dirname(LOCAL_SERVER_FILE), { recursive: true });
+  const note = "The address of the last `npm start` of this checkout; npx spot-keys uses it unless SPOT_ADMIN_URL is set.";
+  writeFileSync(LOCAL_SERVER_FILE, `${JSON.stringify({ note, url, started_at: new Date().toISOString() }, null, 2)}\n`);
+}
+
+/**
+ * The local dev server's address: the one the last `npm start` of this checkout recorded
+ * (.wrangler/dev-server.json, so `--port N` is followed), else wrangler.toml [dev] (ip, port); default
+ * 127.0.0.1:8787.
+ */
 export function localBaseUrl() {
+  try {
+    const { url } = JSON.parse(readFileSync(LOCAL_SERVER_FILE, "utf8"));
+    if (typeof url === "string" && isLocalUrl(url)) return url;
+  } catch {
+    // no start recorded: wrangler.toml
+  }
   let ip = "127.0.0.1";
   let port = "8787";
   try {

@@ -6,33 +6,29 @@
 // without a valid assertion (e.g. a curl straight to a demo origin) gets 401.
 //
 // Standalone: `node scripts/demo-origin.mjs` (listens on 127.0.0.1:8700-8704 and reads the JWKS of
-// the authorizer at http://127.0.0.1:8787; Ctrl-C stops). From scripts/start.mjs: `startDemoOrigins()`
-// in-process.
+// the authorizer at http://127.0.0.1:8787; Ctrl-C stops). From scripts/start.mjs (scripts/start/demo-origins.mjs):
+// `startDemoOrigins()` in-process, on the ports that follow `npm start -- --port N` (N-87…N-83).
 //
 // Dependencies: node: builtins and jose (through the example verifier).
 
 import http from "node:http";
 import { pathToFileURL } from "node:url";
 import { createAssertionVerifier, JWKS_PATH } from "../examples/verify-assertion.mjs";
+import { DEFAULT_PORT, localPorts } from "./start/args.mjs";
 
 /**
- * The demo origins: port → the API version it serves. Mirrors API_VERSIONS in .dev.vars
- * (scripts/start.mjs); the last one is the sandbox (SANDBOX_ORIGIN) that test-mode keys reach for
- * every version.
+ * The demo origins of a Worker on the default port 8787: port → the API version it serves
+ * (scripts/start/args.mjs localPorts; `npm start -- --port N` moves them to N-87…N-83). Mirrors
+ * API_VERSIONS in .dev.vars; the last one is the sandbox (SANDBOX_ORIGIN) that test-mode keys reach
+ * for every version.
  */
-export const DEMO_ORIGINS = [
-  { version: "2023-08-01", port: 8700 },
-  { version: "2024-06-01", port: 8701 },
-  { version: "2024-11-15", port: 8702 },
-  { version: "2025-03-01", port: 8703 },
-  { version: "sandbox", port: 8704 },
-];
+export const DEMO_ORIGINS = localPorts(DEFAULT_PORT).origins;
 /** The demo sandbox origin (test-mode keys), as SANDBOX_ORIGIN names it. */
 export const DEMO_SANDBOX = DEMO_ORIGINS.find((o) => o.version === "sandbox");
 
 export const DEMO_HOST = "127.0.0.1";
 /** Where the authorizer runs locally (wrangler.toml [dev]) and its issuer (wrangler.toml ASSERTION_ISSUER), for standalone runs. */
-export const DEFAULT_AUTHORIZER_URL = "http://127.0.0.1:8787";
+export const DEFAULT_AUTHORIZER_URL = `http://127.0.0.1:${DEFAULT_PORT}`;
 export const DEFAULT_ISSUER = "https://api.spot-thought.com";
 
 /** Bytes of the request body echoed back as text; the rest is only counted. */

@@ -12,13 +12,18 @@
 //   suspend   POST …/accounts/{account_id}/suspend (then resume)
 // and ends with `drill: revoke=…s rotate=…s suspend=…s bound=5s`, exit 0 only when every time is within
 // the bound. Traffic goes to 127.0.0.1 only; each wait stops after 20 s.
+//
+// `npm run drill:revocation -- --port N` runs the stack on N (and its demo origins on N-87…N-83, as
+// `npm start -- --port N`), e.g. beside another checkout's npm start on 8787.
 
 import { randomBytes } from "node:crypto";
 import { parseArgs } from "node:util";
 import { adminRequest, mintDevToken } from "./admin-client.mjs";
 import { startStack } from "./lib/stack.mjs";
+import { DEFAULT_PORT, parsePort } from "./start/args.mjs";
 
-const BASE = "http://127.0.0.1:8787";
+/** The stack's address (--port). */
+let BASE = `http://127.0.0.1:${DEFAULT_PORT}`;
 /** Seconds every KV read stays stale in the drill's stack. */
 const KV_LAG_SECONDS = 60;
 /** The stated bound the drill checks, milliseconds. */
@@ -75,8 +80,15 @@ async function timeToRefusal(account, secret, sinceMs) {
 }
 
 async function main() {
-  parseArgs({ options: {}, allowPositionals: false });
-  const stack = startStack(["--simulate-kv-lag", String(KV_LAG_SECONDS)]);
+  const { values } = parseArgs({ options: { port: { type: "string" } }, allowPositionals: false });
+  let port = DEFAULT_PORT;
+  try {
+    if (values.port !== undefined) port = parsePort(values.port);
+  } catch (err) {
+    return fail(err.message);
+  }
+  BASE = `http://127.0.0.1:${port}`;
+  const stack = startStack(["--simulate-kv-lag", String(KV_LAG_SECONDS), "--port", String(port)]);
   try {
     await stack.ready;
     const token = await mintDevToken({ sub: "npm-drill@localhost" });

@@ -13,6 +13,7 @@
 //              local bucket (scripts/lib/local-archive.mjs); its duplicates and secrets count in too
 // and ends with `soak: sent=N stored=N archived=N duplicates=0 dlq=0 secrets=0`, exit 0 only when it says so.
 // Bounded: N ≤ 100,000, the load and the wait each stop after a fixed time.
+// `npm run soak -- --port P` runs the stack on P (demo origins on P-87…P-83, as `npm start -- --port P`).
 
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
@@ -22,8 +23,10 @@ import { adminRequest, mintDevToken } from "./admin-client.mjs";
 import { archivedRequestCounts, localArchiveObjects } from "./lib/local-archive.mjs";
 import { startStack } from "./lib/stack.mjs";
 import { queryLocalD1, ROOT } from "./lib/wrangler.mjs";
+import { DEFAULT_PORT, parsePort } from "./start/args.mjs";
 
-const BASE = "http://127.0.0.1:8787";
+/** The stack's address (--port). */
+let BASE = `http://127.0.0.1:${DEFAULT_PORT}`;
 const LOAD_TIMEOUT_MS = 600_000;
 const SETTLE_TIMEOUT_MS = 120_000;
 
@@ -111,7 +114,7 @@ async function archiveCounts(run, secret) {
 
 async function main() {
   const { values, positionals } = parseArgs({
-    options: { concurrency: { type: "string", default: "32" } },
+    options: { concurrency: { type: "string", default: "32" }, port: { type: "string" } },
     allowPositionals: true,
   });
   const total = Number(positionals[0] ?? 10_000);
@@ -119,7 +122,14 @@ async function main() {
   if (!Number.isInteger(total) || total < 3 || total > 100_000) return fail("N must be a whole number from 3 to 100000");
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 256) return fail("--concurrency must be from 1 to 256");
 
-  const stack = startStack();
+  let port = DEFAULT_PORT;
+  try {
+    if (values.port !== undefined) port = parsePort(values.port);
+  } catch (err) {
+    return fail(err.message);
+  }
+  BASE = `http://127.0.0.1:${port}`;
+  const stack = startStack(["--port", String(port)]);
   try {
     await stack.ready;
     const demo = JSON.parse(readFileSync(join(ROOT, ".wrangler", "demo-key.json"), "utf8"));
