@@ -5,15 +5,16 @@
  *   requestId → /__spot/admin/* : the admin API (src/admin/app.ts: admin JWT, never API keys, never proxied)
  *   requestId → /__spot/console/* : the web console (src/console/app.tsx: Access or local sign-in, never API
  *     keys, never proxied; every action an in-process admin API call through this app)
+ *   (both loaded on their first request: {@link lazyMount})
  *   requestId → every other path: src/request-path/handler.ts (client IP → blocked address? →
  *     credentials → version → authenticate → key policy → forward; then the failed-attempt count,
  *     the response stamps and the audit event)
  */
-import { Hono } from "hono";
+import { type Context, Hono, type Env as HonoEnv } from "hono";
 import { requestId } from "hono/request-id";
-import { ADMIN_MOUNT, createAdminApp } from "./admin/app";
+import { ADMIN_MOUNT } from "./admin/paths";
 import { mountJwks } from "./assertion/jwks";
-import { CONSOLE_MOUNT, createConsoleApp } from "./console/app";
+import { CONSOLE_MOUNT } from "./console/paths";
 // biome-ignore lint/correctness/noUnusedImports: bound by the __SPOT_DEBUG_COUNTERS__ define in bench/test builds (src/debug/counters.ts)
 import { spotDebugCounters } from "./debug/counters";
 import type { AppEnv } from "./env";
@@ -28,20 +29,59 @@ export function createApp(): Hono<AppEnv> {
 
   // Always a fresh id: a client-sent X-Request-Id is not trusted (it keys the audit trail). A UUIDv7,
   // so the id tells when the request arrived (src/request-id.ts).
-  app.use(requestId({ headerName: "", generator: newRequestId }));
+  app.use(freshRequestId());
   // The JWKS for origins: before every credential check, never audited, never proxied (src/assertion/jwks.ts).
   mountJwks(app);
   // Before the API-key path: the admin app answers every path under its prefix itself (its own
   // audit event, errors and 404), so none of them reaches the API request handler below.
-  app.route(ADMIN_MOUNT, createAdminApp());
+  lazyMount(app, ADMIN_MOUNT, async () => (await import("./admin/app")).createAdminApp());
   // The console, before the API-key path too; its actions call the admin API above through this app.
-  app.route(
-    CONSOLE_MOUNT,
-    createConsoleApp((request, env, ctx) => app.fetch(request, env, ctx)),
+  lazyMount(app, CONSOLE_MOUNT, async () =>
+    (await import("./console/app")).createConsoleApp((request, env, ctx) => app.fetch(request, env, ctx)),
   );
   app.all("*", handleApiRequest);
 
   app.notFound((c) => errorResponse(c, new ApiError("not_found", "No such route.")));
   app.onError((err, c) => errorAnswer(c, err));
   return app;
+}
+
+/** Always a fresh request id (never the client's), as `c.var.requestId`; no response header. */
+function freshRequestId() {
+  return requestId({ headerName: "", generator: newRequestId });
+}
+
+/**
+ * Mounts a sub-app at `mount` that is built on the first request under it, not when the isolate
+ * starts: the admin API and the console construct their zod and OpenAPI schemas at module top level,
+ * and API traffic never needs them (docs/benchmark.md "Bundle and cold start"). The modules are
+ * imported dynamically, so the bundler initialises them on that first import too.
+ *
+ * The sub-app runs as an app of its own (with its own fresh request id), mounted at the same prefix:
+ * it answers every path under it itself (own errors and 404), as it did when it was routed into this
+ * app directly. A failed load is retried by the next request.
+ */
+function lazyMount<E extends HonoEnv>(app: Hono<AppEnv>, mount: string, load: () => Promise<Hono<E>>): void {
+  let loaded: Promise<Hono<AppEnv>> | undefined;
+  const handler = async (c: Context<AppEnv>) => {
+    loaded ??= load().then(
+      (sub) => new Hono<AppEnv>().use(freshRequestId()).route(mount, sub),
+      (err: unknown) => {
+        loaded = undefined;
+        throw err;
+      },
+    );
+    return (await loaded).fetch(c.req.raw, c.env, executionContext(c));
+  };
+  app.all(mount, handler);
+  app.all(`${mount}/*`, handler);
+}
+
+/** The request's ExecutionContext; absent when the app is called without one (some tests). */
+function executionContext(c: Context<AppEnv>): ExecutionContext | undefined {
+  try {
+    return c.executionCtx as ExecutionContext;
+  } catch {
+    return undefined;
+  }
 }

@@ -10,7 +10,8 @@
  * Routes are @hono/zod-openapi routes, so the served OpenAPI document ({@link OPENAPI_PATH}) is
  * generated from the same zod schemas that validate the requests.
  */
-import { createRoute, OpenAPIHono, type z } from "@hono/zod-openapi";
+import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
+import type * as z from "zod";
 import type { AppEnv } from "../env";
 import { ApiError } from "../errors";
 import { WRITE_PERMISSION } from "./auth";

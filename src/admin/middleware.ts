@@ -7,10 +7,11 @@
  *
  * and adminOnError, which answers every refusal with the authorizer's JSON envelope (docs/errors.md).
  */
-import type { z } from "@hono/zod-openapi";
+
 import type { Context, MiddlewareHandler } from "hono";
 import { createMiddleware } from "hono/factory";
 import { HTTPException } from "hono/http-exception";
+import type * as z from "zod";
 import { buildAdminAuditEvent } from "../audit/admin-event";
 import type { AdminAuditTarget, AppEnv } from "../env";
 import { ApiError, errorResponse } from "../errors";

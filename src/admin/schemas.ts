@@ -3,7 +3,9 @@
  * what the routes validate is exactly what the OpenAPI document says (docs/admin-api.md).
  * Request bodies are strict objects: an unknown field is a 400 naming it.
  */
-import { z } from "@hono/zod-openapi";
+// Installs `.openapi()` on every zod schema, before the schemas below use it.
+import "@hono/zod-openapi";
+import * as z from "zod";
 import { ACTOR_MAX_CHARS, ADMIN_ACTIONS, AdminAuditEventSchema } from "../audit/admin-event";
 import { AuditEventSchema, FORGED_HEADER_MAX_CHARS, FORGED_HEADERS_MAX_ENTRIES, ID_MAX_CHARS, REASON_MAX_CHARS } from "../audit/event";
 import { DEFAULT_PAGE_SIZE, MAX_CURSOR_CHARS, MAX_PAGE_SIZE, MAX_UNKEYED_WINDOW_MS } from "../audit/query";

@@ -1,5 +1,5 @@
 /** The admin API answers the console reads (src/admin/schemas.ts), and the form fields it turns into request bodies. */
-import type { z } from "@hono/zod-openapi";
+import type * as z from "zod";
 import type { AuditEventPage, KeyListResponse, KeySchema } from "../admin/schemas";
 import { RATE_LIMIT_TIERS_PER_MINUTE } from "../keys/policy";
 

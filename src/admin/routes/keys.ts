@@ -3,8 +3,9 @@
  * revoke and update. Secrets are made and hashed here (the account's Durable Object never sees one);
  * every state change happens in the account's Durable Object (src/admin/account-do.ts).
  */
-import { createRoute, type OpenAPIHono, type z } from "@hono/zod-openapi";
+import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
 import type { Context } from "hono";
+import type * as z from "zod";
 import { type LastUse, lastUseOf } from "../../audit/last-used";
 import type { AppEnv } from "../../env";
 import { ApiError } from "../../errors";
