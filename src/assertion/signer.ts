@@ -42,7 +42,19 @@ export interface AssertionEnv {
 
 type Outcome = { ok: true; signer: AssertionSigner } | { ok: false; error: string };
 
-let cached: { sources: readonly (string | undefined)[]; outcome: Promise<Outcome> } | null = null;
+let cached: { sources: readonly (string | undefined)[]; outcome: Promise<Outcome>; ready: AssertionSigner | undefined } | null = null;
+
+/**
+ * The signer {@link getAssertionSigner} already made from these settings, without waiting; undefined
+ * before it is ready, after a failure, or when a setting changed.
+ */
+export function readyAssertionSigner(env: AssertionEnv): AssertionSigner | undefined {
+  if (cached === null || cached.ready === undefined) return undefined;
+  const [issuer, signingKey, extra] = cached.sources;
+  return env.ASSERTION_ISSUER === issuer && env.ASSERTION_SIGNING_KEY === signingKey && env.ASSERTION_EXTRA_PUBLIC_KEY === extra
+    ? cached.ready
+    : undefined;
+}
 
 const utf8 = new TextEncoder();
 const PROBE = utf8.encode("spot-assertion-key-probe");
@@ -120,7 +132,11 @@ export async function getAssertionSigner(env: AssertionEnv): Promise<AssertionSi
         error: err instanceof AssertionConfigError ? err.message : `assertion key setup failed: ${errorMessage(err)}`,
       }),
     );
-    cached = { sources, outcome };
+    const entry: NonNullable<typeof cached> = { sources, outcome, ready: undefined };
+    cached = entry;
+    outcome.then((settled) => {
+      if (settled.ok) entry.ready = settled.signer;
+    });
   }
   const outcome = await cached.outcome;
   if (!outcome.ok) throw new AssertionConfigError(outcome.error);

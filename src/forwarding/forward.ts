@@ -9,7 +9,7 @@
  * way up (src/forwarding/upload.ts) and the response body on its way down (src/forwarding/delivery.ts).
  */
 import { buildAssertionClaims } from "../assertion/claims";
-import { requireAssertionSigner } from "../assertion/signer";
+import { readyAssertionSigner, requireAssertionSigner } from "../assertion/signer";
 import { upstreamForwardedFor } from "../client-ip/resolve";
 import { UNAVAILABLE_MESSAGE } from "../env";
 import { ApiError, type ErrorCode } from "../errors";
@@ -58,7 +58,7 @@ export async function forward(call: ApiCall, report?: ReportOnlyMarks): Promise<
   }
   const { upstreamTimeoutMs } = call.config();
   // Fail closed before anything else: no assertion, no forwarding.
-  const signer = identity === null ? null : await requireAssertionSigner(call.env, requestId);
+  const signer = identity === null ? null : (readyAssertionSigner(call.env) ?? (await requireAssertionSigner(call.env, requestId)));
   const raw = call.request;
 
   let url: URL;
@@ -126,17 +126,13 @@ export async function forward(call: ApiCall, report?: ReportOnlyMarks): Promise<
 
   if (webSocket) {
     // A GET handshake has no body; never follow a redirect (it would carry our identity headers elsewhere).
-    return await fetchUpstream((signal) => fetch(url, { method: "GET", headers, redirect: "manual", signal }), null, target);
+    return await fetchUpstream(url, { method: "GET", headers, redirect: "manual" }, null, target);
   }
   // The runtime asks for the encodings it can decode itself (and decodes them: src/forwarding/response.ts).
   headers.delete("accept-encoding");
   const upload = upstreamBody(raw, raw.method);
   const method = raw.method;
-  const answer = await fetchUpstream(
-    (signal) => fetch(url, { method, headers, body: upload.body, redirect: "manual", signal }),
-    upload.outcome,
-    target,
-  );
+  const answer = await fetchUpstream(url, { method, headers, body: upload.body, redirect: "manual" }, upload.outcome, target);
   // Before the copy, which drops Content-Length when the runtime decoded a compressed body: delivery needs the origin's.
   const originLength = answer.headers.get("content-length");
   const res = downstreamResponse(answer);
@@ -185,48 +181,79 @@ interface UpstreamTarget {
  *         `upstream_failed` with the request id), `request_body_incomplete` (400)
  */
 async function fetchUpstream(
-  send: (signal: AbortSignal) => Promise<Response>,
+  url: URL,
+  init: RequestInit,
   bodyOutcome: Promise<BodyOutcome> | null,
   target: UpstreamTarget,
 ): Promise<Response> {
-  const controller = new AbortController();
-  let stopped: "timeout" | "body" | undefined;
-  let answered = false;
-  let timer: ReturnType<typeof setTimeout> | null = null;
-  const startedAtMs = Date.now();
-  const startDeadline = () => {
-    timer = setTimeout(() => {
-      stopped = "timeout";
-      controller.abort();
-    }, target.timeoutMs);
-  };
-  if (bodyOutcome === null) startDeadline();
-  else {
-    bodyOutcome.then((outcome) => {
-      if (answered) return;
-      if (outcome === "sent") return startDeadline();
-      stopped = "body";
-      controller.abort();
-    });
-  }
+  const deadline = new UpstreamDeadline(target.timeoutMs);
+  if (bodyOutcome === null) deadline.start();
+  else bodyOutcome.then((outcome) => deadline.bodyEnded(outcome));
+  init.signal = deadline.controller.signal;
   try {
-    return await send(controller.signal);
+    return await fetch(url, init);
   } catch (err) {
-    if (stopped === "body") {
+    if (deadline.stopped === "body") {
       throw new ApiError("request_body_incomplete", "The request body ended before it was complete; the upload to the origin was aborted.");
     }
-    const failure = stopped === "timeout" ? "timeout" : "unavailable";
+    const failure = deadline.stopped === "timeout" ? "timeout" : "unavailable";
     log("error", "upstream_failed", {
       request_id: target.requestId,
       origin: target.origin,
       failure,
       error: errorMessage(err),
-      elapsed_ms: Date.now() - startedAtMs,
+      elapsed_ms: Date.now() - deadline.startedAtMs,
     });
     if (failure === "timeout") throw new ApiError("upstream_timeout", `The upstream origin did not answer within ${target.timeoutMs} ms.`);
     throw new ApiError("upstream_unavailable", "The upstream origin failed to answer.");
   } finally {
-    answered = true;
-    if (timer !== null) clearTimeout(timer);
+    deadline.answered();
   }
+}
+
+/**
+ * The wait for the origin's response headers (one per upstream fetch): an abort signal, and a timer
+ * started once the request body is sent. One object of fixed shape and a timer callback that is not a
+ * closure: the request path creates as few objects per request as it can (docs/benchmark.md "Hot path").
+ */
+class UpstreamDeadline {
+  readonly controller = new AbortController();
+  readonly startedAtMs = Date.now();
+  /** Why the fetch was aborted: the deadline passed, or the client's body broke off. */
+  stopped: "timeout" | "body" | undefined = undefined;
+  #done = false;
+  #timer: ReturnType<typeof setTimeout> | undefined = undefined;
+  readonly #timeoutMs: number;
+
+  constructor(timeoutMs: number) {
+    this.#timeoutMs = timeoutMs;
+  }
+
+  /** Starts the wait: {@link UpstreamTarget.timeoutMs} milliseconds from now. */
+  start(): void {
+    if (!this.#done) this.#timer = setTimeout(abortOnDeadline, this.#timeoutMs, this);
+  }
+
+  /** The request body was sent in full (the wait starts) or broke off (the upload is aborted). */
+  bodyEnded(outcome: BodyOutcome): void {
+    if (this.#done) return;
+    if (outcome === "sent") this.start();
+    else this.stop("body");
+  }
+
+  stop(reason: "timeout" | "body"): void {
+    if (this.#done) return;
+    this.stopped = reason;
+    this.controller.abort();
+  }
+
+  /** The origin answered (or the fetch failed): the deadline no longer applies, the body streams freely. */
+  answered(): void {
+    this.#done = true;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+  }
+}
+
+function abortOnDeadline(deadline: UpstreamDeadline): void {
+  deadline.stop("timeout");
 }

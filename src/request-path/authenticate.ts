@@ -10,10 +10,10 @@
 import { UNAVAILABLE_MESSAGE } from "../env";
 import { ApiError } from "../errors";
 import type { PresentedCredentials } from "../keys/credentials";
-import { hashSecret, importHashKey } from "../keys/hash";
+import { hashSecret, importedHashKey, importHashKey } from "../keys/hash";
 import { checkKeyRecord, policyOf } from "../keys/record";
 import { hasValidChecksum } from "../keys/secret";
-import { findKeyBySecretHash } from "../keys/store";
+import { cachedKeyRecord, findKeyBySecretHash } from "../keys/store";
 import { errorMessage, log } from "../log";
 import { accountResumedInFeed, currentKeyCacheTtlMs, followRevocationFeed, revocationFeedRefusal } from "../revocation/follower";
 import type { ApiCall } from "./call";
@@ -40,17 +40,22 @@ export async function authenticateKey(call: ApiCall, presented: PresentedCredent
   // (at most FEED_WAIT_MS), which runs while the secret is hashed and KV is read.
   const feedRead = followRevocationFeed(env, call.executionCtx, call.request.url, nowMs);
   try {
-    hash = await hashSecret(await importHashKey(env.SECRET_HASH_KEY), secret);
-    record = await findKeyBySecretHash(
-      env.KEYS,
-      hash,
-      {
-        cacheTtlMs: currentKeyCacheTtlMs(config.keyCacheTtlMs, nowMs),
-        negativeCacheTtlMs: config.keyNegativeCacheTtlMs,
-        readTimeoutMs: config.kvReadTimeoutMs,
-      },
-      nowMs,
-    );
+    // The imported key and a cached record are used without an await (the usual case: a warm isolate).
+    hash = await hashSecret(importedHashKey(env.SECRET_HASH_KEY) ?? (await importHashKey(env.SECRET_HASH_KEY)), secret);
+    const cachedRecord = cachedKeyRecord(hash, nowMs);
+    record =
+      cachedRecord !== undefined
+        ? cachedRecord.value
+        : await findKeyBySecretHash(
+            env.KEYS,
+            hash,
+            {
+              cacheTtlMs: currentKeyCacheTtlMs(config.keyCacheTtlMs, nowMs),
+              negativeCacheTtlMs: config.keyNegativeCacheTtlMs,
+              readTimeoutMs: config.kvReadTimeoutMs,
+            },
+            nowMs,
+          );
   } catch (err) {
     log("error", "key_lookup_failed", { request_id: call.requestId, error: errorMessage(err) });
     throw new ApiError("authorizer_unavailable", UNAVAILABLE_MESSAGE, { "Retry-After": "5" });
