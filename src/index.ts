@@ -13,7 +13,7 @@ import { handleApiRequest } from "./request-path/handler";
 const app = createApp();
 
 export default {
-  fetch(request, env, ctx) {
+  fetch(request: Request, env: Env, ctx: ExecutionContext): Response | Promise<Response> {
     // API traffic skips the router: no reserved route can match its path (src/app.ts isApiPath).
     const url = new URL(request.url);
     if (isApiPath(url.pathname)) return handleApiRequest(request, env, ctx, url, newRequestId());
