@@ -42,6 +42,8 @@ export async function authenticateKey(call: ApiCall, presented: PresentedCredent
   try {
     // The imported key and a cached record are used without an await (the usual case: a warm isolate).
     hash = await hashSecret(importedHashKey(env.SECRET_HASH_KEY) ?? (await importHashKey(env.SECRET_HASH_KEY)), secret);
+    // First: while the feed is unreachable this shortens the TTL and, once, empties the key cache.
+    const cacheTtlMs = currentKeyCacheTtlMs(config.keyCacheTtlMs, nowMs);
     const cachedRecord = cachedKeyRecord(hash, nowMs);
     record =
       cachedRecord !== undefined
@@ -50,7 +52,7 @@ export async function authenticateKey(call: ApiCall, presented: PresentedCredent
             env.KEYS,
             hash,
             {
-              cacheTtlMs: currentKeyCacheTtlMs(config.keyCacheTtlMs, nowMs),
+              cacheTtlMs,
               negativeCacheTtlMs: config.keyNegativeCacheTtlMs,
               readTimeoutMs: config.kvReadTimeoutMs,
             },
