@@ -6,7 +6,8 @@
  *   requestId → /__spot/console/* : the web console (src/console/app.tsx: Access or local sign-in, never API
  *     keys, never proxied; every action an in-process admin API call through this app)
  *   (both loaded on their first request: {@link lazyMount})
- *   requestId → every other path: src/request-path/handler.ts (client IP → blocked address? →
+ *   requestId → every other path: src/request-path/handler.ts, which src/index.ts also calls directly
+ *     for a path that cannot be any of the above ({@link isApiPath}) (client IP → blocked address? →
  *     credentials → version → authenticate → key policy → forward; then the failed-attempt count,
  *     the response stamps and the audit event)
  */
@@ -21,6 +22,17 @@ import type { AppEnv } from "./env";
 import { ApiError, errorAnswer, errorResponse } from "./errors";
 import { newRequestId } from "./request-id";
 import { handleApiRequest } from "./request-path/handler";
+
+/**
+ * True for a request path that no route above can match, so it can go straight to the API request
+ * path without Hono: not under the reserved prefixes `/__spot` and `/.well-known/`, and without
+ * percent-encoding (Hono matches routes on the decoded path, so `/__spot/%61dmin/…` is the admin API).
+ * A false answer is never wrong: such a path takes the router, which sends API paths to the same handler.
+ * @param pathname `URL.pathname` of the request
+ */
+export function isApiPath(pathname: string): boolean {
+  return !pathname.startsWith("/__spot") && !pathname.startsWith("/.well-known/") && !pathname.includes("%");
+}
 
 export function createApp(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
@@ -39,7 +51,9 @@ export function createApp(): Hono<AppEnv> {
   lazyMount(app, CONSOLE_MOUNT, async () =>
     (await import("./console/app")).createConsoleApp((request, env, ctx) => app.fetch(request, env, ctx)),
   );
-  app.all("*", handleApiRequest);
+  // Every other path: the API request path, without Hono's context (src/request-path/handler.ts).
+  // src/index.ts sends most API requests there directly; this route serves the rest (see isApiPath).
+  app.all("*", (c) => handleApiRequest(c.req.raw, c.env, c.executionCtx, new URL(c.req.url), c.get("requestId")));
 
   app.notFound((c) => errorResponse(c, new ApiError("not_found", "No such route.")));
   app.onError((err, c) => errorAnswer(c, err));

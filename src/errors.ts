@@ -92,26 +92,50 @@ export function errorBody(code: ErrorCode, message: string, requestId: string, p
   return body;
 }
 
+/** What anything but an {@link ApiError} is answered with: 503 `internal_error`. */
+function asApiError(err: unknown): ApiError {
+  return err instanceof ApiError
+    ? err
+    : new ApiError(
+        "internal_error",
+        "The authorizer could not process this request. Retry later; if it persists, contact support with the request id.",
+      );
+}
+
 /**
- * Renders an {@link ApiError} (or anything else, as 503 `internal_error`) as the JSON envelope.
- * Adds `WWW-Authenticate` on 401, and `Cache-Control: no-store`, `X-Content-Type-Options: nosniff` and
- * `X-Request-Id` on every error (also for routes the API request path does not stamp).
+ * Renders an {@link ApiError} (or anything else, as 503 `internal_error`) as the JSON envelope, without
+ * a framework (the API request path, src/request-path/errors.ts).
+ * Headers: `Content-Type: application/json`, `Cache-Control: no-store`, `X-Content-Type-Options: nosniff`,
+ * `X-Request-Id`, `WWW-Authenticate` on 401, then the error's own (e.g. `Retry-After`).
+ * @param requestId the request's id; empty: no `X-Request-Id`
+ */
+export function jsonErrorResponse(requestId: string, err: unknown): Response {
+  const apiError = asApiError(err);
+  const headers = new Headers({ "content-type": "application/json" });
+  return new Response(JSON.stringify(errorBody(apiError.code, apiError.message, requestId, apiError.param)), {
+    status: apiError.status,
+    headers: withErrorHeaders(headers, apiError, requestId),
+  });
+}
+
+function withErrorHeaders(headers: Headers, apiError: ApiError, requestId: string): Headers {
+  headers.set("Cache-Control", "no-store");
+  headers.set("X-Content-Type-Options", "nosniff");
+  if (requestId) headers.set("X-Request-Id", requestId);
+  if (apiError.status === 401) headers.set("WWW-Authenticate", WWW_AUTHENTICATE);
+  for (const name in apiError.headers) headers.set(name, apiError.headers[name] as string);
+  return headers;
+}
+
+/**
+ * {@link jsonErrorResponse} through a Hono context (the admin API, the console, `app.onError`): the
+ * same envelope and headers, plus any header the route already set on `c`.
  */
 export function errorResponse(c: Context, err: unknown): Response {
-  const apiError =
-    err instanceof ApiError
-      ? err
-      : new ApiError(
-          "internal_error",
-          "The authorizer could not process this request. Retry later; if it persists, contact support with the request id.",
-        );
+  const apiError = asApiError(err);
   const requestId = (c.get("requestId") as string | undefined) ?? "";
   const res = c.json(errorBody(apiError.code, apiError.message, requestId, apiError.param), apiError.status as 400);
-  res.headers.set("Cache-Control", "no-store");
-  res.headers.set("X-Content-Type-Options", "nosniff");
-  if (requestId) res.headers.set("X-Request-Id", requestId);
-  if (apiError.status === 401) res.headers.set("WWW-Authenticate", WWW_AUTHENTICATE);
-  for (const [name, value] of Object.entries(apiError.headers)) res.headers.set(name, value);
+  withErrorHeaders(res.headers, apiError, requestId);
   return res;
 }
 

@@ -3,15 +3,22 @@
  * (src/audit/consumer.ts); `scheduled` applies the audit retention, by age and by size
  * (src/audit/retention.ts).
  */
-import { createApp } from "./app";
+import { createApp, isApiPath } from "./app";
 import { consumeAuditBatch } from "./audit/consumer";
 import { applyRetention, retentionDays } from "./audit/retention";
 import { dbMaxBytes } from "./audit/window";
+import { newRequestId } from "./request-id";
+import { handleApiRequest } from "./request-path/handler";
 
 const app = createApp();
 
 export default {
-  fetch: app.fetch,
+  fetch(request: Request, env: Env, ctx: ExecutionContext): Response | Promise<Response> {
+    // API traffic skips the router: no reserved route can match its path (src/app.ts isApiPath).
+    const url = new URL(request.url);
+    if (isApiPath(url.pathname)) return handleApiRequest(request, env, ctx, url, newRequestId());
+    return app.fetch(request, env, ctx);
+  },
   async queue(batch, env) {
     await consumeAuditBatch(batch, env);
   },

@@ -9,7 +9,7 @@
  * answered with 503 `authorizer_unavailable` on every request that needs the key (fail closed), each
  * with one `assertion_key_invalid` log line naming the setting, never its value.
  */
-import { CompactSign, importJWK } from "jose";
+import { base64url, importJWK } from "jose";
 import { UNAVAILABLE_MESSAGE } from "../env";
 import { ApiError } from "../errors";
 import { errorMessage, log } from "../log";
@@ -42,7 +42,19 @@ export interface AssertionEnv {
 
 type Outcome = { ok: true; signer: AssertionSigner } | { ok: false; error: string };
 
-let cached: { sources: readonly (string | undefined)[]; outcome: Promise<Outcome> } | null = null;
+let cached: { sources: readonly (string | undefined)[]; outcome: Promise<Outcome>; ready: AssertionSigner | undefined } | null = null;
+
+/**
+ * The signer {@link getAssertionSigner} already made from these settings, without waiting; undefined
+ * before it is ready, after a failure, or when a setting changed.
+ */
+export function readyAssertionSigner(env: AssertionEnv): AssertionSigner | undefined {
+  if (cached === null || cached.ready === undefined) return undefined;
+  const [issuer, signingKey, extra] = cached.sources;
+  return env.ASSERTION_ISSUER === issuer && env.ASSERTION_SIGNING_KEY === signingKey && env.ASSERTION_EXTRA_PUBLIC_KEY === extra
+    ? cached.ready
+    : undefined;
+}
 
 const utf8 = new TextEncoder();
 const PROBE = utf8.encode("spot-assertion-key-probe");
@@ -80,16 +92,30 @@ async function createSigner(env: AssertionEnv): Promise<AssertionSigner> {
     }
   }
   const jwks: PublicJwkSet = { keys: config.published };
-  const header = { alg: ASSERTION_ALG, kid: config.signing.kid, typ: ASSERTION_TYP };
+  // The protected header is the same for every assertion: encoded once (RFC 7515 §7.1: BASE64URL(UTF8(header)) ".").
+  const signingInputPrefix = `${base64url.encode(JSON.stringify({ alg: ASSERTION_ALG, kid: config.signing.kid, typ: ASSERTION_TYP }))}.`;
   return {
     issuer: config.issuer,
     kid: config.signing.kid,
     jwks,
     jwksBody: JSON.stringify(jwks),
-    // A JWT is a JWS over the JSON claims set (RFC 7519 §7.1). CompactSign over bytes we serialise once
-    // skips SignJWT's deep copy and claim handling of an object this module built itself.
-    sign: (claims) => new CompactSign(utf8.encode(JSON.stringify(claims))).setProtectedHeader(header).sign(privateKey),
+    // A JWT is a JWS over the JSON claims set (RFC 7519 §7.1). Signed with WebCrypto's Ed25519 directly
+    // (jose's CompactSign would validate and encode the same constant header on every request); jose
+    // still imports the key, and the origins' verifier (examples/verify-assertion.mjs, jose's jwtVerify) checks
+    // the result in test/worker/assertion.test.ts and on every `npm start` demo request.
+    sign: (claims) => signCompact(signingInputPrefix, claims, privateKey),
   };
+}
+
+/**
+ * JWS Compact Serialization of a claims set (RFC 7515 §3.1, §7.1) with Ed25519 (RFC 8037 §3.1).
+ * @param signingInputPrefix BASE64URL(UTF8(protected header)) followed by "."
+ * @returns `header.payload.signature`, each part base64url without padding
+ */
+async function signCompact(signingInputPrefix: string, claims: AssertionClaims, key: CryptoKey): Promise<string> {
+  const signingInput = signingInputPrefix + base64url.encode(JSON.stringify(claims));
+  const signature = await crypto.subtle.sign("Ed25519", key, utf8.encode(signingInput));
+  return `${signingInput}.${base64url.encode(new Uint8Array(signature))}`;
 }
 
 /**
@@ -106,7 +132,11 @@ export async function getAssertionSigner(env: AssertionEnv): Promise<AssertionSi
         error: err instanceof AssertionConfigError ? err.message : `assertion key setup failed: ${errorMessage(err)}`,
       }),
     );
-    cached = { sources, outcome };
+    const entry: NonNullable<typeof cached> = { sources, outcome, ready: undefined };
+    cached = entry;
+    outcome.then((settled) => {
+      if (settled.ok) entry.ready = settled.signer;
+    });
   }
   const outcome = await cached.outcome;
   if (!outcome.ok) throw new AssertionConfigError(outcome.error);

@@ -2,20 +2,22 @@
  * Forwards an authorized request to its upstream origin (DESIGN §6): same method, path and query,
  * body streamed, `redirect: "manual"`, secret and hop-by-hop headers removed, the authorizer's
  * identity headers and the signed identity assertion (`X-Spot-Assertion`, src/assertion/) added.
- * HTTP goes through `hono/proxy`; a WebSocket handshake is fetched directly because `hono/proxy`
- * drops `Upgrade` and rebuilds the response without its `webSocket`. The request body is watched on its
+ * The upstream fetch is made directly with the headers built once (src/forwarding/headers.ts); the
+ * origin's response is copied once into a response with mutable headers, without its hop-by-hop
+ * headers (src/forwarding/response.ts). A WebSocket handshake's response is returned as it is (its
+ * `webSocket` must survive). The request body is watched on its
  * way up (src/forwarding/upload.ts) and the response body on its way down (src/forwarding/delivery.ts).
  */
-import type { Context } from "hono";
-import { proxy } from "hono/proxy";
 import { buildAssertionClaims } from "../assertion/claims";
-import { requireAssertionSigner } from "../assertion/signer";
+import { readyAssertionSigner, requireAssertionSigner } from "../assertion/signer";
 import { upstreamForwardedFor } from "../client-ip/resolve";
-import { type AppEnv, requireConfig, UNAVAILABLE_MESSAGE } from "../env";
+import { UNAVAILABLE_MESSAGE } from "../env";
 import { ApiError, type ErrorCode } from "../errors";
 import { errorMessage, log } from "../log";
+import type { ApiCall } from "../request-path/call";
 import { type Delivery, trackDelivery } from "./delivery";
 import { buildUpstreamHeaders, isWebSocketUpgrade, UPSTREAM_HEADERS } from "./headers";
+import { downstreamResponse } from "./response";
 import { type BodyOutcome, upstreamBody } from "./upload";
 import { buildUpstreamUrl, UpstreamUrlError } from "./url";
 
@@ -28,28 +30,23 @@ export interface ReportOnlyMarks {
 /**
  * The last step of every authenticated request (src/request-path/handler.ts), and in report-only mode
  * of every request that is forwarded.
- * @param requestUrl the client's request URL, parsed once by the handler
  * @param report report-only mode only: adds `X-Spot-Enforcement: report-only` and, for a request that
  *        would be refused, `X-Spot-Would-Refuse`; a caller that did not authenticate is then forwarded
  *        without identity headers and without an assertion (docs/upstream.md "Report-only mode")
- * @returns the origin's response as is (status, headers and streamed body; `c.var.delivery` then
+ * @returns the origin's response (status, headers and streamed body; `call.delivery` then
  *          settles with how that body ended), or 400 `invalid_path`, 400 `invalid_upgrade_request` (a
  *          WebSocket handshake carrying a body), 400 `request_body_incomplete` (the client's body broke
  *          off), 502 `upstream_unavailable`, 504 `upstream_timeout` (`UPSTREAM_TIMEOUT_MS` milliseconds
  *          without response headers, counted from the end of the request body), 503
  *          `authorizer_unavailable` when the assertion cannot be signed (nothing is forwarded without it)
  */
-export async function forward(c: Context<AppEnv>, requestUrl: URL, report?: ReportOnlyMarks): Promise<Response> {
-  // c.get() reads one variable; c.var would copy all of them on every access (Hono builds it anew).
-  const caller = c.get("caller");
-  const version = c.get("version");
-  const clientIp = c.get("clientIp");
-  const requestId = c.get("requestId");
+export async function forward(call: ApiCall, report?: ReportOnlyMarks): Promise<Response> {
+  const { caller, version, clientIp, requestId, url: requestUrl } = call;
   const identity =
     caller?.verified && caller.keyId && caller.mode ? { accountId: caller.accountId, keyId: caller.keyId, mode: caller.mode } : null;
   // Unreachable when the handler's order is right; fail closed if it is not. Only report-only mode
   // forwards a caller that did not authenticate, and only with the refusal it would have had.
-  if (!version || (identity === null && !report?.wouldRefuse)) {
+  if (!version || !clientIp || (identity === null && !report?.wouldRefuse)) {
     throw new ApiError("authorizer_unavailable", "The request was not authenticated.");
   }
   // The origin follows the verified mode: a test-mode key only ever reaches a sandbox origin. An
@@ -59,10 +56,10 @@ export async function forward(c: Context<AppEnv>, requestUrl: URL, report?: Repo
     // Unreachable when api-version chose the origin for the same mode; fail closed if it did not.
     throw new ApiError("authorizer_unavailable", "The request was not routed.");
   }
-  const { upstreamTimeoutMs } = requireConfig(c.env, requestId);
+  const { upstreamTimeoutMs } = call.config();
   // Fail closed before anything else: no assertion, no forwarding.
-  const signer = identity === null ? null : await requireAssertionSigner(c.env, requestId);
-  const raw = c.req.raw;
+  const signer = identity === null ? null : (readyAssertionSigner(call.env) ?? (await requireAssertionSigner(call.env, requestId)));
+  const raw = call.request;
 
   let url: URL;
   try {
@@ -84,7 +81,7 @@ export async function forward(c: Context<AppEnv>, requestUrl: URL, report?: Repo
   added[UPSTREAM_HEADERS.forwardedProto] = requestUrl.protocol.slice(0, -1);
   added[UPSTREAM_HEADERS.forwardedHost] = requestUrl.host;
   added[UPSTREAM_HEADERS.requestId] = requestId;
-  const forwardedFor = upstreamForwardedFor(c.req.header("x-forwarded-for"), clientIp.connectingIp);
+  const forwardedFor = upstreamForwardedFor(call.header("x-forwarded-for"), clientIp.connectingIp);
   if (forwardedFor) added[UPSTREAM_HEADERS.forwardedFor] = forwardedFor;
   if (report !== undefined) {
     added[UPSTREAM_HEADERS.enforcement] = "report-only";
@@ -124,35 +121,30 @@ export async function forward(c: Context<AppEnv>, requestUrl: URL, report?: Repo
   }
   const { headers, strippedReserved } = buildUpstreamHeaders(raw.headers, added, webSocket);
   // The audit event reuses these names instead of walking the request headers a second time.
-  c.set("forgedHeaders", strippedReserved);
+  call.forgedHeaders = strippedReserved;
   const target = { requestId, origin, timeoutMs: upstreamTimeoutMs };
 
   if (webSocket) {
     // A GET handshake has no body; never follow a redirect (it would carry our identity headers elsewhere).
-    return await fetchUpstream((signal) => fetch(url, { method: "GET", headers, redirect: "manual", signal }), null, target);
+    return await fetchUpstream(url, { method: "GET", headers, redirect: "manual" }, null, target);
   }
+  // The runtime asks for the encodings it can decode itself (and decodes them: src/forwarding/response.ts).
+  headers.delete("accept-encoding");
   const upload = upstreamBody(raw, raw.method);
-  // hono/proxy drops Content-Length when the runtime decodes a compressed body; delivery needs the origin's.
-  let originLength: string | null = null;
-  const customFetch = async (request: Request): Promise<Response> => {
-    const answer = await fetch(request);
-    originLength = answer.headers.get("content-length");
-    return answer;
-  };
-  const res = await fetchUpstream(
-    (signal) => proxy(url, { method: raw.method, headers, body: upload.body, redirect: "manual", signal, customFetch }),
-    upload.outcome,
-    target,
-  );
+  const method = raw.method;
+  const answer = await fetchUpstream(url, { method, headers, body: upload.body, redirect: "manual" }, upload.outcome, target);
+  // Before the copy, which drops Content-Length when the runtime decoded a compressed body: delivery needs the origin's.
+  const originLength = answer.headers.get("content-length");
+  const res = downstreamResponse(answer);
   const clientGone = raw.signal;
   if (clientGone.aborted) {
     // The client left while the origin was working: nothing can be delivered any more.
-    c.set("delivery", CLIENT_GONE);
+    call.delivery = CLIENT_GONE;
     return res;
   }
-  const tracked = trackDelivery(res, raw.method, clientGone, originLength);
+  const tracked = trackDelivery(res, method, clientGone, originLength);
   if (tracked === null) return res;
-  c.set("delivery", tracked.delivery);
+  call.delivery = tracked.delivery;
   return tracked.response;
 }
 
@@ -189,48 +181,79 @@ interface UpstreamTarget {
  *         `upstream_failed` with the request id), `request_body_incomplete` (400)
  */
 async function fetchUpstream(
-  send: (signal: AbortSignal) => Promise<Response>,
+  url: URL,
+  init: RequestInit,
   bodyOutcome: Promise<BodyOutcome> | null,
   target: UpstreamTarget,
 ): Promise<Response> {
-  const controller = new AbortController();
-  let stopped: "timeout" | "body" | undefined;
-  let answered = false;
-  let timer: ReturnType<typeof setTimeout> | null = null;
-  const startedAtMs = Date.now();
-  const startDeadline = () => {
-    timer = setTimeout(() => {
-      stopped = "timeout";
-      controller.abort();
-    }, target.timeoutMs);
-  };
-  if (bodyOutcome === null) startDeadline();
-  else {
-    bodyOutcome.then((outcome) => {
-      if (answered) return;
-      if (outcome === "sent") return startDeadline();
-      stopped = "body";
-      controller.abort();
-    });
-  }
+  const deadline = new UpstreamDeadline(target.timeoutMs);
+  if (bodyOutcome === null) deadline.start();
+  else bodyOutcome.then((outcome) => deadline.bodyEnded(outcome));
+  init.signal = deadline.controller.signal;
   try {
-    return await send(controller.signal);
+    return await fetch(url, init);
   } catch (err) {
-    if (stopped === "body") {
+    if (deadline.stopped === "body") {
       throw new ApiError("request_body_incomplete", "The request body ended before it was complete; the upload to the origin was aborted.");
     }
-    const failure = stopped === "timeout" ? "timeout" : "unavailable";
+    const failure = deadline.stopped === "timeout" ? "timeout" : "unavailable";
     log("error", "upstream_failed", {
       request_id: target.requestId,
       origin: target.origin,
       failure,
       error: errorMessage(err),
-      elapsed_ms: Date.now() - startedAtMs,
+      elapsed_ms: Date.now() - deadline.startedAtMs,
     });
     if (failure === "timeout") throw new ApiError("upstream_timeout", `The upstream origin did not answer within ${target.timeoutMs} ms.`);
     throw new ApiError("upstream_unavailable", "The upstream origin failed to answer.");
   } finally {
-    answered = true;
-    if (timer !== null) clearTimeout(timer);
+    deadline.answered();
   }
+}
+
+/**
+ * The wait for the origin's response headers (one per upstream fetch): an abort signal, and a timer
+ * started once the request body is sent. One object of fixed shape and a timer callback that is not a
+ * closure: the request path creates as few objects per request as it can (docs/benchmark.md "Hot path").
+ */
+class UpstreamDeadline {
+  readonly controller = new AbortController();
+  readonly startedAtMs = Date.now();
+  /** Why the fetch was aborted: the deadline passed, or the client's body broke off. */
+  stopped: "timeout" | "body" | undefined = undefined;
+  #done = false;
+  #timer: ReturnType<typeof setTimeout> | undefined = undefined;
+  readonly #timeoutMs: number;
+
+  constructor(timeoutMs: number) {
+    this.#timeoutMs = timeoutMs;
+  }
+
+  /** Starts the wait: {@link UpstreamTarget.timeoutMs} milliseconds from now. */
+  start(): void {
+    if (!this.#done) this.#timer = setTimeout(abortOnDeadline, this.#timeoutMs, this);
+  }
+
+  /** The request body was sent in full (the wait starts) or broke off (the upload is aborted). */
+  bodyEnded(outcome: BodyOutcome): void {
+    if (this.#done) return;
+    if (outcome === "sent") this.start();
+    else this.stop("body");
+  }
+
+  stop(reason: "timeout" | "body"): void {
+    if (this.#done) return;
+    this.stopped = reason;
+    this.controller.abort();
+  }
+
+  /** The origin answered (or the fetch failed): the deadline no longer applies, the body streams freely. */
+  answered(): void {
+    this.#done = true;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+  }
+}
+
+function abortOnDeadline(deadline: UpstreamDeadline): void {
+  deadline.stop("timeout");
 }

@@ -67,10 +67,25 @@ export function canonicalHeaderName(name: string): string {
   return name.toLowerCase().replace(/[_.]/g, "-");
 }
 
+/** A header name as the runtime lists it (lowercase) that has no `_` or `.`: already canonical. */
+const CANONICAL_NAME = /^[^A-Z_.]*$/;
+
+/** {@link canonicalHeaderName} without the copy for a name that is already canonical (the usual case). */
+function canonicalOf(name: string): string {
+  return CANONICAL_NAME.test(name) ? name : canonicalHeaderName(name);
+}
+
+function isReservedCanonical(canonical: string): boolean {
+  if (RESERVED_HEADERS.has(canonical)) return true;
+  // Every reserved prefix starts with "x-": most names are decided by their first two characters.
+  if (canonical.charCodeAt(0) !== 0x78 || canonical.charCodeAt(1) !== 0x2d) return false;
+  for (const prefix of RESERVED_PREFIXES) if (canonical.startsWith(prefix)) return true;
+  return false;
+}
+
 /** True for a header the authorizer owns or that asserts a source: never forwarded as the client sent it. */
 export function isReservedHeader(name: string): boolean {
-  const canonical = canonicalHeaderName(name);
-  return RESERVED_HEADERS.has(canonical) || RESERVED_PREFIXES.some((prefix) => canonical.startsWith(prefix));
+  return isReservedCanonical(canonicalOf(name));
 }
 
 /**
@@ -102,22 +117,27 @@ export interface UpstreamHeaders {
  * Worker is honoured here.
  */
 export function buildUpstreamHeaders(incoming: Headers, added: Record<string, string>, webSocket = false): UpstreamHeaders {
-  const named = new Set<string>();
-  for (const token of (incoming.get("connection") ?? "").split(",")) {
-    const name = token.trim().toLowerCase();
-    if (name) named.add(name);
+  // Names the client's Connection header lists (usually none: workerd consumes it, see above).
+  let named: Set<string> | null = null;
+  const connection = incoming.get("connection");
+  if (connection !== null) {
+    named = new Set<string>();
+    for (const token of connection.split(",")) {
+      const name = token.trim().toLowerCase();
+      if (name) named.add(name);
+    }
   }
   // The runtime copies the request's headers in one call; only the names are walked here (no
   // name/value pairs built), and what must not go upstream is deleted from the copy.
   const headers = new Headers(incoming);
   const strippedReserved: string[] = [];
   for (const name of incoming.keys()) {
+    const canonical = canonicalOf(name);
     // Reserved first, so a forged identity header is reported even when Connection also names it.
-    if (isReservedHeader(name)) {
-      const canonical = canonicalHeaderName(name);
+    if (isReservedCanonical(canonical)) {
       if (isForgedIdentityHeader(canonical) && !strippedReserved.includes(canonical)) strippedReserved.push(canonical);
       headers.delete(name);
-    } else if (named.has(name) || HOP_BY_HOP.has(name)) {
+    } else if (HOP_BY_HOP.has(name) || named?.has(name)) {
       headers.delete(name);
     }
   }
@@ -145,7 +165,7 @@ function isForgedIdentityHeader(canonical: string): boolean {
 export function forgedIdentityHeaders(incoming: Headers): string[] {
   const names = new Set<string>();
   for (const name of incoming.keys()) {
-    const canonical = canonicalHeaderName(name);
+    const canonical = canonicalOf(name);
     if (isForgedIdentityHeader(canonical)) names.add(canonical);
   }
   return [...names];

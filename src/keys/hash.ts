@@ -13,7 +13,15 @@ export class HashKeyError extends Error {
   override name = "HashKeyError";
 }
 
-let cached: { source: string; key: Promise<CryptoKey> } | null = null;
+let cached: { source: string; key: Promise<CryptoKey>; ready: CryptoKey | undefined } | null = null;
+
+/**
+ * The HMAC key {@link importHashKey} already imported from this text, without waiting; undefined
+ * before the import has finished (or for another text).
+ */
+export function importedHashKey(base64Key: string | undefined): CryptoKey | undefined {
+  return cached !== null && cached.source === base64Key ? cached.ready : undefined;
+}
 
 /**
  * Imports the HMAC key once per isolate (cached by its base64 text).
@@ -31,7 +39,14 @@ export function importHashKey(base64Key: string | undefined): Promise<CryptoKey>
   }
   if (raw.byteLength < MIN_HASH_KEY_BYTES) throw new HashKeyError(`SECRET_HASH_KEY must decode to at least ${MIN_HASH_KEY_BYTES} bytes`);
   const key = crypto.subtle.importKey("raw", raw, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
-  cached = { source: base64Key as string, key };
+  const entry: NonNullable<typeof cached> = { source: base64Key as string, key, ready: undefined };
+  cached = entry;
+  key.then(
+    (imported) => {
+      entry.ready = imported;
+    },
+    () => {},
+  );
   return key;
 }
 

@@ -35,6 +35,15 @@ export function evictCachedKey(secretHash: string): void {
   recordCache.delete(secretHash);
 }
 
+/**
+ * The isolate cache's answer for a secret hash, without waiting: `{ value }` (the record, or null for a
+ * remembered miss) while fresh, undefined when {@link findKeyBySecretHash} must be asked.
+ * @param nowMs now, milliseconds since the epoch
+ */
+export function cachedKeyRecord(secretHash: string, nowMs: number): { value: KeyRecord | null } | undefined {
+  return recordCache.get(secretHash, nowMs);
+}
+
 /** Empties the isolate cache (tests, and after an admin write in this isolate). */
 export function clearKeyCache(): void {
   recordCache.clear();

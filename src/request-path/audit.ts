@@ -4,33 +4,31 @@
  * event and hand its sending to `ctx.waitUntil`, so the audit trail never delays or changes the
  * answer (DESIGN §8).
  */
-import type { Context } from "hono";
 import type { BatchLimits } from "../audit/batcher";
 import { type AuditInput, type AuditOutcome, buildAuditEvent } from "../audit/event";
 import { type AnyAuditEvent, DEFAULT_BATCH_LIMITS, sendAuditEvent } from "../audit/producer";
-import type { AppEnv } from "../env";
 import type { Delivery } from "../forwarding/delivery";
 import { forgedIdentityHeaders } from "../forwarding/headers";
 import { API_VERSION_HEADER } from "../keys/credentials";
 import { errorMessage, log } from "../log";
 import { deprecationHeaders } from "../versioning/resolve";
+import type { ApiCall, WaitUntil } from "./call";
 
 /**
- * Builds the request's audit event from what the request path set in `c.var` and the final answer,
+ * Builds the request's audit event from what the request path set on the call and the final answer,
  * and queues it (coalesced per isolate: src/audit/producer.ts), handing the batch's flush to
  * `ctx.waitUntil` when this request is the one that keeps it alive (src/audit/batcher.ts). Never
  * throws and never delays the answer: a failure to build the event is one `audit_build_failed` log
  * line with the request id.
- * @param url the request URL, parsed once by the caller
  * @param res the final answer (its status is recorded)
  * @param ended for a forwarded response body: how it ended, and the milliseconds from arrival to the
  *        response headers (the event's `duration_ms`)
  */
-export function recordAuditEvent(c: Context<AppEnv>, url: URL, res: Response, ended?: BodyEnd): void {
+export function recordAuditEvent(call: ApiCall, res: Response, ended?: BodyEnd): void {
   try {
-    queueAuditEvent(c, buildAuditEvent(auditInput(c, url, res, ended)));
+    queueAuditEvent(call, buildAuditEvent(auditInput(call, res, ended)));
   } catch (err) {
-    log("error", "audit_build_failed", { request_id: c.get("requestId"), error: errorMessage(err) });
+    log("error", "audit_build_failed", { request_id: call.requestId, error: errorMessage(err) });
   }
 }
 
@@ -38,7 +36,7 @@ export function recordAuditEvent(c: Context<AppEnv>, url: URL, res: Response, en
  * Queues an audit event, request or admin (src/admin/middleware.ts), in this isolate's batch and hands
  * `ctx.waitUntil` what this request must keep alive for it (src/audit/batcher.ts). Never throws.
  */
-export function queueAuditEvent(c: Context<AppEnv>, event: AnyAuditEvent): void {
+export function queueAuditEvent(c: { env: Env; executionCtx: WaitUntil }, event: AnyAuditEvent): void {
   const { keepAlive } = sendAuditEvent(c.env.AUDIT_QUEUE, event, batchLimits(c.env));
   if (keepAlive !== undefined) c.executionCtx.waitUntil(keepAlive);
 }
@@ -66,22 +64,26 @@ export function batchLimits(env: Env): BatchLimits {
  * `X-Spot-Api-Version` with `Deprecation`/`Sunset`/`Link` when they apply (docs/versions.md).
  * @returns `res` itself, or a copy with mutable headers when the origin's response had immutable ones
  */
-export function stampResponse(c: Context<AppEnv>, res: Response): Response {
-  const stamps: Record<string, string> = { "X-Request-Id": c.get("requestId") };
-  const version = c.get("version");
-  if (version) {
-    stamps[API_VERSION_HEADER] = version.entry.version;
-    Object.assign(stamps, deprecationHeaders(version.entry));
-  }
+export function stampResponse(call: ApiCall, res: Response): Response {
+  const version = call.version;
   try {
-    for (const [name, value] of Object.entries(stamps)) res.headers.set(name, value);
+    stamp(res.headers, call.requestId, version);
     return res;
   } catch {
     // A WebSocket handshake (101) keeps its socket; anything else is copied into a mutable response.
     const headers = new Headers(res.headers);
-    for (const [name, value] of Object.entries(stamps)) headers.set(name, value);
+    stamp(headers, call.requestId, version);
     return new Response(res.body, { status: res.status, statusText: res.statusText, headers, webSocket: res.webSocket });
   }
+}
+
+function stamp(headers: Headers, requestId: string, version: ApiCall["version"]): void {
+  headers.set("X-Request-Id", requestId);
+  if (version === undefined) return;
+  headers.set(API_VERSION_HEADER, version.entry.version);
+  if (version.entry.status !== "deprecated") return;
+  const deprecation = deprecationHeaders(version.entry);
+  for (const name in deprecation) headers.set(name, deprecation[name] as string);
 }
 
 /** How a forwarded response body ended, and when its headers went out. */
@@ -91,16 +93,16 @@ export interface BodyEnd {
   durationMs: number;
 }
 
-function outcomeOf(c: Context<AppEnv>, res: Response, delivery: Delivery | undefined): AuditOutcome {
-  if (c.get("errorCode")) return res.status >= 500 ? "error" : "denied";
+function outcomeOf(call: ApiCall, res: Response, delivery: Delivery | undefined): AuditOutcome {
+  if (call.errorCode) return res.status >= 500 ? "error" : "denied";
   // The origin's body broke off: the upstream failed, whatever its status said.
   if (delivery === "upstream_body_incomplete") return "error";
   return "allowed";
 }
 
 /** The event's reason: the error code of the answer, how a forwarded body failed to arrive, or `ok`. */
-function reasonOf(c: Context<AppEnv>, delivery: Delivery | undefined): string {
-  const code = c.get("errorCode");
+function reasonOf(call: ApiCall, delivery: Delivery | undefined): string {
+  const code = call.errorCode;
   if (code !== undefined) return code;
   return delivery === undefined || delivery === "delivered" ? "ok" : delivery;
 }
@@ -110,38 +112,39 @@ function reasonOf(c: Context<AppEnv>, delivery: Delivery | undefined): string {
  * values, which a client cannot set). Reading `cf` is not free: workerd parses and deep-freezes the
  * whole object on first access (docs/benchmark.md).
  */
-function auditInput(c: Context<AppEnv>, url: URL, res: Response, ended: BodyEnd | undefined): AuditInput {
-  const caller = c.get("caller");
-  const clientIp = c.get("clientIp");
-  const cf = c.req.raw.cf as { country?: unknown; colo?: unknown } | undefined;
+function auditInput(call: ApiCall, res: Response, ended: BodyEnd | undefined): AuditInput {
+  const caller = call.caller;
+  const clientIp = call.clientIp;
+  const request = call.request;
+  const cf = request.cf as { country?: unknown; colo?: unknown } | undefined;
   return {
     eventId: crypto.randomUUID(),
-    timeMs: c.get("startedAtMs"),
-    requestId: c.get("requestId"),
-    rayId: c.req.header("cf-ray") ?? null,
-    outcome: outcomeOf(c, res, ended?.delivery),
-    reason: reasonOf(c, ended?.delivery),
+    timeMs: call.startedAtMs,
+    requestId: call.requestId,
+    rayId: call.header("cf-ray"),
+    outcome: outcomeOf(call, res, ended?.delivery),
+    reason: reasonOf(call, ended?.delivery),
     accountId: caller?.accountId ?? null,
     accountVerified: caller?.verified ?? false,
     keyId: caller?.keyId ?? null,
     mode: caller?.mode ?? null,
-    requestedVersion: c.get("requestedVersion") ?? null,
-    resolvedVersion: c.get("version")?.entry.version ?? null,
-    origin: c.get("upstreamOrigin") ?? null,
-    method: c.req.method,
-    host: url.host,
-    path: url.pathname,
+    requestedVersion: call.requestedVersion,
+    resolvedVersion: call.version?.entry.version ?? null,
+    origin: call.upstreamOrigin ?? null,
+    method: request.method,
+    host: call.url.host,
+    path: call.url.pathname,
     status: res.status,
-    durationMs: ended?.durationMs ?? Date.now() - c.get("startedAtMs"),
+    durationMs: ended?.durationMs ?? Date.now() - call.startedAtMs,
     connectingIp: clientIp?.connectingIp ?? null,
     sourceIp: clientIp?.sourceIp ?? null,
     sourceIpFrom: clientIp?.sourceIpFrom ?? "none",
     forwarded: clientIp?.forwarded ?? { raw: null, rawLength: 0, entries: [], count: 0 },
-    userAgent: c.req.header("user-agent") ?? null,
+    userAgent: call.header("user-agent"),
     country: typeof cf?.country === "string" ? cf.country : null,
     colo: typeof cf?.colo === "string" ? cf.colo : null,
-    // Found by the forward handler when the request got that far; otherwise (refused early) looked up here.
-    forgedHeaders: c.get("forgedHeaders") ?? forgedIdentityHeaders(c.req.raw.headers),
-    wouldRefuse: c.get("wouldRefuse") ?? null,
+    // Found by the forward step when the request got that far; otherwise (refused early) looked up here.
+    forgedHeaders: call.forgedHeaders ?? forgedIdentityHeaders(request.headers),
+    wouldRefuse: call.wouldRefuse ?? null,
   };
 }

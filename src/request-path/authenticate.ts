@@ -5,18 +5,18 @@
  * and the revocation feed (src/revocation/follower.ts) must not have ended the key or suspended its account.
  * Every mismatch answers the same 401 `invalid_credentials`; KV or hash key trouble (a KV read slower
  * than `KV_READ_TIMEOUT_MS` included) answers 503 `authorizer_unavailable` (fail closed). Sets
- * `c.var.caller` with the key's policy, which src/request-path/key-policy.ts enforces next.
+ * `call.caller` with the key's policy, which src/request-path/key-policy.ts enforces next.
  */
-import type { Context } from "hono";
-import { type AppEnv, requireConfig, UNAVAILABLE_MESSAGE } from "../env";
+import { UNAVAILABLE_MESSAGE } from "../env";
 import { ApiError } from "../errors";
 import type { PresentedCredentials } from "../keys/credentials";
-import { hashSecret, importHashKey } from "../keys/hash";
+import { hashSecret, importedHashKey, importHashKey } from "../keys/hash";
 import { checkKeyRecord, policyOf } from "../keys/record";
 import { hasValidChecksum } from "../keys/secret";
-import { findKeyBySecretHash } from "../keys/store";
+import { cachedKeyRecord, findKeyBySecretHash } from "../keys/store";
 import { errorMessage, log } from "../log";
 import { accountResumedInFeed, currentKeyCacheTtlMs, followRevocationFeed, revocationFeedRefusal } from "../revocation/follower";
+import type { ApiCall } from "./call";
 
 /** The one sentence of every 401 `invalid_credentials`, whatever the reason. */
 export const INVALID_CREDENTIALS_MESSAGE = "The API key and secret do not match an active key.";
@@ -25,33 +25,41 @@ export const INVALID_CREDENTIALS_MESSAGE = "The API key and secret do not match 
  * @param presented what src/request-path/credentials.ts read; passed along, so the secret never sits in `c.var`
  * @throws ApiError `invalid_credentials` (401), `authorizer_unavailable` (503, fail closed)
  */
-export async function authenticateKey(c: Context<AppEnv>, presented: PresentedCredentials): Promise<void> {
+export async function authenticateKey(call: ApiCall, presented: PresentedCredentials): Promise<void> {
   const caller = { accountId: presented.accountId, mode: presented.secret.mode };
   const secret = presented.secret.secret;
   // A typo or a truncated copy of a generated secret is refused here, before any hashing or KV read.
   if (!hasValidChecksum(secret)) throw new ApiError("invalid_credentials", INVALID_CREDENTIALS_MESSAGE);
-  const config = requireConfig(c.env, c.get("requestId"));
+  const config = call.config();
+  const env = call.env;
 
   let record: Awaited<ReturnType<typeof findKeyBySecretHash>>;
   let hash: string;
   const nowMs = Date.now();
   // Usually null: the feed is followed in the background. A new or idle isolate waits for its read
   // (at most FEED_WAIT_MS), which runs while the secret is hashed and KV is read.
-  const feedRead = followRevocationFeed(c.env, c.executionCtx, c.req.url, nowMs);
+  const feedRead = followRevocationFeed(env, call.executionCtx, call.request.url, nowMs);
   try {
-    hash = await hashSecret(await importHashKey(c.env.SECRET_HASH_KEY), secret);
-    record = await findKeyBySecretHash(
-      c.env.KEYS,
-      hash,
-      {
-        cacheTtlMs: currentKeyCacheTtlMs(config.keyCacheTtlMs, nowMs),
-        negativeCacheTtlMs: config.keyNegativeCacheTtlMs,
-        readTimeoutMs: config.kvReadTimeoutMs,
-      },
-      nowMs,
-    );
+    // The imported key and a cached record are used without an await (the usual case: a warm isolate).
+    hash = await hashSecret(importedHashKey(env.SECRET_HASH_KEY) ?? (await importHashKey(env.SECRET_HASH_KEY)), secret);
+    // First: while the feed is unreachable this shortens the TTL and, once, empties the key cache.
+    const cacheTtlMs = currentKeyCacheTtlMs(config.keyCacheTtlMs, nowMs);
+    const cachedRecord = cachedKeyRecord(hash, nowMs);
+    record =
+      cachedRecord !== undefined
+        ? cachedRecord.value
+        : await findKeyBySecretHash(
+            env.KEYS,
+            hash,
+            {
+              cacheTtlMs,
+              negativeCacheTtlMs: config.keyNegativeCacheTtlMs,
+              readTimeoutMs: config.kvReadTimeoutMs,
+            },
+            nowMs,
+          );
   } catch (err) {
-    log("error", "key_lookup_failed", { request_id: c.get("requestId"), error: errorMessage(err) });
+    log("error", "key_lookup_failed", { request_id: call.requestId, error: errorMessage(err) });
     throw new ApiError("authorizer_unavailable", UNAVAILABLE_MESSAGE, { "Retry-After": "5" });
   }
   if (!record) throw new ApiError("invalid_credentials", INVALID_CREDENTIALS_MESSAGE);
@@ -64,5 +72,5 @@ export async function authenticateKey(c: Context<AppEnv>, presented: PresentedCr
   if (!accepted || revocationFeedRefusal(hash, record.account_id, checkedAtMs) !== null) {
     throw new ApiError("invalid_credentials", INVALID_CREDENTIALS_MESSAGE);
   }
-  c.set("caller", { ...caller, keyId: record.key_id, verified: true, policy: policyOf(record) });
+  call.caller = { ...caller, keyId: record.key_id, verified: true, policy: policyOf(record) };
 }

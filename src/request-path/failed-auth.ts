@@ -22,13 +22,13 @@
  * is skipped (fail open, logged `rate_limit_unavailable`). Failing closed would gain nothing — the
  * request is already refused — and secrets of ≥ 196 bits are not guessable at any rate.
  */
-import type { Context } from "hono";
-import { type AppEnv, type Config, getConfig, requireConfig } from "../env";
-import { ApiError, type ErrorCode, errorResponse } from "../errors";
+import { type Config, getConfig } from "../env";
+import { ApiError, type ErrorCode, jsonErrorResponse } from "../errors";
 import { consultLimiter } from "../ratelimit/binding";
 import { rateLimitedHeaders } from "../ratelimit/headers";
 import { secondsUntil, WindowLedger, windowEndMs } from "../ratelimit/ledger";
 import { failedAuthKey, RATE_LIMIT_PERIOD_MS, RATE_LIMIT_PERIOD_SECONDS } from "../ratelimit/limits";
+import type { ApiCall } from "./call";
 
 /** The answers that count as a failed attempt: every refusal of the credential checks. */
 export const CREDENTIAL_FAILURES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
@@ -63,45 +63,45 @@ function tooManyFailures(limit: number, untilMs: number, nowMs: number): ApiErro
  * Before anything else: an address this isolate has blocked is refused at once.
  * @throws ApiError `rate_limited` (429, with `Retry-After`, `RateLimit-Policy`, `RateLimit`)
  */
-export function refuseBlockedAddress(c: Context<AppEnv>): void {
+export function refuseBlockedAddress(call: ApiCall): void {
   const now = Date.now();
   // Nothing blocked in this isolate (the usual case): no need to work out the address's key.
   if (!ledger.anyBlocked(now)) return;
-  const key = failedAuthKey(c.get("clientIp").connectingIp);
+  const key = failedAuthKey(call.clientIp?.connectingIp ?? null);
   const blockedUntil = ledger.blockedUntil(key, now);
-  if (blockedUntil > 0) throw tooManyFailures(requireConfig(c.env, c.get("requestId")).authFailureLimit, blockedUntil, Date.now());
+  if (blockedUntil > 0) throw tooManyFailures(call.config().authFailureLimit, blockedUntil, Date.now());
 }
 
 /**
- * After the answer: counts a credential failure (`c.var.errorCode` in {@link CREDENTIAL_FAILURES})
+ * After the answer: counts a credential failure (`call.errorCode` in {@link CREDENTIAL_FAILURES})
  * here and in the `AUTH_FAILURE_LIMITER` binding, and blocks the address when over the limit.
  * @param res the answer so far
  * @returns `res`, or a 429 `rate_limited` in its place when the binding says the location is over the limit
  */
-export async function countFailedAttempt(c: Context<AppEnv>, res: Response): Promise<Response> {
-  const answered = c.get("errorCode");
+export async function countFailedAttempt(call: ApiCall, res: Response): Promise<Response> {
+  const answered = call.errorCode;
   // Report-only mode: a credential failure forwarded anyway counts the same (its address is then
   // blocked as in enforcement), but the origin's answer stays: the block applies from the next request.
-  const code = answered ?? c.get("wouldRefuse");
+  const code = answered ?? call.wouldRefuse;
   if (code === undefined || !CREDENTIAL_FAILURES.has(code)) return res;
   let config: Config;
   try {
-    config = getConfig(c.env);
+    config = getConfig(call.env);
   } catch {
     return res;
   }
-  const key = failedAuthKey(c.get("clientIp").connectingIp);
+  const key = failedAuthKey(call.clientIp?.connectingIp ?? null);
   const limit = config.authFailureLimit;
   const now = Date.now();
   const seenHere = ledger.count(key, RATE_LIMIT_PERIOD_MS, now);
   const verdict =
     seenHere > limit
       ? "limited"
-      : await consultLimiter(c.env.AUTH_FAILURE_LIMITER, "AUTH_FAILURE_LIMITER", key, config.rateLimitTimeoutMs, c.get("requestId"));
+      : await consultLimiter(call.env.AUTH_FAILURE_LIMITER, "AUTH_FAILURE_LIMITER", key, config.rateLimitTimeoutMs, call.requestId);
   const end = windowEndMs(now, RATE_LIMIT_PERIOD_MS);
   if (verdict === "limited" || seenHere >= limit) ledger.block(key, end);
   if (verdict !== "limited" || answered === undefined) return res;
   const err = tooManyFailures(limit, end, Date.now());
-  c.set("errorCode", err.code);
-  return errorResponse(c, err);
+  call.errorCode = err.code;
+  return jsonErrorResponse(call.requestId, err);
 }

@@ -15,14 +15,13 @@
  * (fail open, logged `rate_limit_unavailable`): the credentials are verified, and a limiter outage
  * must not become an API outage.
  */
-import type { Context } from "hono";
-import { type AppEnv, requireConfig } from "../env";
 import { ApiError } from "../errors";
 import { enforcedTier, isIpAllowed } from "../keys/policy";
 import { consultLimiter } from "../ratelimit/binding";
 import { rateLimitedHeaders } from "../ratelimit/headers";
 import { secondsUntil, WindowLedger, windowEndMs } from "../ratelimit/ledger";
 import { keyLimiterName, RATE_LIMIT_PERIOD_MS, RATE_LIMIT_PERIOD_SECONDS } from "../ratelimit/limits";
+import type { ApiCall } from "./call";
 
 /** Keys one isolate remembers as over their limit, at most. */
 export const KEY_LEDGER_MAX_ENTRIES = 10_000;
@@ -47,18 +46,18 @@ function keyRateLimited(perMinute: number, untilMs: number, nowMs: number): ApiE
  * @throws ApiError `ip_not_allowed` (403), `rate_limited` (429, with `Retry-After`, `RateLimit-Policy`,
  *         `RateLimit`), `authorizer_unavailable` (503) when called before authentication
  */
-export async function enforceKeyPolicy(c: Context<AppEnv>): Promise<void> {
-  const caller = c.get("caller");
+export async function enforceKeyPolicy(call: ApiCall): Promise<void> {
+  const caller = call.caller;
   if (!caller?.verified || !caller.keyId) {
     // Unreachable after authenticate; fail closed if the order is wrong.
     throw new ApiError("authorizer_unavailable", "The request was not authenticated.");
   }
   const policy = caller.policy;
-  if (policy?.ipAllowlist && !isIpAllowed(c.get("clientIp").connectingIp, policy.ipAllowlist)) {
+  if (policy?.ipAllowlist && !isIpAllowed(call.clientIp?.connectingIp ?? null, policy.ipAllowlist)) {
     throw new ApiError("ip_not_allowed", "This API key may not be used from this IP address (the key has an IP allowlist).");
   }
 
-  const config = requireConfig(c.env, c.get("requestId"));
+  const config = call.config();
   const perMinute = enforcedTier(policy?.rateLimitPerMinute ?? config.keyRateLimitPerMinute);
   // Each tier is its own binding (its own counters); this isolate's memory of a block is per tier too,
   // so raising a key's limit takes effect without waiting for the old block to end here.
@@ -67,7 +66,7 @@ export async function enforceKeyPolicy(c: Context<AppEnv>): Promise<void> {
   const blockedUntil = ledger.anyBlocked(Date.now()) ? ledger.blockedUntil(ledgerKey, Date.now()) : 0;
   if (blockedUntil > 0) throw keyRateLimited(perMinute, blockedUntil, Date.now());
   const name = keyLimiterName(perMinute);
-  const verdict = await consultLimiter(c.env[name], name, counterKey, config.rateLimitTimeoutMs, c.get("requestId"));
+  const verdict = await consultLimiter(call.env[name], name, counterKey, config.rateLimitTimeoutMs, call.requestId);
   if (verdict === "limited") {
     const now = Date.now();
     const end = windowEndMs(now, RATE_LIMIT_PERIOD_MS);

@@ -7,14 +7,14 @@
  * an assertion. Everything else is answered as in enforcement: a version the origin cannot be chosen
  * for, a path that cannot be forwarded, the authorizer's own 503 (fail closed), the origin's failures.
  */
-import type { Context } from "hono";
-import { type AppEnv, parseEnforcement, UNAVAILABLE_MESSAGE } from "../env";
+import { parseEnforcement, UNAVAILABLE_MESSAGE } from "../env";
 import { ApiError, type ErrorCode } from "../errors";
 import { forward } from "../forwarding/forward";
 import type { PresentedCredentials } from "../keys/credentials";
 import { errorMessage, log } from "../log";
 import { resolveApiVersion } from "./api-version";
 import { authenticateKey } from "./authenticate";
+import type { ApiCall } from "./call";
 import { checkCredentials } from "./credentials";
 import { CREDENTIAL_FAILURES, refuseBlockedAddress } from "./failed-auth";
 import { enforceKeyPolicy } from "./key-policy";
@@ -76,24 +76,24 @@ function wouldRefuse(err: unknown): ErrorCode {
  * version is still resolved (the origin is chosen by it, and by the secret's prefix: `sk_test_` only
  * ever reaches a sandbox).
  */
-export async function checkAndForwardReportOnly(c: Context<AppEnv>, url: URL): Promise<Response> {
+export async function checkAndForwardReportOnly(call: ApiCall): Promise<Response> {
   let refused: ErrorCode | undefined;
   let presented: PresentedCredentials | undefined;
   try {
-    refuseBlockedAddress(c);
-    presented = checkCredentials(c);
+    refuseBlockedAddress(call);
+    presented = checkCredentials(call);
   } catch (err) {
     refused = wouldRefuse(err);
   }
-  resolveApiVersion(c);
+  resolveApiVersion(call);
   if (presented !== undefined) {
     try {
-      await authenticateKey(c, presented);
-      await enforceKeyPolicy(c);
+      await authenticateKey(call, presented);
+      await enforceKeyPolicy(call);
     } catch (err) {
       refused = wouldRefuse(err);
     }
   }
-  c.set("wouldRefuse", refused);
-  return await forward(c, url, { wouldRefuse: refused ?? null });
+  call.wouldRefuse = refused;
+  return await forward(call, { wouldRefuse: refused ?? null });
 }
