@@ -51,7 +51,7 @@ const HELP = `usage: npm run bench [-- options]
   --quick            3 rounds × 5 s per arm (default: 5 rounds × 8 s); 2 s warm-up of each fresh process
   --smoke            1 round × 1 s per arm, 1 s warm-up, no targets judged (CI: checks the code path only)
   --lean             run the Workers on plain \`workerd serve\` with stub KV/Queue (default: Miniflare)
-  --profile          instead of the rounds: CPU profiles (workerd inspector) of baseline, hot_noaudit,
+  --profile          instead of the rounds: CPU profiles (workerd inspector) of baseline, minimal, hot_noaudit,
                      hot, reject and malformed, self time by source module; prints no bench: line
   --rounds N         interleaved rounds (default 5)
   --seconds S        whole seconds of measured load per arm and round (default 8)
@@ -749,7 +749,7 @@ async function main() {
 async function profileArms(ARMS, targets, load) {
   const out = {};
   const stamp = new Date().toISOString().replace(/[:.]/g, "-");
-  for (const id of ["baseline", "hot_noaudit", "hot", "reject", "malformed"]) {
+  for (const id of ["baseline", "minimal", "hot_noaudit", "hot", "reject", "malformed"]) {
     const arm = ARMS.find((a) => a.id === id);
     if (arm === undefined) continue; // not among --arms
     const target = targets[arm.target];
