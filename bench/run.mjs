@@ -41,7 +41,7 @@ import {
   round,
   table,
 } from "./lib/report.mjs";
-import { cpuMicros, freePort, readCounters, startLean, startMiniflare, workerdVersion } from "./lib/runtimes.mjs";
+import { cpuMicros, freePort, machineCpu, readCounters, startLean, startMiniflare, workerdVersion } from "./lib/runtimes.mjs";
 
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
 const RESULTS = join(ROOT, "bench", "results");
@@ -473,15 +473,24 @@ async function main() {
         await probe(arm, target.url);
         if (arm.target !== "origin") await load(arm, target.url, arm.cheap ? CHEAP_WARMUP : WARMUP);
         const countersBefore = arm.counters ? await readCounters(target.url) : null;
+        const ourPids = [...new Set([target.pid, origin.pid])];
+        const machineBefore = machineCpu(ourPids);
+        const wallBefore = performance.now();
         const cpuBefore = cpuMicros(target.pid);
         const result = await load(arm, target.url, arm.cheap ? CHEAP_SECONDS : SECONDS);
         const cpuAfter = cpuMicros(target.pid);
+        const machineAfter = machineCpu(ourPids);
+        const wallUs = (performance.now() - wallBefore) * 1000;
+        // CPU other processes on the machine took during the measurement, in cores (a slow round with
+        // other load points at the machine, one without at the process).
+        const otherCores = (machineAfter.busy_us - machineBefore.busy_us - (machineAfter.ours_us - machineBefore.ours_us)) / wallUs;
         await sleep(arm.counters ? 200 : 0);
         const countersAfter = arm.counters ? await readCounters(target.url) : null;
         const sample = {
           round: r + 1,
           ...result,
           cpu_us_per_req: result.requests > 0 ? (cpuAfter - cpuBefore) / result.requests : null,
+          other_cores: round(Math.max(0, otherCores), 2),
           kv_reads: countersAfter ? countersAfter.kv_reads - countersBefore.kv_reads : null,
           queue_sends: countersAfter ? countersAfter.queue_sends - countersBefore.queue_sends : null,
           feed_reads: countersAfter ? countersAfter.feed_reads - countersBefore.feed_reads : null,
@@ -490,7 +499,8 @@ async function main() {
         samples[arm.id].push(sample);
         log(
           `  round ${r + 1}/${ROUNDS} ${arm.id.padEnd(11)} ${Math.round(result.rps).toString().padStart(6)} req/s  p50 ${round(result.p50_us / 1000)} ms` +
-            `  cpu ${round(sample.cpu_us_per_req, 0)} µs/req${sample.kv_reads === null ? "" : `  kv ${sample.kv_reads} sends ${sample.queue_sends}`}`,
+            `  cpu ${round(sample.cpu_us_per_req, 0)} µs/req  other ${sample.other_cores} cores` +
+            `${sample.kv_reads === null ? "" : `  kv ${sample.kv_reads} sends ${sample.queue_sends}`}`,
         );
       } finally {
         await target.close();
@@ -644,13 +654,15 @@ async function main() {
   );
   log(table(ARM_COLUMNS, rows));
   log("");
-  log("Per round (req/s @ CPU µs/req; * = slow round)");
+  log("Per round (req/s @ CPU µs/req, * = slow round; (+n) = cores other processes on the machine used meanwhile)");
   log(
     table(
       [{ title: "arm", key: "id" }, ...Array.from({ length: ROUNDS }, (_, i) => ({ title: `round ${i + 1}`, key: `r${i}`, right: true }))],
       rows.map((a) => ({
         id: a.id,
-        ...Object.fromEntries(a.rounds.map((x, i) => [`r${i}`, `${round(x.rps, 0)} @ ${round(x.cpu_us_per_req, 0)}${x.slow ? "*" : ""}`])),
+        ...Object.fromEntries(
+          a.rounds.map((x, i) => [`r${i}`, `${round(x.rps, 0)} @ ${round(x.cpu_us_per_req, 0)}${x.slow ? "*" : ""} (+${x.other_cores})`]),
+        ),
       })),
     ),
   );

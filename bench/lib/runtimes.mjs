@@ -55,6 +55,33 @@ export function cpuMicrosPrecise(pid) {
   }
 }
 
+/**
+ * CPU time the whole machine has been busy (user, nice, system, irq, softirq and steal of every core,
+ * from /proc/stat) and what of it was this bench's own: this Node process, its children it has
+ * already reaped (wrk, autocannon, the unloaded client: cutime/cstime) and the running processes in
+ * `pids` (the target's workerd, the origin). The difference of two readings, divided by the wall
+ * time between them, is the CPU other processes on the machine took meanwhile, in cores.
+ * @param {number[]} pids
+ * @returns {{ busy_us: number, ours_us: number }}
+ */
+export function machineCpu(pids) {
+  const fields = readFileSync("/proc/stat", "utf8").split("\n", 1)[0].trim().split(/\s+/).slice(1).map(Number);
+  const [user, nice, system, , , irq, softirq, steal] = fields;
+  const busy = ((user + nice + system + irq + softirq + (steal ?? 0)) * 1e6) / CLOCK_TICKS;
+  const self = readFileSync("/proc/self/stat", "utf8");
+  const f = self.slice(self.lastIndexOf(")") + 2).split(" ");
+  // fields 14–17: utime, stime, cutime, cstime
+  let ours = ((Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) * 1e6) / CLOCK_TICKS;
+  for (const pid of pids) {
+    try {
+      ours += cpuMicros(pid);
+    } catch {
+      // ended meanwhile
+    }
+  }
+  return { busy_us: busy, ours_us: ours };
+}
+
 /** Pids of this process's children whose command name is `comm`. */
 function childPids(comm) {
   const out = new Set();
