@@ -1,5 +1,6 @@
-// `npm run bench`: the edge authorizer against a bare pass-through Worker, side by side, in one run
-// (issue 3; README "Benchmark").
+// `npm run bench`: the edge authorizer against a bare pass-through Worker and against two reference
+// Workers of our own, the floor (`minimal`) and a typical peer (`peer`), side by side, in one run
+// (issues 3 and 16; docs/benchmark.md). Every Worker arm runs on a fresh workerd process per round.
 //
 //   npm run bench                 5 interleaved rounds × 8 s per arm, Miniflare (about 8 minutes)
 //   npm run bench -- --quick      3 rounds × 5 s
@@ -7,7 +8,7 @@
 //   npm run bench -- --smoke      1 round × 1 s, no targets judged: checks the code path (CI)
 //   npm run bench -- --profile    no rounds: a workerd CPU profile of each authorizer arm under load,
 //                                 self time per source module in µs/request (+ .cpuprofile files)
-//   options: --rounds N  --seconds S  --connections C  --tool wrk|autocannon  --help
+//   options: --rounds N  --seconds S  --warmup S  --connections C  --tool wrk|autocannon  --arms a,b  --help
 //
 // Output: a table on stdout, bench/results/bench-<mode>-<time>.json (+ latest-<mode>.json), and as
 // the last line `bench: hot=… hot_noaudit=… …`. Exit code 1 when an arm answered with the wrong
@@ -40,23 +41,24 @@ import {
   round,
   table,
 } from "./lib/report.mjs";
-import { cpuMicros, freePort, readCounters, startLean, startMiniflare, workerdVersion } from "./lib/runtimes.mjs";
+import { cpuMicros, freePort, machineCpu, readCounters, startLean, startMiniflare, workerdVersion } from "./lib/runtimes.mjs";
 
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
 const RESULTS = join(ROOT, "bench", "results");
 const BUILD = join(RESULTS, "build");
 
 const HELP = `usage: npm run bench [-- options]
-  --quick            3 rounds × 5 s per arm (default: 5 rounds × 8 s)
-  --smoke            1 round × 1 s per arm, no targets judged (CI: checks the code path only)
+  --quick            3 rounds × 5 s per arm (default: 5 rounds × 8 s); 2 s warm-up of each fresh process
+  --smoke            1 round × 1 s per arm, 1 s warm-up, no targets judged (CI: checks the code path only)
   --lean             run the Workers on plain \`workerd serve\` with stub KV/Queue (default: Miniflare)
-  --profile          instead of the rounds: CPU profiles (workerd inspector) of baseline, hot_noaudit,
+  --profile          instead of the rounds: CPU profiles (workerd inspector) of baseline, minimal, hot_noaudit,
                      hot, reject and malformed, self time by source module; prints no bench: line
   --rounds N         interleaved rounds (default 5)
-  --seconds S        whole seconds of load per arm and round (default 8)
+  --seconds S        whole seconds of measured load per arm and round (default 8)
+  --warmup S         whole seconds of load on each fresh workerd process before it is measured
   --connections C    concurrent connections under load (default 32)
   --tool T           wrk | autocannon (default: wrk when installed, else autocannon)
-  --arms a,b         only these loaded arms (baseline is always run), e.g. --arms hot,hot_noaudit
+  --arms a,b         only these loaded arms (baseline and minimal always run), e.g. --arms hot,hot_noaudit
   -h, --help`;
 
 // ---------------------------------------------------------------------------------------------
@@ -71,6 +73,7 @@ const { values: opts } = parseArgs({
     arms: { type: "string" },
     rounds: { type: "string" },
     seconds: { type: "string" },
+    warmup: { type: "string" },
     connections: { type: "string" },
     tool: { type: "string" },
     help: { type: "boolean", short: "h", default: false },
@@ -82,11 +85,12 @@ if (opts.help) {
   process.exit(0);
 }
 
+// warmup: seconds of load on each fresh process before it is measured; coldStarts: cold starts of each bundle.
 const preset = opts.smoke
-  ? { rounds: 1, seconds: 1, warmup: 1, unloaded: 0.5, microMs: 20, settleMs: 300 }
+  ? { rounds: 1, seconds: 1, warmup: 1, unloaded: 0.5, microMs: 20, settleMs: 300, coldStarts: 1 }
   : opts.quick
-    ? { rounds: 3, seconds: 5, warmup: 3, unloaded: 2, microMs: 200, settleMs: 1200 }
-    : { rounds: 5, seconds: 8, warmup: 3, unloaded: 3, microMs: 300, settleMs: 1200 };
+    ? { rounds: 3, seconds: 5, warmup: 2, unloaded: 2, microMs: 200, settleMs: 1200, coldStarts: 3 }
+    : { rounds: 5, seconds: 8, warmup: 2, unloaded: 3, microMs: 300, settleMs: 1200, coldStarts: 5 };
 const intOpt = (name, fallback, min, max) => {
   if (opts[name] === undefined) return fallback;
   const n = Number(opts[name]);
@@ -98,11 +102,19 @@ const intOpt = (name, fallback, min, max) => {
 };
 const ROUNDS = intOpt("rounds", preset.rounds, 1, 20);
 const SECONDS = intOpt("seconds", preset.seconds, 1, 60);
+const WARMUP = intOpt("warmup", preset.warmup, 1, 60);
+// Arms marked `cheap` (the origin, kv and the 4xx arms: none of them is compared with the floor) get
+// a shorter warm-up and measurement, which keeps --quick near 5 minutes with a fresh process per round.
+const CHEAP_WARMUP = Math.max(1, WARMUP - 1);
+const CHEAP_SECONDS = Math.max(1, Math.round(SECONDS * 0.6));
 const CONNECTIONS = intOpt("connections", 32, 1, 256);
 const MODE = opts.lean ? "lean" : "miniflare";
 const SMOKE = opts.smoke;
-// Lean mode has no queue consumer whose batches could spill into the next arm.
+// Lean mode has no queue consumer whose batches could spill into the next arm (--profile, unloaded
+// runs: one process per target; the loaded rounds stop each process after its arm).
 const SETTLE_MS = MODE === "lean" ? 300 : preset.settleMs;
+/** A round whose CPU µs/request for an arm exceeds this × the arm's lowest round is a "slow round". */
+const SLOW_FACTOR = 1.3;
 
 // ---------------------------------------------------------------------------------------------
 // Small helpers
@@ -196,6 +208,18 @@ function authorizerVars(key, origin, cacheTtlSeconds) {
   };
 }
 
+/** The minimal reference Worker's bindings (bench/workers/minimal.ts): the same key and signing key. */
+function minimalVars(key, origin) {
+  return {
+    ORIGIN: origin,
+    SECRET_HASH_KEY: key.hashKeyBase64,
+    ASSERTION_SIGNING_KEY: BENCH_SIGNING_KEY,
+    ASSERTION_ISSUER: "https://api.spot-thought.com",
+    BENCH_KV_KEY: key.kvKey,
+    BENCH_RECORD: key.record,
+  };
+}
+
 /** One Ed25519 signing key per bench run (scripts/assertion-key.mjs). */
 const BENCH_SIGNING_KEY = JSON.stringify(newSigningKey("bench"));
 
@@ -206,20 +230,32 @@ const PATH = "/v1/charges?limit=10";
 
 /**
  * Every loaded arm: which target, which headers, what it must answer.
- * `counters`: the target is an authorizer bench build with GET /__spot/debug/counters.
+ * `counters`: the target answers GET /__spot/debug/counters (the authorizer bench builds, peer);
+ * `cheap`: a shorter warm-up and measurement (CHEAP_WARMUP, CHEAP_SECONDS).
  */
 function arms(key) {
   const common = { "X-Forwarded-For": "203.0.113.7", "User-Agent": "spot-bench" };
   const auth = { ...common, "X-Spot-Api-Key": ACCOUNT, "X-Spot-Api-Secret": key.secret, "X-Spot-Api-Version": "2024-11-15" };
   return [
-    { id: "origin", target: "origin", headers: auth, status: 200, about: "node:http origin, no Worker" },
+    { id: "origin", target: "origin", headers: auth, status: 200, cheap: true, about: "node:http origin, no Worker" },
     { id: "baseline", target: "baseline", headers: auth, status: 200, about: "bare Hono pass-through Worker" },
+    { id: "minimal", target: "minimal", headers: auth, status: 200, about: "the contract's floor: no framework, HMAC, Map, Ed25519 JWT" },
+    { id: "peer", target: "peer", headers: auth, status: 200, counters: true, about: "Hono + KV read + queue send per request" },
     { id: "hot", target: "authorizer", headers: auth, status: 200, counters: true, about: "valid key, isolate cache hit, audit on" },
     { id: "hot_noaudit", target: "noaudit", headers: auth, status: 200, counters: true, about: "same, audit event built but not sent" },
-    { id: "kv", target: "kv", headers: auth, status: 200, counters: true, about: "valid key, cache off: one KV read per request" },
+    {
+      id: "kv",
+      target: "kv",
+      headers: auth,
+      status: 200,
+      counters: true,
+      cheap: true,
+      about: "valid key, cache off: one KV read per request",
+    },
     {
       id: "reject",
       target: "authorizer",
+      cheap: true,
       headers: { ...auth, "X-Spot-Api-Secret": `sk_live_${"W".repeat(33)}` },
       status: 401,
       code: "invalid_credentials",
@@ -229,6 +265,7 @@ function arms(key) {
     {
       id: "malformed",
       target: "authorizer",
+      cheap: true,
       headers: { ...auth, "X-Spot-Api-Key": "not-an-account" },
       status: 400,
       code: "malformed_api_key",
@@ -238,6 +275,7 @@ function arms(key) {
     {
       id: "badversion",
       target: "authorizer",
+      cheap: true,
       headers: { ...auth, "X-Spot-Api-Version": "2020-01-01" },
       status: 400,
       code: "unsupported_api_version",
@@ -258,6 +296,26 @@ async function probe(arm, url) {
   } else if (body !== ORIGIN_BODY.toString()) {
     throw new Error(`${arm.id}: the body is not the origin's: ${body.slice(0, 300)}`);
   }
+}
+
+/**
+ * Medians of the cold starts of the production bundle and the baseline, and the authorizer's extra.
+ * @param {{ production: { ready_ms: number, cpu_us: number }[], baseline: { ready_ms: number, cpu_us: number }[] }} s
+ */
+function coldStartSummary(s) {
+  const of = (xs) => ({
+    ready_ms: round(median(xs.map((x) => x.ready_ms)), 1),
+    cpu_ms: round(median(xs.map((x) => x.cpu_us)) / 1000, 1),
+    samples: xs.map((x) => ({ ready_ms: round(x.ready_ms, 1), cpu_ms: round(x.cpu_us / 1000, 1) })),
+  });
+  const production = of(s.production);
+  const baseline = of(s.baseline);
+  return {
+    production,
+    baseline,
+    extra_ready_ms: round(production.ready_ms - baseline.ready_ms, 1),
+    extra_cpu_ms: round(production.cpu_ms - baseline.cpu_ms, 1),
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -302,42 +360,54 @@ async function main() {
   const kvSeed = { [key.kvKey]: key.record };
   const date = compatibilityDate(ROOT);
   const flags = compatibilityFlags(ROOT);
-  const start = async (name, entry, vars, consumer) => {
+  // What each target runs. Bundles of the authorizer export the revocation feed's Durable Object.
+  const authorizer = (ttl) => ({ vars: authorizerVars(key, originUrl, ttl), revocationFeed: true });
+  const specs = {
+    baseline: { entry: bundles.baseline, vars: { ORIGIN: originUrl } },
+    minimal: { entry: bundles.minimal, vars: minimalVars(key, originUrl) },
+    peer: { entry: bundles.peer, vars: { ORIGIN: originUrl, SECRET_HASH_KEY: key.hashKeyBase64 } },
+    authorizer: { entry: bundles.authorizer, ...authorizer(30) },
+    noaudit: { entry: bundles.noaudit, ...authorizer(30) },
+    kv: { entry: bundles.authorizer, ...authorizer(0) },
+    production: { entry: bundles.production, ...authorizer(30) },
+    micro: {
+      entry: bundles.micro,
+      vars: { ...authorizerVars(key, originUrl, 30), BENCH_ACCOUNT: ACCOUNT, BENCH_SECRET: key.secret, BENCH_RECORD: key.record },
+      consumer: false,
+    },
+  };
+  /** Starts a fresh workerd process for target `name`; its close() may be called more than once. */
+  const start = async (name, { lean = MODE === "lean", probe, pollMs } = {}) => {
+    const spec = specs[name];
     const inspectorPort = opts.profile && name !== "micro" ? await freePort() : undefined;
     const options = {
       root: ROOT,
       buildDir: BUILD,
       name,
-      entry,
+      entry: spec.entry,
       compatibilityDate: date,
       compatibilityFlags: flags,
-      vars,
+      vars: spec.vars,
       kvSeed,
-      consumer,
+      consumer: spec.consumer ?? true,
       inspectorPort,
-      // Bundles of the authorizer export the revocation feed's Durable Object; baseline and micro do not.
-      revocationFeed: name !== "baseline" && name !== "micro",
+      revocationFeed: spec.revocationFeed ?? false,
+      probe,
+      pollMs,
     };
-    const target = MODE === "lean" ? await startLean(options) : await startMiniflare(options);
-    cleanups.push(target.close);
-    return { ...target, entry, inspectorPort };
+    const target = lean ? await startLean(options) : await startMiniflare(options);
+    let closing = null;
+    const close = () => {
+      closing ??= target.close();
+      return closing;
+    };
+    cleanups.push(close);
+    return { ...target, close, entry: spec.entry, inspectorPort };
   };
-  log(`starting Workers (${MODE}) …`);
-  const targets = {
-    origin: { name: "origin", url: new URL(`${originUrl}/`), pid: origin.pid },
-    baseline: await start("baseline", bundles.baseline, { ORIGIN: originUrl }, true),
-    authorizer: await start("authorizer", bundles.authorizer, authorizerVars(key, originUrl, 30), true),
-    noaudit: await start("noaudit", bundles.noaudit, authorizerVars(key, originUrl, 30), true),
-    kv: await start("kv", bundles.authorizer, authorizerVars(key, originUrl, 0), true),
-  };
-  const micro = await start(
-    "micro",
-    bundles.micro,
-    { ...authorizerVars(key, originUrl, 30), BENCH_ACCOUNT: ACCOUNT, BENCH_SECRET: key.secret, BENCH_RECORD: key.record },
-    false,
-  );
+  const originTarget = { name: "origin", url: new URL(`${originUrl}/`), pid: origin.pid, close: async () => {} };
 
-  const wanted = opts.arms ? new Set(["baseline", ...opts.arms.split(",").map((a) => a.trim())]) : null;
+  // --arms: baseline and minimal always run (every ratio is taken against them).
+  const wanted = opts.arms ? new Set(["baseline", "minimal", ...opts.arms.split(",").map((a) => a.trim())]) : null;
   const ARMS = arms(key).filter((a) => !wanted || wanted.has(a.id));
   if (wanted && ARMS.length !== wanted.size)
     throw new Error(
@@ -345,62 +415,120 @@ async function main() {
         .map((a) => a.id)
         .join(", ")}`,
     );
-  for (const arm of ARMS) await probe(arm, targets[arm.target].url);
-  log("every arm answers as expected; warming up …");
 
-  const load = (arm, seconds) =>
+  const load = (arm, url, seconds) =>
     loadRun({
       tool,
       wrkPath: wrk?.path,
       root: ROOT,
-      url: new URL(PATH, targets[arm.target].url).href,
+      url: new URL(PATH, url).href,
       headers: arm.headers,
       connections: CONNECTIONS,
       seconds,
     });
-  for (const arm of ARMS) await load(arm, preset.warmup);
-  await sleep(SETTLE_MS);
-  if (opts.profile) return await profileArms(ARMS, targets, load);
 
-  // Loaded rounds, arms interleaved, the starting arm rotated each round.
+  if (opts.profile) {
+    log(`starting Workers (${MODE}) …`);
+    const targets = { origin: originTarget };
+    for (const name of new Set(ARMS.map((a) => a.target))) if (name !== "origin") targets[name] = await start(name);
+    for (const arm of ARMS) await probe(arm, targets[arm.target].url);
+    log("every arm answers as expected; warming up …");
+    for (const arm of ARMS) await load(arm, targets[arm.target].url, preset.warmup);
+    await sleep(SETTLE_MS);
+    return await profileArms(ARMS, targets, (arm, seconds) => load(arm, targets[arm.target].url, seconds));
+  }
+
+  // Cold start: the production bundle and the baseline on plain `workerd serve` (in both modes:
+  // Miniflare's own start-up is not the Worker's), from the spawn to the first answer of a hot request.
+  const hotArm = arms(key).find((a) => a.id === "hot");
+  const coldSamples = { production: [], baseline: [] };
+  for (let i = 0; i < preset.coldStarts; i++) {
+    for (const name of i % 2 ? ["production", "baseline"] : ["baseline", "production"]) {
+      const target = await start(name, { lean: true, probe: { path: PATH, headers: hotArm.headers, status: 200 }, pollMs: 5 });
+      coldSamples[name].push(target.startup);
+      await target.close();
+    }
+  }
+  const coldStart = coldStartSummary(coldSamples);
+  log(
+    `cold start (${preset.coldStarts}×, median): production ${coldStart.production.ready_ms} ms to the first answer, ` +
+      `${coldStart.production.cpu_ms} ms CPU; baseline ${coldStart.baseline.ready_ms} ms, ${coldStart.baseline.cpu_ms} ms CPU`,
+  );
+
+  // Loaded rounds, arms interleaved, the starting arm rotated each round; every Worker arm gets a
+  // fresh workerd process per round, warmed up before it is measured, then stopped.
+  log(
+    `${ROUNDS} round(s); each Worker arm: a fresh workerd, ${WARMUP} s warm-up, ${SECONDS} s measured ` +
+      `(kv and the 4xx arms ${CHEAP_WARMUP} s + ${CHEAP_SECONDS} s; the origin ${CHEAP_SECONDS} s)`,
+  );
+  // The origin is one Node process for the whole run: its JIT is warmed once, before round 1.
+  await load(hotArm, originTarget.url, CHEAP_WARMUP);
   const samples = Object.fromEntries(ARMS.map((a) => [a.id, []]));
+  const startMs = [];
   for (let r = 0; r < ROUNDS; r++) {
     const order = ARMS.map((_, i) => ARMS[(i + r) % ARMS.length]);
     for (const arm of order) {
-      const target = targets[arm.target];
-      const countersBefore = arm.counters ? await readCounters(target.url) : null;
-      const cpuBefore = cpuMicros(target.pid);
-      const result = await load(arm, SECONDS);
-      const cpuAfter = cpuMicros(target.pid);
-      await sleep(arm.counters ? 200 : 0);
-      const countersAfter = arm.counters ? await readCounters(target.url) : null;
-      const sample = {
-        round: r + 1,
-        ...result,
-        cpu_us_per_req: result.requests > 0 ? (cpuAfter - cpuBefore) / result.requests : null,
-        kv_reads: countersAfter ? countersAfter.kv_reads - countersBefore.kv_reads : null,
-        queue_sends: countersAfter ? countersAfter.queue_sends - countersBefore.queue_sends : null,
-        feed_reads: countersAfter ? countersAfter.feed_reads - countersBefore.feed_reads : null,
-        feed_waits: countersAfter ? countersAfter.feed_waits - countersBefore.feed_waits : null,
-      };
-      samples[arm.id].push(sample);
-      log(
-        `  round ${r + 1}/${ROUNDS} ${arm.id.padEnd(11)} ${Math.round(result.rps).toString().padStart(6)} req/s  p50 ${round(result.p50_us / 1000)} ms` +
-          `  cpu ${round(sample.cpu_us_per_req, 0)} µs/req${sample.kv_reads === null ? "" : `  kv ${sample.kv_reads} sends ${sample.queue_sends}`}`,
-      );
-      await sleep(arm.counters || arm.target === "baseline" ? SETTLE_MS : 200);
+      const t0 = performance.now();
+      const target = arm.target === "origin" ? originTarget : await start(arm.target);
+      if (arm.target !== "origin") startMs.push(performance.now() - t0);
+      try {
+        await probe(arm, target.url);
+        if (arm.target !== "origin") await load(arm, target.url, arm.cheap ? CHEAP_WARMUP : WARMUP);
+        const countersBefore = arm.counters ? await readCounters(target.url) : null;
+        const ourPids = [...new Set([target.pid, origin.pid])];
+        const machineBefore = machineCpu(ourPids);
+        const wallBefore = performance.now();
+        const cpuBefore = cpuMicros(target.pid);
+        const result = await load(arm, target.url, arm.cheap ? CHEAP_SECONDS : SECONDS);
+        const cpuAfter = cpuMicros(target.pid);
+        const machineAfter = machineCpu(ourPids);
+        const wallUs = (performance.now() - wallBefore) * 1000;
+        // CPU other processes on the machine took during the measurement, in cores (a slow round with
+        // other load points at the machine, one without at the process).
+        const otherCores = (machineAfter.busy_us - machineBefore.busy_us - (machineAfter.ours_us - machineBefore.ours_us)) / wallUs;
+        await sleep(arm.counters ? 200 : 0);
+        const countersAfter = arm.counters ? await readCounters(target.url) : null;
+        const sample = {
+          round: r + 1,
+          ...result,
+          cpu_us_per_req: result.requests > 0 ? (cpuAfter - cpuBefore) / result.requests : null,
+          other_cores: round(Math.max(0, otherCores), 2),
+          kv_reads: countersAfter ? countersAfter.kv_reads - countersBefore.kv_reads : null,
+          queue_sends: countersAfter ? countersAfter.queue_sends - countersBefore.queue_sends : null,
+          feed_reads: countersAfter ? countersAfter.feed_reads - countersBefore.feed_reads : null,
+          feed_waits: countersAfter ? countersAfter.feed_waits - countersBefore.feed_waits : null,
+        };
+        samples[arm.id].push(sample);
+        log(
+          `  round ${r + 1}/${ROUNDS} ${arm.id.padEnd(11)} ${Math.round(result.rps).toString().padStart(6)} req/s  p50 ${round(result.p50_us / 1000)} ms` +
+            `  cpu ${round(sample.cpu_us_per_req, 0)} µs/req  other ${sample.other_cores} cores` +
+            `${sample.kv_reads === null ? "" : `  kv ${sample.kv_reads} sends ${sample.queue_sends}`}`,
+        );
+      } finally {
+        await target.close();
+      }
+      // The process is gone (its queue consumer with it): nothing can spill into the next arm.
+      await sleep(100);
     }
   }
 
-  // Unloaded: one connection, baseline vs hot (and the origin alone), interleaved.
+  // Unloaded: one connection, baseline vs hot (and the origin alone), interleaved, on one warmed-up
+  // process each.
   const unloadedArms = ["origin", "baseline", "hot"].map((id) => ARMS.find((a) => a.id === id)).filter(Boolean);
+  const unloadedTargets = { origin: originTarget };
+  for (const arm of unloadedArms) {
+    if (arm.target === "origin") continue;
+    unloadedTargets[arm.target] = await start(arm.target);
+    await probe(arm, unloadedTargets[arm.target].url);
+    await load(arm, unloadedTargets[arm.target].url, WARMUP);
+  }
   const unloadedSamples = Object.fromEntries(unloadedArms.map((a) => [a.id, []]));
   for (let r = 0; r < ROUNDS; r++) {
     for (let i = 0; i < unloadedArms.length; i++) {
       const arm = unloadedArms[(i + r) % unloadedArms.length];
       const result = await unloadedRun({
         root: ROOT,
-        url: new URL(PATH, targets[arm.target].url).href,
+        url: new URL(PATH, unloadedTargets[arm.target].url).href,
         headers: arm.headers,
         seconds: preset.unloaded,
         expectStatus: arm.status,
@@ -410,20 +538,36 @@ async function main() {
       await sleep(arm.id === "hot" ? SETTLE_MS : 100);
     }
   }
+  for (const target of Object.values(unloadedTargets)) await target.close();
 
   // Micro-benchmark in workerd.
+  const micro = await start("micro");
   const microRes = await fetch(new URL(`/run?ms=${preset.microMs}`, micro.url), { signal: AbortSignal.timeout(120_000) });
   const microBody = await microRes.json();
+  await micro.close();
   if (!microRes.ok) throw new Error(`micro-benchmark failed: ${microBody.error}`);
 
   // ---------------------------------------------------------------------------------------------
   // Summary
 
   const base = samples.baseline;
+  const floor = samples.minimal;
   const summary = { mode: MODE, arms: {} };
   for (const arm of ARMS) {
     const s = samples[arm.id];
     const ratios = s.map((x, i) => (base[i]?.rps ? x.rps / base[i].rps : null));
+    const floorRatios = s.map((x, i) => (floor[i]?.rps ? x.rps / floor[i].rps : null));
+    // The same against the floor in CPU per request (minimal's ÷ the arm's, per round): less moved by
+    // other processes on the machine than req/s; in the JSON only.
+    const floorCpuRatios = s.map((x, i) =>
+      x.cpu_us_per_req > 0 && floor[i]?.cpu_us_per_req > 0 ? floor[i].cpu_us_per_req / x.cpu_us_per_req : null,
+    );
+    // Slow rounds: CPU per request > SLOW_FACTOR × the arm's lowest round (a process stuck in a slower
+    // mode, or a busy machine); the origin is one long-lived process and is not judged.
+    const cpus = s.map((x) => x.cpu_us_per_req).filter((v) => Number.isFinite(v));
+    const lowest = cpus.length > 0 ? Math.min(...cpus) : null;
+    for (const x of s) x.slow = arm.id !== "origin" && lowest !== null && x.cpu_us_per_req > SLOW_FACTOR * lowest;
+    const slowRounds = arm.id === "origin" ? null : s.filter((x) => x.slow).length;
     const cpuDeltas = s.map((x, i) =>
       x.cpu_us_per_req !== null && base[i]?.cpu_us_per_req != null ? x.cpu_us_per_req - base[i].cpu_us_per_req : null,
     );
@@ -447,6 +591,8 @@ async function main() {
       status,
       rps: round(median(s.map((x) => x.rps)), 0),
       ratio: arm.id === "baseline" ? 1 : round(median(ratios)),
+      vs_min: arm.id === "minimal" ? 1 : round(median(floorRatios)),
+      cpu_vs_min: arm.id === "origin" ? null : round(median(floorCpuRatios)),
       p50_ms: round(median(s.map((x) => x.p50_us)) / 1000),
       p99_ms: round(median(s.map((x) => x.p99_us)) / 1000),
       cpu_us_per_req: round(median(s.map((x) => x.cpu_us_per_req)), 0),
@@ -455,6 +601,9 @@ async function main() {
       sends_per_req: sends === null ? null : round(sends / requests, 3),
       feed_reads_per_req: feedReads === null ? null : round(feedReads / requests, 5),
       feed_waits_per_req: feedWaits === null ? null : round(feedWaits / requests, 5),
+      slow_rounds: slowRounds,
+      rounds_rps: s.map((x) => round(x.rps, 0)),
+      rounds_cpu_us: s.map((x) => round(x.cpu_us_per_req, 0)),
       requests,
       non2xx,
       socket_errors: socketErrors,
@@ -480,6 +629,9 @@ async function main() {
   const hotPath = microBody.ops.find((o) => o.op === "hot_path")?.ns_per_op ?? null;
   summary.micro = { ops: microBody.ops, hot_path_ns: hotPath, hot_path_sum_ns: microBody.hot_path_sum_ns };
   summary.bundle = bundle;
+  summary.cold_start = coldStart;
+  summary.slow_rounds = Object.values(summary.arms).reduce((n, a) => n + (a.slow_rounds ?? 0), 0);
+  summary.fresh_process_ms = round(median(startMs), 0);
   const hot = summary.arms.hot ?? summary.arms.baseline;
   const hotCpu = hot.cpu_delta_us === null ? null : Math.max(0, hot.cpu_delta_us) + (arm("baseline").cpu_us_per_req ?? 0);
   summary.cost = {
@@ -499,8 +651,31 @@ async function main() {
 
   const rows = ARMS.map((a) => summary.arms[a.id]);
   log("");
-  log(`Loaded arms (median of ${ROUNDS} round(s); ratio = median of per-round req/s ÷ baseline; CPU = workerd process, µs per request)`);
+  log(
+    `Loaded arms (median of ${ROUNDS} round(s), a fresh workerd per arm and round; ratio / vs_min = median of per-round req/s ÷ baseline / ÷ minimal; CPU = workerd process, µs per request; slow = rounds with CPU > ${SLOW_FACTOR} × the arm's lowest)`,
+  );
   log(table(ARM_COLUMNS, rows));
+  log("");
+  log("Per round (req/s @ CPU µs/req, * = slow round; (+n) = cores other processes on the machine used meanwhile)");
+  log(
+    table(
+      [{ title: "arm", key: "id" }, ...Array.from({ length: ROUNDS }, (_, i) => ({ title: `round ${i + 1}`, key: `r${i}`, right: true }))],
+      rows.map((a) => ({
+        id: a.id,
+        ...Object.fromEntries(
+          a.rounds.map((x, i) => [`r${i}`, `${round(x.rps, 0)} @ ${round(x.cpu_us_per_req, 0)}${x.slow ? "*" : ""} (+${x.other_cores})`]),
+        ),
+      })),
+    ),
+  );
+  log(`a fresh workerd process took ${summary.fresh_process_ms} ms (median) from the start to its first answer`);
+  log("");
+  log(
+    `Cold start (plain workerd serve, spawn → first answer to a hot request, median of ${preset.coldStarts}): ` +
+      `production ${coldStart.production.ready_ms} ms, ${coldStart.production.cpu_ms} ms CPU; ` +
+      `baseline ${coldStart.baseline.ready_ms} ms, ${coldStart.baseline.cpu_ms} ms CPU; ` +
+      `the authorizer's extra: ${coldStart.extra_ready_ms} ms wall, ${coldStart.extra_cpu_ms} ms CPU (cold_start_ms)`,
+  );
   log("");
   log(
     `Unloaded (1 connection, p50/p99 µs): ${Object.entries(unloaded)
@@ -536,7 +711,7 @@ async function main() {
           { title: "value", key: "value" },
           { title: "met", key: "met" },
         ],
-        summary.targets.map((t) => ({ ...t, met: t.met === null ? "n/a" : t.met ? "yes" : "NO" })),
+        summary.targets.map((t) => ({ ...t, met: t.retired ? "retired" : t.met === null ? "n/a" : t.met ? "yes" : "NO" })),
       ),
     );
   }
@@ -544,10 +719,21 @@ async function main() {
   const elapsed = Math.round((Date.now() - started) / 1000);
   const stamp = new Date().toISOString().replace(/[:.]/g, "-");
   const record = {
-    issue: 3,
+    issue: 16,
     started_at: new Date(started).toISOString(),
     elapsed_s: elapsed,
-    settings: { mode: MODE, rounds: ROUNDS, seconds: SECONDS, connections: CONNECTIONS, tool, smoke: SMOKE, path: PATH },
+    settings: {
+      mode: MODE,
+      rounds: ROUNDS,
+      seconds: SECONDS,
+      warmup_s: WARMUP,
+      cheap_arms: { seconds: CHEAP_SECONDS, warmup_s: CHEAP_WARMUP },
+      connections: CONNECTIONS,
+      tool,
+      smoke: SMOKE,
+      path: PATH,
+      slow_factor: SLOW_FACTOR,
+    },
     machine: {
       ...info,
       workerd,
@@ -577,7 +763,7 @@ async function main() {
 async function profileArms(ARMS, targets, load) {
   const out = {};
   const stamp = new Date().toISOString().replace(/[:.]/g, "-");
-  for (const id of ["baseline", "hot_noaudit", "hot", "reject", "malformed"]) {
+  for (const id of ["baseline", "minimal", "hot_noaudit", "hot", "reject", "malformed"]) {
     const arm = ARMS.find((a) => a.id === id);
     if (arm === undefined) continue; // not among --arms
     const target = targets[arm.target];

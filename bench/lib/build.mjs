@@ -6,6 +6,8 @@
 //   authorizer   the same plus --define __SPOT_DEBUG_COUNTERS__:spotDebugCounters (counters route on)
 //   noaudit      the authorizer with src/audit/producer.ts replaced by bench/workers/noop-producer.ts
 //   baseline     bench/workers/baseline.ts, a bare Hono pass-through
+//   minimal      bench/workers/minimal.ts, the contract's essential work without a framework (the floor)
+//   peer         bench/workers/peer.ts, Hono + a KV read + a queue send per request (a typical peer)
 //   micro        bench/workers/micro.ts, the in-workerd micro-benchmark
 
 import { spawn } from "node:child_process";
@@ -74,6 +76,9 @@ function wrangler(root, args) {
   });
 }
 
+/** The bench-only Workers of bench/workers/ that buildAll bundles, each as <name>.js. */
+const BENCH_WORKERS = ["baseline", "minimal", "peer", "micro"];
+
 /** A minimal wrangler config for a bench-only Worker (written under the build folder, git-ignored). */
 function benchConfig(buildDir, name, main, date) {
   const path = join(buildDir, `${name}.wrangler.toml`);
@@ -117,8 +122,8 @@ export async function buildProduction(root, outDir) {
  * Builds every bundle (two wrangler processes at a time).
  * @param {string} root project root
  * @param {string} buildDir output folder (emptied first)
- * @returns {Promise<{ production: string, authorizer: string, noaudit: string, baseline: string, micro: string }>}
- *          path of each bundle's entry module (index.js / baseline.js / micro.js)
+ * @returns {Promise<{ production: string, authorizer: string, noaudit: string, baseline: string, minimal: string,
+ *          peer: string, micro: string }>} path of each bundle's entry module (index.js, or <name>.js of a bench Worker)
  */
 export async function buildAll(root, buildDir, { readable = false } = {}) {
   rmSync(buildDir, { recursive: true, force: true });
@@ -144,28 +149,17 @@ export async function buildAll(root, buildDir, { readable = false } = {}) {
         ...keep,
       ],
     ],
-    [
-      "baseline",
+    ...BENCH_WORKERS.map((name) => [
+      name,
       [
         "deploy",
         "--dry-run",
         "--outdir",
-        out("baseline"),
+        out(name),
         "--config",
-        benchConfig(buildDir, "baseline", join(root, "bench", "workers", "baseline.ts"), date),
+        benchConfig(buildDir, name, join(root, "bench", "workers", `${name}.ts`), date),
       ],
-    ],
-    [
-      "micro",
-      [
-        "deploy",
-        "--dry-run",
-        "--outdir",
-        out("micro"),
-        "--config",
-        benchConfig(buildDir, "micro", join(root, "bench", "workers", "micro.ts"), date),
-      ],
-    ],
+    ]),
   ];
   const entries = {};
   const queue = [...jobs];
@@ -173,7 +167,7 @@ export async function buildAll(root, buildDir, { readable = false } = {}) {
     for (let job = queue.shift(); job; job = queue.shift()) {
       const [name, args] = job;
       await wrangler(root, args);
-      const file = name === "baseline" ? "baseline.js" : name === "micro" ? "micro.js" : "index.js";
+      const file = BENCH_WORKERS.includes(name) ? `${name}.js` : "index.js";
       entries[name] = join(out(name), file);
       readFileSync(entries[name]); // throws when wrangler named it otherwise
     }

@@ -63,26 +63,27 @@ export function costModel(m) {
 }
 
 /**
- * The targets of issue 3, judged on a run's summary.
- * @returns {{ target: string, value: string, met: boolean | null }[]} met null: not measured in this mode
+ * The targets of issues 3 and 16, judged on a run's summary. The throughput targets are set against
+ * the `minimal` reference Worker (the contract's own work, the floor); the older ones set against the
+ * bare pass-through baseline for the hot arms (ratio ≥ 0.97, ≤ 10 µs extra CPU, hot ≥ 0.90) assumed a
+ * request path without the signature and header rebuild the contract asks for: they are still shown,
+ * marked retired, never judged.
+ * @returns {{ target: string, value: string, met: boolean | null, retired?: true }[]} met null: not measured
  */
 export function judgeTargets(summary, mode) {
   const arm = (id) => summary.arms[id] ?? {};
   const t = [];
   // A value that was not measured (arm not run) is "n/a", never a miss.
   const add = (target, value, met) => t.push({ target, value, met: /undefined|null/.test(value) ? null : met });
-  const lean = mode === "lean";
-  add(
-    lean ? "hot_noaudit ratio ≥ 0.90 (lean)" : "hot_noaudit ratio ≥ 0.97",
-    `${arm("hot_noaudit").ratio}`,
-    arm("hot_noaudit").ratio === null ? null : arm("hot_noaudit").ratio >= (lean ? 0.9 : 0.97),
-  );
-  if (!lean) {
-    add("hot_noaudit extra worker CPU ≤ 10 µs/request", `${arm("hot_noaudit").cpu_delta_us} µs`, arm("hot_noaudit").cpu_delta_us <= 10);
-    add("hot (with audit) ratio ≥ 0.90", `${arm("hot").ratio}`, arm("hot").ratio >= 0.9);
-  }
+  const retired = (target, value) => t.push({ target, value, met: null, retired: true });
+  add("hot ≥ 0.90 × minimal (hot_vs_minimal)", `${arm("hot").vs_min}`, arm("hot").vs_min >= 0.9);
+  add("hot_noaudit ≥ 0.90 × minimal (hot_noaudit_vs_minimal)", `${arm("hot_noaudit").vs_min}`, arm("hot_noaudit").vs_min >= 0.9);
   add("sends_per_req ≤ 0.05 under load (hot)", `${arm("hot").sends_per_req}`, arm("hot").sends_per_req <= 0.05);
-  add("KV reads per hot request ≤ 0.01", `${arm("hot").kv_reads_per_req}`, arm("hot").kv_reads_per_req <= 0.01);
+  add("kv_reads_per_req ≤ 0.01 (hot)", `${arm("hot").kv_reads_per_req}`, arm("hot").kv_reads_per_req <= 0.01);
+  const gz = summary.bundle?.gzip_kib ?? null;
+  add("bundle_gzip_kib ≤ 150", `${gz} KiB`, gz === null ? null : gz <= 150);
+  const slow = summary.slow_rounds ?? null;
+  add(`slow rounds = 0 (CPU/req > 1.3 × the arm's lowest round)`, `${slow}`, slow === 0);
   add("revocation feed reads per hot request ≤ 0.001", `${arm("hot").feed_reads_per_req}`, arm("hot").feed_reads_per_req <= 0.001);
   add("hot requests that waited for the feed ≤ 0.001", `${arm("hot").feed_waits_per_req}`, arm("hot").feed_waits_per_req <= 0.001);
   add("kv arm reads KV on every request (guard)", `${arm("kv").kv_reads_per_req}`, arm("kv").kv_reads_per_req >= 0.99);
@@ -92,8 +93,12 @@ export function judgeTargets(summary, mode) {
   add("unloaded added p50 ≤ 50 µs (hot)", `${added} µs`, added === null ? null : added <= 50);
   const hot = summary.micro?.hot_path_ns ?? null;
   add("micro: whole hot path ≤ 10 µs", `${hot === null ? null : round(hot / 1000, 2)} µs`, hot === null ? null : hot <= 10_000);
-  const gz = summary.bundle?.gzip_kib ?? null;
-  add("bundle ≤ 150 KiB gzip", `${gz} KiB`, gz === null ? null : gz <= 150);
+  retired(
+    mode === "lean" ? "hot_noaudit ratio ≥ 0.90 vs baseline (lean)" : "hot_noaudit ratio ≥ 0.97 vs baseline",
+    `${arm("hot_noaudit").ratio}`,
+  );
+  retired("hot_noaudit extra worker CPU ≤ 10 µs/request vs baseline", `${arm("hot_noaudit").cpu_delta_us} µs`);
+  retired("hot (with audit) ratio ≥ 0.90 vs baseline", `${arm("hot").ratio}`);
   return t;
 }
 
@@ -125,6 +130,7 @@ export const ARM_COLUMNS = [
   { title: "status", key: "status" },
   { title: "req/s", key: "rps", right: true },
   { title: "ratio", key: "ratio", right: true },
+  { title: "vs_min", key: "vs_min", right: true },
   { title: "p50 ms", key: "p50_ms", right: true },
   { title: "p99 ms", key: "p99_ms", right: true },
   { title: "CPU µs/req", key: "cpu_us_per_req", right: true },
@@ -132,6 +138,7 @@ export const ARM_COLUMNS = [
   { title: "KV/req", key: "kv_reads_per_req", right: true },
   { title: "sends/req", key: "sends_per_req", right: true },
   { title: "feed/req", key: "feed_reads_per_req", right: true },
+  { title: "slow", key: "slow_rounds", right: true },
   { title: "non-2xx", key: "non2xx", right: true },
   { title: "sock err", key: "socket_errors", right: true },
 ];
@@ -158,6 +165,12 @@ export function benchLine(summary) {
     // Beyond the issue's list: the attribution arm's CPU delta, and which runtime produced the line.
     ["hot_noaudit_cpu_delta_us", a("hot_noaudit", "cpu_delta_us")],
     ["feed_reads_per_req", a("hot", "feed_reads_per_req")],
+    // Issue 16: against the floor (the minimal reference Worker), the typical peer, start-up, stability.
+    ["hot_vs_minimal", a("hot", "vs_min")],
+    ["hot_noaudit_vs_minimal", a("hot_noaudit", "vs_min")],
+    ["peer_vs_minimal", a("peer", "vs_min")],
+    ["cold_start_ms", summary.cold_start?.extra_cpu_ms ?? "na"],
+    ["slow_rounds", summary.slow_rounds ?? "na"],
     ["mode", summary.mode],
   ];
   return `bench: ${fields.map(([k, v]) => `${k}=${v}`).join(" ")}`;

@@ -33,6 +33,55 @@ export function cpuMicros(pid) {
   return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLOCK_TICKS;
 }
 
+/**
+ * CPU time a process has used so far, in nanoseconds' resolution: the sum of
+ * /proc/<pid>/task/<tid>/schedstat (time on CPU) over its live threads. For short spans (a cold
+ * start) where /proc/<pid>/stat's clock ticks (10 ms) are too coarse; falls back to {@link cpuMicros}.
+ * @returns microseconds
+ */
+export function cpuMicrosPrecise(pid) {
+  try {
+    let ns = 0;
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").split(" ")[0]);
+      } catch {
+        // the thread ended meanwhile
+      }
+    }
+    return ns / 1000;
+  } catch {
+    return cpuMicros(pid);
+  }
+}
+
+/**
+ * CPU time the whole machine has been busy (user, nice, system, irq, softirq and steal of every core,
+ * from /proc/stat) and what of it was this bench's own: this Node process, its children it has
+ * already reaped (wrk, autocannon, the unloaded client: cutime/cstime) and the running processes in
+ * `pids` (the target's workerd, the origin). The difference of two readings, divided by the wall
+ * time between them, is the CPU other processes on the machine took meanwhile, in cores.
+ * @param {number[]} pids
+ * @returns {{ busy_us: number, ours_us: number }}
+ */
+export function machineCpu(pids) {
+  const fields = readFileSync("/proc/stat", "utf8").split("\n", 1)[0].trim().split(/\s+/).slice(1).map(Number);
+  const [user, nice, system, , , irq, softirq, steal] = fields;
+  const busy = ((user + nice + system + irq + softirq + (steal ?? 0)) * 1e6) / CLOCK_TICKS;
+  const self = readFileSync("/proc/self/stat", "utf8");
+  const f = self.slice(self.lastIndexOf(")") + 2).split(" ");
+  // fields 14–17: utime, stime, cutime, cstime
+  let ours = ((Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) * 1e6) / CLOCK_TICKS;
+  for (const pid of pids) {
+    try {
+      ours += cpuMicros(pid);
+    } catch {
+      // ended meanwhile
+    }
+  }
+  return { busy_us: busy, ours_us: ours };
+}
+
 /** Pids of this process's children whose command name is `comm`. */
 function childPids(comm) {
   const out = new Set();
@@ -175,8 +224,12 @@ const capnpText = (value) => JSON.stringify(String(value));
  *           inspectorPort?: number, queueStub?: string, queueVars?: Record<string, string>, revocationFeed?: boolean }} options
  *        `queueStub`: the module of the queue service (default bench/workers/lean-queue.js, which drops
  *        messages), with `queueVars` as its text bindings (test/runtime/ collects the audit events);
- *        `revocationFeed`: bind REVOCATION_FEED to the bundle's own RevocationFeed class (in-memory storage)
- * @returns {Promise<{ name: string, url: URL, pid: number, close: () => Promise<void> }>}
+ *        `revocationFeed`: bind REVOCATION_FEED to the bundle's own RevocationFeed class (in-memory storage);
+ *        `probe`: the request that tells the Worker is up (default GET /, any answer), polled every `pollMs`
+ *        (default 20); with `probe.status` a different answer is an error
+ * @returns {Promise<{ name: string, url: URL, pid: number, close: () => Promise<void>,
+ *           startup: { ready_ms: number, cpu_us: number } }>} `startup`: wall time from the spawn to the
+ *           first answer to the probe, and the process's CPU time right after it
  */
 export async function startLean({
   root,
@@ -191,6 +244,8 @@ export async function startLean({
   queueStub,
   queueVars = {},
   revocationFeed = false,
+  probe = { path: "/" },
+  pollMs = 20,
 }) {
   const port = await freePort();
   const stubs = join(root, "bench", "workers");
@@ -243,6 +298,7 @@ const config :Workerd.Config = (
   const configPath = join(buildDir, `lean-${name}.capnp`);
   writeFileSync(configPath, config);
   const args = ["serve", configPath, "--experimental", ...(inspectorPort ? [`--inspector-addr=127.0.0.1:${inspectorPort}`] : [])];
+  const spawnedAt = performance.now();
   const child = spawn(workerdBinary(root), args, { stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   const keep = (chunk) => {
@@ -261,21 +317,29 @@ const config :Workerd.Config = (
   };
   const url = new URL(`http://127.0.0.1:${port}/`);
   const deadline = Date.now() + 20_000;
+  let startup;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`workerd serve (${name}) exited with ${child.exitCode}:\n${output}`);
+    let res;
     try {
-      const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
+      res = await fetch(new URL(probe.path, url), { headers: probe.headers, signal: AbortSignal.timeout(10_000) });
       await res.arrayBuffer();
-      break;
     } catch {
       if (Date.now() > deadline) {
         await close();
         throw new Error(`workerd serve (${name}) did not answer on ${url} within 20 s:\n${output}`);
       }
-      await new Promise((r) => setTimeout(r, 100));
+      await new Promise((r) => setTimeout(r, pollMs));
+      continue;
     }
+    startup = { ready_ms: performance.now() - spawnedAt, cpu_us: cpuMicrosPrecise(child.pid) };
+    if (probe.status !== undefined && res.status !== probe.status) {
+      await close();
+      throw new Error(`workerd serve (${name}): the first answer to ${probe.path} was ${res.status}, not ${probe.status}:\n${output}`);
+    }
+    break;
   }
-  return { name, url, pid: child.pid, close, output: () => output };
+  return { name, url, pid: child.pid, close, output: () => output, startup };
 }
 
 /** `workerd --version` of the binary both modes run. */
