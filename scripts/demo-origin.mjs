@@ -136,7 +136,9 @@ function handler(origin, verifier, log) {
       method: req.method,
       path,
       query,
-      ...(wouldRefuse ? { report_only: { would_refuse: wouldRefuse, caller: "verified (assertion below), refused by its key's policy" } } : {}),
+      ...(wouldRefuse
+        ? { report_only: { would_refuse: wouldRefuse, caller: "verified (assertion below), refused by its key's policy" } }
+        : {}),
       // What the origin can prove: checked signature (EdDSA, kid from the JWKS), iss, aud, exp, htm/htu.
       verified_assertion: { header: result.verified.header, claims: result.verified.claims },
       headers: headersObject(req),

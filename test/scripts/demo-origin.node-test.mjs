@@ -105,7 +105,10 @@ describe("demo origin: report-only marks", () => {
   });
 
   it("a mark without report-only enforcement is ignored", async () => {
-    const { body } = await get("/v1/marked", { "x-spot-assertion": await assertion("/v1/marked"), "x-spot-would-refuse": "ip_not_allowed" });
+    const { body } = await get("/v1/marked", {
+      "x-spot-assertion": await assertion("/v1/marked"),
+      "x-spot-would-refuse": "ip_not_allowed",
+    });
     assert.equal(body.report_only, undefined);
   });
 });
