@@ -81,7 +81,11 @@ export function parseEnvArgs(argv, options = {}) {
   const names = environmentNames(text);
   const file = configName(config);
   if (!values.env) {
-    throw new EnvUsageError(`--env is required: one of ${names.join(", ")} (the top level of ${file} is the local configuration)`);
+    // deploy passes unknown options on to wrangler; a mistyped --env among them is still worth naming.
+    const typo = tokens.find((t) => t.kind === "option" && !known.has(t.name) && t.rawName.startsWith("--") && didYouMean(t.name, ["env"]));
+    throw new EnvUsageError(
+      `--env is required: one of ${names.join(", ")} (the top level of ${file} is the local configuration)${typo ? `; ${typo.rawName}: did you mean --env?` : ""}`,
+    );
   }
   if (!names.includes(values.env)) throw new EnvUsageError(`no [env.${values.env}] in ${file}; environments: ${names.join(", ")}`);
   return { help: false, env: values.env, config, rest };

@@ -219,6 +219,18 @@ describe("command line of provision, preflight and deploy", () => {
     });
   }
 
+  it("deploy passes unknown options on to wrangler, but names a mistyped --env", async () => {
+    const box = sandbox();
+    try {
+      const typo = await box.run("deploy", ["--evn", "staging"]);
+      assert.equal(typo.code, 2);
+      assert.match(typo.stderr, /^✘ --env is required: .*; --evn: did you mean --env\?\nusage: npm run deploy/);
+      assert.deepEqual(box.commands(), [], "wrangler not run");
+    } finally {
+      box.cleanup();
+    }
+  });
+
   it("a missing or unknown --env: exit 2 with the environments and the file's name", async () => {
     const box = sandbox(undefined, { name: "other.toml" });
     try {
