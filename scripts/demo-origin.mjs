@@ -106,8 +106,10 @@ function handler(origin, verifier, log) {
     // A report-only cut-over (docs/operations.md "Cut-over runbook"): the authorizer forwards a request it
     // would refuse without an assertion, marked; the origin serves it as before, as anonymous, as real
     // origins must until enforcement is on. (The authorizer strips both headers from clients.)
-    const wouldRefuse = req.headers["x-spot-would-refuse"];
-    if (!result.ok && result.reason === "missing" && req.headers["x-spot-enforcement"] === "report-only" && wouldRefuse) {
+    // A verified caller can be marked too: its key's policy would refuse it (e.g. ip_not_allowed), and
+    // it is forwarded with its identity and assertion.
+    const wouldRefuse = req.headers["x-spot-enforcement"] === "report-only" ? req.headers["x-spot-would-refuse"] : undefined;
+    if (!result.ok && result.reason === "missing" && wouldRefuse) {
       const { path, query } = splitTarget(req.url ?? "");
       send(res, 200, {
         origin: `${origin.version} demo origin`,
@@ -134,13 +136,16 @@ function handler(origin, verifier, log) {
       method: req.method,
       path,
       query,
+      ...(wouldRefuse
+        ? { report_only: { would_refuse: wouldRefuse, caller: "verified (assertion below), refused by its key's policy" } }
+        : {}),
       // What the origin can prove: checked signature (EdDSA, kid from the JWKS), iss, aud, exp, htm/htu.
       verified_assertion: { header: result.verified.header, claims: result.verified.claims },
       headers: headersObject(req),
       body_bytes: bodyBytes,
       body: Buffer.concat(chunks).toString("utf8"),
     });
-    log(`${req.method} ${req.url} → 200`);
+    log(`${req.method} ${req.url} → 200${wouldRefuse ? ` (report-only: would refuse ${wouldRefuse})` : ""}`);
   };
 }
 

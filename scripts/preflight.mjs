@@ -2,31 +2,81 @@
 // deployed (`npm run deploy` runs it first), from the configuration wrangler resolves for it and the
 // secrets the account holds. Each problem is one line, with how to fix it; exit 1 when there is any.
 //
+//   config      wrangler can read the environment's configuration (else its first words, one line)
 //   ids         no KV or D1 id is still a placeholder (all zeros or <…>)
-//   admin       ADMIN_JWT_AUDIENCE and ADMIN_JWT_ISSUER set; exactly one of ADMIN_JWKS_URL, ADMIN_JWKS
+//   bindings    the KEYS KV namespace and one KEY_RATE_LIMIT_<n> rate limit per tier of
+//               RATE_LIMIT_TIERS_PER_MINUTE (src/keys/policy.ts), with simple.limit n
+//   admin       ADMIN_JWT_AUDIENCE and ADMIN_JWT_ISSUER set; exactly one of ADMIN_JWKS_URL, ADMIN_JWKS;
+//               ADMIN_JWKS_URL an https URL
+//   enforcement ENFORCEMENT parses with the Worker's own parser (src/env.ts parseEnforcement)
 //   secrets     SECRET_HASH_KEY and ASSERTION_SIGNING_KEY stored (`wrangler secret list --env`)
-//   routes      every route names its zone (zone_name or zone_id) or is a custom domain
-//   ratelimits  no namespace_id shared with another environment (or within this one)
+//   routes      every route names its zone (zone_name or zone_id) or is a custom domain (route objects
+//               are checked in the file's text first, so wrangler's own error does not come first)
+//   ratelimits  AUTH_FAILURE_LIMITER's simple.limit equals AUTH_FAILURE_LIMIT; no namespace_id shared
+//               with another environment (or within this one)
 //   versions    API_VERSIONS parses with the Worker's own parser (src/versioning/table.ts)
 
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import {
-  EnvScriptError,
+  configName,
+  DEFAULT_CONFIG,
   environmentNames,
   isPlaceholderId,
-  parseEnvArgs,
   REQUIRED_SECRETS,
   readEnvConfig,
+  runEnvScript,
   secretNames,
 } from "./lib/environments.mjs";
 import { importTypeScript } from "./lib/ts-module.mjs";
 import { ROOT } from "./lib/wrangler.mjs";
 
-/** The Worker's own parser of the version table (src/versioning/table.ts). */
-async function loadVersionTableParser() {
-  return (await importTypeScript(join(ROOT, "src", "versioning", "table.ts"))).parseVersionTable;
+export const USAGE = `usage: npm run preflight -- --env <environment> [--config <file>]
+  checks an environment of wrangler.toml before it is deployed: one line per problem, with how to fix
+  it; exit 0 when there is none, 1 when there is any
+  --env, -e <name>  the [env.<name>] section (staging, production)
+  --config <file>   another wrangler.toml (default: the project's)
+  -h, --help        print this text`;
+
+/** The Worker's own code the checks use: the version table's parser, ENFORCEMENT's, the rate-limit tiers. */
+async function loadWorkerParts() {
+  const [table, env, policy] = await Promise.all(
+    [["versioning", "table.ts"], ["env.ts"], ["keys", "policy.ts"]].map((path) => importTypeScript(join(ROOT, "src", ...path))),
+  );
+  return {
+    parseVersionTable: table.parseVersionTable,
+    parseEnforcement: env.parseEnforcement,
+    tiers: policy.RATE_LIMIT_TIERS_PER_MINUTE,
+  };
+}
+
+/** The default of AUTH_FAILURE_LIMIT when it is absent or empty (src/env.ts). */
+const DEFAULT_AUTH_FAILURE_LIMIT = 30;
+
+/**
+ * The patterns of the route objects (inline tables in `routes = [ … ]` or `route = { … }` of
+ * `[env.<env>]`) that name no zone: wrangler refuses to read such a file with a multi-line error, so
+ * this looks at the text first. Not a TOML parser: the inline tables wrangler.toml uses, one level deep.
+ */
+export function routeObjectsWithoutZone(text, env) {
+  const lines = text.split("\n");
+  const start = lines.findIndex((line) => line.replace(/\s#.*$/, "").trim() === `[env.${env}]`);
+  if (start < 0) return [];
+  let end = start + 1;
+  while (end < lines.length && !/^\s*\[/.test(lines[end])) end++;
+  const section = lines
+    .slice(start + 1, end)
+    .map((line) => line.replace(/\s#.*$/, ""))
+    .join("\n");
+  const found = [];
+  const value = /^\s*routes?\s*=\s*(\[[^\]]*\]|\{[^}]*\})/m.exec(section);
+  if (!value) return found;
+  for (const [table] of value[1].matchAll(/\{[^}]*\}/g)) {
+    const zoned = /\bzone_(name|id)\s*=/.test(table) || /\bcustom_domain\s*=\s*true\b/.test(table);
+    if (!zoned) found.push(/\bpattern\s*=\s*"([^"]*)"/.exec(table)?.[1] ?? table);
+  }
+  return found;
 }
 
 /**
@@ -35,10 +85,29 @@ async function loadVersionTableParser() {
  * @returns {Promise<string[]>}
  */
 export async function preflight({ env, config }) {
-  const cfg = readEnvConfig(config, env);
+  const file = configName(config);
   const problems = [];
-  const toml = `[env.${env}] of wrangler.toml`;
+  const toml = `[env.${env}] of ${file}`;
+  const varsToml = `[env.${env}.vars] of ${file}`;
   const provision = `npm run provision -- --env ${env}`;
+  const source = readFileSync(config, "utf8");
+  const dryRun = `npx wrangler deploy --dry-run --env ${env}${config === DEFAULT_CONFIG ? "" : ` --config ${file}`}`;
+
+  // config (route objects without a zone first: wrangler's error about them is long)
+  const zoneless = routeObjectsWithoutZone(source, env);
+  for (const pattern of zoneless) {
+    problems.push(`route ${pattern} names no zone; add zone_name = "<zone>" (or zone_id, or custom_domain = true) to it in ${toml}`);
+  }
+  let cfg;
+  try {
+    cfg = readEnvConfig(config, env);
+  } catch (err) {
+    const message = String(err?.message ?? err);
+    if (!(zoneless.length > 0 && /\broutes?\b/.test(message))) {
+      problems.push(`${message}; fix it (\`${dryRun}\` shows wrangler's whole message)`);
+    }
+    return problems;
+  }
 
   // ids
   for (const ns of cfg.kv_namespaces) {
@@ -48,17 +117,53 @@ export async function preflight({ env, config }) {
     if (isPlaceholderId(db.database_id)) problems.push(`D1 ${db.binding}: database_id is a placeholder; run \`${provision}\``);
   }
 
+  // bindings
+  const worker = await loadWorkerParts();
+  if (!cfg.kv_namespaces.some((ns) => ns.binding === "KEYS")) {
+    problems.push(
+      `no KV namespace KEYS (the key records): add [[env.${env}.kv_namespaces]] binding = "KEYS" to ${file}, then run \`${provision}\``,
+    );
+  }
+  const ratelimits = cfg.ratelimits ?? [];
+  const limiter = (name) => ratelimits.find((rl) => rl.name === name);
+  for (const tier of worker.tiers) {
+    const name = `KEY_RATE_LIMIT_${tier}`;
+    const rl = limiter(name);
+    if (!rl) {
+      problems.push(
+        `no rate limit ${name} (a key on the ${tier}/min tier would not be limited): add [[env.${env}.ratelimits]] name = "${name}", simple = { limit = ${tier}, period = 60 } with an unused namespace_id to ${file}`,
+      );
+    } else if (rl.simple?.limit !== tier || rl.simple?.period !== 60) {
+      problems.push(
+        `rate limit ${name}: simple must be { limit = ${tier}, period = 60 }, not ${JSON.stringify(rl.simple)}; fix it in ${toml}`,
+      );
+    }
+  }
+
   // admin
   const vars = cfg.vars ?? {};
   const text = (name) => (typeof vars[name] === "string" ? vars[name].trim() : "");
   if (text("ADMIN_JWT_AUDIENCE") === "") {
     problems.push(
-      `ADMIN_JWT_AUDIENCE is empty (the admin API would answer 503); set it in ${toml} vars to the Access application's AUD tag`,
+      `ADMIN_JWT_AUDIENCE is empty (the admin API would answer 503); set it in ${varsToml} to the Access application's AUD tag`,
     );
   }
-  if (text("ADMIN_JWT_ISSUER") === "") problems.push(`ADMIN_JWT_ISSUER is empty; set it in ${toml} vars (the Access team URL)`);
+  if (text("ADMIN_JWT_ISSUER") === "") problems.push(`ADMIN_JWT_ISSUER is empty; set it in ${varsToml} (the Access team URL)`);
   if ((text("ADMIN_JWKS_URL") === "") === (text("ADMIN_JWKS") === "")) {
-    problems.push(`set exactly one of ADMIN_JWKS_URL and ADMIN_JWKS in ${toml} vars (the Access team's certs URL)`);
+    problems.push(`set exactly one of ADMIN_JWKS_URL and ADMIN_JWKS in ${varsToml} (the Access team's certs URL)`);
+  } else if (text("ADMIN_JWKS_URL") !== "" && URL.parse(text("ADMIN_JWKS_URL"))?.protocol !== "https:") {
+    problems.push(
+      `ADMIN_JWKS_URL ${JSON.stringify(text("ADMIN_JWKS_URL"))} is not an https URL (the admin API would answer 503); set it in ${varsToml} to https://<team>.cloudflareaccess.com/cdn-cgi/access/certs`,
+    );
+  }
+
+  // enforcement
+  try {
+    worker.parseEnforcement(vars.ENFORCEMENT === undefined ? undefined : String(vars.ENFORCEMENT));
+  } catch {
+    problems.push(
+      `ENFORCEMENT ${JSON.stringify(vars.ENFORCEMENT)} is not a mode (every request would answer 503); set it in ${varsToml} to "enforce" (or "report-only" for a cut-over, docs/operations.md)`,
+    );
   }
 
   // secrets
@@ -90,17 +195,35 @@ export async function preflight({ env, config }) {
   }
 
   // ratelimits
+  const authLimiter = limiter("AUTH_FAILURE_LIMITER");
+  const rawLimit = vars.AUTH_FAILURE_LIMIT === undefined ? "" : String(vars.AUTH_FAILURE_LIMIT).trim();
+  const authLimit = rawLimit === "" ? DEFAULT_AUTH_FAILURE_LIMIT : Number(rawLimit);
+  if (!authLimiter) {
+    problems.push(
+      `no rate limit AUTH_FAILURE_LIMITER (credential failures per address): add [[env.${env}.ratelimits]] name = "AUTH_FAILURE_LIMITER", simple = { limit = ${authLimit}, period = 60 } with an unused namespace_id to ${file}`,
+    );
+  } else if (authLimiter.simple?.limit !== authLimit) {
+    problems.push(
+      `AUTH_FAILURE_LIMIT is ${rawLimit === "" ? `${authLimit} (the default)` : rawLimit} but the AUTH_FAILURE_LIMITER rate limit's simple.limit is ${authLimiter.simple?.limit}: they must be equal; change one of them in ${toml}`,
+    );
+  }
   const own = new Map();
-  for (const rl of cfg.ratelimits ?? []) {
+  for (const rl of ratelimits) {
     if (own.has(rl.namespace_id)) {
       problems.push(
         `ratelimits ${rl.name} and ${own.get(rl.namespace_id)} share namespace_id ${rl.namespace_id}; give each its own in ${toml}`,
       );
     } else own.set(rl.namespace_id, rl.name);
   }
-  for (const other of environmentNames(readFileSync(config, "utf8"))) {
+  for (const other of environmentNames(source)) {
     if (other === env) continue;
-    for (const rl of readEnvConfig(config, other).ratelimits ?? []) {
+    let otherCfg;
+    try {
+      otherCfg = readEnvConfig(config, other);
+    } catch {
+      continue; // that environment's own preflight reports it
+    }
+    for (const rl of otherCfg.ratelimits ?? []) {
       if (own.has(rl.namespace_id)) {
         problems.push(
           `ratelimits ${own.get(rl.namespace_id)}: namespace_id ${rl.namespace_id} is also used by [env.${other}] (${rl.name}): the two would share counters; pick an unused id in ${toml}`,
@@ -111,11 +234,10 @@ export async function preflight({ env, config }) {
 
   // versions
   try {
-    const parseVersionTable = await loadVersionTableParser();
-    parseVersionTable(vars.API_VERSIONS, { sandboxOrigin: vars.SANDBOX_ORIGIN });
+    worker.parseVersionTable(vars.API_VERSIONS, { sandboxOrigin: vars.SANDBOX_ORIGIN });
   } catch (err) {
     problems.push(
-      `API_VERSIONS is unusable (every request would answer 503): ${String(err?.message ?? err).replaceAll("\n", " ")}; fix it in ${toml} vars (docs/versions.md)`,
+      `API_VERSIONS is unusable (every request would answer 503): ${String(err?.message ?? err).replaceAll("\n", " ")}; fix it in ${varsToml} (docs/versions.md)`,
     );
   }
 
@@ -135,11 +257,5 @@ export async function runPreflight({ env, config }) {
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
-  try {
-    const { env, config } = parseEnvArgs(process.argv.slice(2));
-    process.exitCode = (await runPreflight({ env, config })) ? 0 : 1;
-  } catch (err) {
-    console.error(`✘ ${err instanceof EnvScriptError ? err.message : (err?.stack ?? String(err))}`);
-    process.exitCode = 1;
-  }
+  await runEnvScript(USAGE, async ({ env, config }) => ((await runPreflight({ env, config })) ? 0 : 1));
 }

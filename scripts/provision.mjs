@@ -21,13 +21,21 @@ import { pathToFileURL } from "node:url";
 import { newSigningKey } from "./assertion-key.mjs";
 import {
   cloudflare,
+  configName,
   EnvScriptError,
   isPlaceholderId,
-  parseEnvArgs,
   REQUIRED_SECRETS,
   readEnvConfig,
+  runEnvScript,
   secretNames,
 } from "./lib/environments.mjs";
+
+export const USAGE = `usage: npm run provision -- --env <environment> [--config <file>]
+  creates, or finds, the KV namespaces, D1 databases, queues and R2 buckets the environment of
+  wrangler.toml names, writes their ids into it, applies the D1 migrations and stores the missing secrets
+  --env, -e <name>  the [env.<name>] section (staging, production)
+  --config <file>   another wrangler.toml (default: the project's)
+  -h, --help        print this text`;
 
 const KV_ID = /^[0-9a-f]{32}$/;
 const D1_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -48,10 +56,10 @@ export function parseBucketList(text) {
 
 /**
  * Sets `key = "<value>"` in the `[[env.<env>.<table>]]` block whose `binding` is `binding`; only that
- * line changes (inserted after `binding` when absent).
+ * line changes (inserted after `binding` when absent). `file`: the file's name, for the error.
  * @throws EnvScriptError when no such block is found
  */
-export function setEnvBindingValue(text, { env, table, binding, key, value }) {
+export function setEnvBindingValue(text, { env, table, binding, key, value, file = "wrangler.toml" }) {
   const lines = text.split("\n");
   const header = `[[env.${env}.${table}]]`;
   for (let i = 0; i < lines.length; i++) {
@@ -66,7 +74,7 @@ export function setEnvBindingValue(text, { env, table, binding, key, value }) {
     else lines.splice(i + 2 + bindingLine, 0, `${key} = "${value}"`);
     return lines.join("\n");
   }
-  throw new EnvScriptError(`no ${header} block with binding = "${binding}" in wrangler.toml`);
+  throw new EnvScriptError(`no ${header} block with binding = "${binding}" in ${file}`);
 }
 
 /**
@@ -78,6 +86,7 @@ export async function provision({ env, config, log = console.log }) {
   const cfg = readEnvConfig(config, env);
   const report = { created: [], found: [], secretsStored: [], idsWritten: [] };
   const withConfig = ["--config", config];
+  const file = configName(config);
   let text = readFileSync(config, "utf8");
 
   // 1. KV
@@ -97,7 +106,7 @@ export async function provision({ env, config, log = console.log }) {
       }
       if (!KV_ID.test(id)) throw new EnvScriptError(`KV namespace ${title}: unexpected id ${JSON.stringify(id)}`);
       if (id !== ns.id) {
-        text = setEnvBindingValue(text, { env, table: "kv_namespaces", binding: ns.binding, key: "id", value: id });
+        text = setEnvBindingValue(text, { env, table: "kv_namespaces", binding: ns.binding, key: "id", value: id, file });
         report.idsWritten.push(`${ns.binding} id`);
       }
     }
@@ -119,7 +128,7 @@ export async function provision({ env, config, log = console.log }) {
       }
       if (!D1_ID.test(id)) throw new EnvScriptError(`D1 database ${db.database_name}: unexpected id ${JSON.stringify(id)}`);
       if (id !== db.database_id) {
-        text = setEnvBindingValue(text, { env, table: "d1_databases", binding: db.binding, key: "database_id", value: id });
+        text = setEnvBindingValue(text, { env, table: "d1_databases", binding: db.binding, key: "database_id", value: id, file });
         report.idsWritten.push(`${db.binding} database_id`);
       }
     }
@@ -161,8 +170,8 @@ export async function provision({ env, config, log = console.log }) {
       ...after.kv_namespaces.filter((ns) => isPlaceholderId(ns.id)).map((ns) => ns.binding),
       ...after.d1_databases.filter((db) => isPlaceholderId(db.database_id)).map((db) => db.binding),
     ];
-    if (placeholders.length > 0) throw new EnvScriptError(`wrangler.toml still has placeholder ids for ${placeholders.join(", ")}`);
-    log(`wrote ${report.idsWritten.join(", ")} into [env.${env}] of wrangler.toml: commit it`);
+    if (placeholders.length > 0) throw new EnvScriptError(`${file} still has placeholder ids for ${placeholders.join(", ")}`);
+    log(`wrote ${report.idsWritten.join(", ")} into [env.${env}] of ${file}: commit it`);
   }
 
   // 6. D1 migrations (already applied ones are skipped by wrangler)
@@ -191,12 +200,9 @@ export async function provision({ env, config, log = console.log }) {
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
-  try {
-    const { env, config } = parseEnvArgs(process.argv.slice(2));
+  await runEnvScript(USAGE, async ({ env, config }) => {
     await provision({ env, config });
     console.log(`environment ${env} provisioned; next: npm run preflight -- --env ${env}`);
-  } catch (err) {
-    console.error(`✘ ${err instanceof EnvScriptError ? err.message : (err?.stack ?? String(err))}`);
-    process.exit(1);
-  }
+    return 0;
+  });
 }

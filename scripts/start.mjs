@@ -31,7 +31,7 @@ import { WRANGLER } from "./start/files.mjs";
 import { checkLocalKeys, printHashKeyWarning } from "./start/local-keys.mjs";
 import { applyMigrations } from "./start/migrations.mjs";
 import { dim, red, StartError, step } from "./start/output.mjs";
-import { assertPortFree, stopGroups, waitForHttp } from "./start/processes.mjs";
+import { assertPortFree, READINESS_PATH, stopGroups, waitForHttp } from "./start/processes.mjs";
 import { startWranglerDev } from "./start/wrangler-dev.mjs";
 import { readTomlValues } from "./start/wrangler-toml.mjs";
 
@@ -115,7 +115,7 @@ async function main() {
       devExited.abort();
       if (!stopping) stopAll(1, red(`✘ could not start wrangler dev: ${err.message}`));
     });
-    await waitForHttp(`${url}/`, devExited.signal);
+    await waitForHttp(`${url}${READINESS_PATH}`, devExited.signal);
     // npx spot-keys follows this start's port (scripts/admin-client.mjs localBaseUrl).
     writeLocalServer(url);
     // 5
@@ -124,7 +124,10 @@ async function main() {
     if (warning) printHashKeyWarning(warning);
     const consoleToken = await mintDevToken({ ttlSeconds: CONSOLE_TOKEN_HOURS * 3600 });
     // 6
-    banner({ url, ports, defaultPort: ports.worker === toml.devPort, demo, hashKeyChanged, consoleToken });
+    const enforcement = vars.has("ENFORCEMENT")
+      ? { value: vars.get("ENFORCEMENT"), from: ".dev.vars" }
+      : { value: toml.enforcement, from: "wrangler.toml [vars]" };
+    banner({ url, ports, defaultPort: ports.worker === toml.devPort, demo, hashKeyChanged, consoleToken, enforcement });
   } catch (err) {
     if (stopping) return 0;
     // Not started, but the hash key trouble stays: say it in full here too.

@@ -4,7 +4,11 @@
  * header value other than the capped ones of the audit event.
  */
 
-/** Writes `{ level, msg, ...fields }` as one JSON line. Never throws. */
+/**
+ * Writes `{ level, msg, ...fields }` as one JSON line, with the console method of its level (`info`:
+ * console.log, `warn`: console.warn, `error`: console.error), so wrangler and Workers Logs show a
+ * warning as a warning (`▲ [WARNING]`), not as `✘ [ERROR]`. Never throws.
+ */
 export function log(level: "error" | "warn" | "info", msg: string, fields: Record<string, unknown> = {}): void {
   let line: string;
   try {
@@ -15,6 +19,7 @@ export function log(level: "error" | "warn" | "info", msg: string, fields: Recor
     line = JSON.stringify({ level, msg, ...ids, log_error: "fields did not serialise" });
   }
   if (level === "info") console.log(line);
+  else if (level === "warn") console.warn(line);
   else console.error(line);
 }
 

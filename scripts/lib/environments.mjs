@@ -7,9 +7,10 @@
 
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { parseArgs } from "node:util";
 import { unstable_readConfig } from "wrangler";
+import { didYouMean } from "../spot-keys/suggest.mjs";
 import { ROOT, WRANGLER, WRANGLER_ENV } from "./wrangler.mjs";
 
 export const DEFAULT_CONFIG = join(ROOT, "wrangler.toml");
@@ -19,6 +20,16 @@ export class EnvScriptError extends Error {
   name = "EnvScriptError";
 }
 
+/** A command line the script cannot run with: the message, then the usage; exit 2. */
+export class EnvUsageError extends Error {
+  name = "EnvUsageError";
+}
+
+/** The name an operator knows the configuration file by (`wrangler.toml`, or the file of --config). */
+export function configName(config) {
+  return basename(config);
+}
+
 /** Names of the `[env.<name>]` sections of a wrangler.toml text. */
 export function environmentNames(text) {
   const names = new Set();
@@ -26,42 +37,113 @@ export function environmentNames(text) {
   return [...names];
 }
 
+/** The options provision, preflight and deploy know (deploy passes any other on to wrangler). */
+const ENV_OPTIONS = { env: { type: "string", short: "e" }, config: { type: "string" }, help: { type: "boolean", short: "h" } };
+
 /**
- * Parses `--env <name>` (required, one of wrangler.toml's environments) and `--config <file>`;
- * other options are returned as they are (deploy passes them on to wrangler).
+ * Parses `--env <name>` (required, one of wrangler.toml's environments), `--config <file>` and
+ * `--help`/`-h` (then nothing else is checked: `{ help: true }`); other options are returned as they
+ * are when `passThrough` (deploy passes them on to wrangler), else they are an {@link EnvUsageError}
+ * (`unknown option --x`, with `did you mean --y?` when one is close).
  * @param {string[]} argv
  * @param {{ passThrough?: boolean }} [options]
- * @returns {{ env: string, config: string, rest: string[] }}
+ * @returns {{ help: boolean, env: string, config: string, rest: string[] }}
  */
 export function parseEnvArgs(argv, options = {}) {
-  const { values, tokens } = parseArgs({
-    args: argv,
-    options: { env: { type: "string", short: "e" }, config: { type: "string" } },
-    strict: !options.passThrough,
-    allowPositionals: Boolean(options.passThrough),
-    tokens: true,
-  });
+  const { values, tokens } = parseArgs({ args: argv, options: ENV_OPTIONS, strict: false, allowPositionals: true, tokens: true });
+  if (values.help === true) return { help: true, env: "", config: values.config ?? DEFAULT_CONFIG, rest: [] };
+  const known = new Set(["env", "e", "config"]);
   const rest = [];
-  if (options.passThrough) {
-    for (const token of tokens) {
-      if (token.kind === "option" && (token.name === "env" || token.name === "e" || token.name === "config")) continue;
-      if (token.kind === "option") rest.push(token.rawName, ...(token.value !== undefined && !token.inlineValue ? [token.value] : []));
-      else if (token.kind === "positional") rest.push(token.value);
-      else if (token.kind === "option-terminator") rest.push("--");
+  for (const token of tokens) {
+    if (token.kind === "option" && known.has(token.name)) {
+      if (typeof values[token.name === "e" ? "env" : token.name] !== "string") throw new EnvUsageError(`${token.rawName} needs a value`);
+      continue;
     }
+    if (!options.passThrough) {
+      if (token.kind === "option") {
+        const hint = token.rawName.startsWith("--") ? didYouMean(token.name, Object.keys(ENV_OPTIONS), "--") : undefined;
+        throw new EnvUsageError(`unknown option ${token.rawName}${hint ? `; ${hint}` : ""}`);
+      }
+      if (token.kind === "positional") throw new EnvUsageError(`unexpected argument ${token.value} (options only)`);
+      continue;
+    }
+    if (token.kind === "option") rest.push(token.rawName, ...(token.value !== undefined && !token.inlineValue ? [token.value] : []));
+    else if (token.kind === "positional") rest.push(token.value);
+    else if (token.kind === "option-terminator") rest.push("--");
   }
   const config = values.config ?? DEFAULT_CONFIG;
-  const names = environmentNames(readFileSync(config, "utf8"));
-  if (!values.env) {
-    throw new EnvScriptError(`--env is required: one of ${names.join(", ")} (the top level of wrangler.toml is the local configuration)`);
+  let text;
+  try {
+    text = readFileSync(config, "utf8");
+  } catch (err) {
+    throw new EnvScriptError(`cannot read ${config}: ${err?.code ?? err?.message ?? err}`);
   }
-  if (!names.includes(values.env)) throw new EnvScriptError(`no [env.${values.env}] in wrangler.toml; environments: ${names.join(", ")}`);
-  return { env: values.env, config, rest };
+  const names = environmentNames(text);
+  const file = configName(config);
+  if (!values.env) {
+    // deploy passes unknown options on to wrangler; a mistyped --env among them is still worth naming.
+    const typo = tokens.find((t) => t.kind === "option" && !known.has(t.name) && t.rawName.startsWith("--") && didYouMean(t.name, ["env"]));
+    throw new EnvUsageError(
+      `--env is required: one of ${names.join(", ")} (the top level of ${file} is the local configuration)${typo ? `; ${typo.rawName}: did you mean --env?` : ""}`,
+    );
+  }
+  if (!names.includes(values.env)) throw new EnvUsageError(`no [env.${values.env}] in ${file}; environments: ${names.join(", ")}`);
+  return { help: false, env: values.env, config, rest };
 }
 
-/** The environment's configuration as wrangler resolves it (what `wrangler deploy --env` uses). */
+/**
+ * The command-line entry of provision, preflight and deploy: `--help` prints `usage` (exit 0); a bad
+ * command line prints its message and `usage` (exit 2); an EnvScriptError its message (exit 1); never
+ * a stack trace but for a bug. `main` gets the parsed arguments and returns the exit code.
+ * @param {string} usage
+ * @param {(args: ReturnType<typeof parseEnvArgs>) => Promise<number>} main
+ * @param {{ passThrough?: boolean }} [options]
+ */
+export async function runEnvScript(usage, main, options = {}) {
+  try {
+    const args = parseEnvArgs(process.argv.slice(2), options);
+    if (args.help) {
+      console.log(usage);
+      process.exitCode = 0;
+      return;
+    }
+    process.exitCode = await main(args);
+  } catch (err) {
+    if (err instanceof EnvUsageError) {
+      console.error(`✘ ${err.message}`);
+      console.error(usage);
+      process.exitCode = 2;
+    } else {
+      console.error(`✘ ${err instanceof EnvScriptError ? err.message : (err?.stack ?? String(err))}`);
+      process.exitCode = 1;
+    }
+  }
+}
+
+/** The first line of wrangler's configuration error that says what is wrong (not "Processing …:"). */
+export function configErrorLine(message) {
+  const lines = String(message)
+    .split("\n")
+    .map((line) => line.trim())
+    .filter(Boolean);
+  const bullet = lines.find((line) => line.startsWith("- ") && !/environment configuration$/.test(line));
+  const line = (bullet ?? lines[0] ?? "unknown error").replace(/^-\s*/, "");
+  return line
+    .replace(/:\s*[[{]$/, "")
+    .replace(/\.$/, "")
+    .replace(/\s+/g, " ");
+}
+
+/**
+ * The environment's configuration as wrangler resolves it (what `wrangler deploy --env` uses).
+ * @throws EnvScriptError `wrangler cannot read [env.<env>] of <file>: <wrangler's first words>` (one line)
+ */
 export function readEnvConfig(config, env) {
-  return unstable_readConfig({ config, env }, { hideWarnings: true });
+  try {
+    return unstable_readConfig({ config, env }, { hideWarnings: true });
+  } catch (err) {
+    throw new EnvScriptError(`wrangler cannot read [env.${env}] of ${configName(config)}: ${configErrorLine(err?.message ?? err)}`);
+  }
 }
 
 /** The command that runs wrangler: SPOT_WRANGLER when set, else the project's own. */

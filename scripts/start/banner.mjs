@@ -3,19 +3,45 @@
 
 import { DEMO_HOST } from "../demo-origin.mjs";
 import { localApiVersions } from "./demo-origins.mjs";
-import { bold, dim, green, red } from "./output.mjs";
+import { bold, dim, green, red, yellow } from "./output.mjs";
 
 /** Hours the console sign-in link of the banner stays valid (a dev admin token; run npm start again for a new one). */
 export const CONSOLE_TOKEN_HOURS = 8;
 
 /**
+ * The banner's lines about ENFORCEMENT (.dev.vars, else wrangler.toml [vars]; docs/operations.md
+ * "Report-only mode"): none for enforce (absent, "" or "enforce"), a warning for report-only, an error
+ * for anything else (the Worker answers every request 503 then).
+ * @param {{ value?: string, from: string } | undefined} enforcement the value and where it was read
+ * @returns {string[]}
+ */
+export function enforcementLines(enforcement) {
+  const value = enforcement?.value;
+  if (value === undefined || value === "" || value === "enforce") return [];
+  if (value === "report-only") {
+    return [
+      "",
+      `   ${yellow(bold(`! ENFORCEMENT=report-only`))} ${dim(`(${enforcement.from})`)}: a request that would be refused is forwarded anyway,`,
+      `     marked X-Spot-Would-Refuse and audited as would_refuse; delete the line and restart to enforce`,
+    ];
+  }
+  return [
+    "",
+    `   ${red(bold(`! ENFORCEMENT=${JSON.stringify(value)}`))} ${dim(`(${enforcement.from})`)}: not "enforce" or "report-only", so every request`,
+    `     answers 503 authorizer_unavailable; fix or delete it and restart`,
+  ];
+}
+
+/**
  * The closing banner: where everything runs, a ready curl and the spot-keys commands.
  * @param {{ url: string, ports: ReturnType<import("./args.mjs").localPorts>, defaultPort: boolean, demo: object,
- *   hashKeyChanged: boolean, consoleToken: string }} input `defaultPort`: the Worker is on wrangler.toml's [dev]
+ *   hashKeyChanged: boolean, consoleToken: string, enforcement?: { value?: string, from: string } }} input
+ *   `defaultPort`: the Worker is on wrangler.toml's [dev]
  *   port; `hashKeyChanged`: add a line pointing at the hash key warning printed just before; `consoleToken`: a
- *   fresh dev admin token for the console's sign-in URL
+ *   fresh dev admin token for the console's sign-in URL; `enforcement`: ENFORCEMENT and where it was read
+ *   ({@link enforcementLines})
  */
-export function banner({ url, ports, defaultPort, demo, hashKeyChanged, consoleToken }) {
+export function banner({ url, ports, defaultPort, demo, hashKeyChanged, consoleToken, enforcement }) {
   const line = dim("─".repeat(78));
   const versions = localApiVersions(ports);
   const byVersion = [...versions].sort((a, b) => a.version.localeCompare(b.version));
@@ -39,6 +65,7 @@ export function banner({ url, ports, defaultPort, demo, hashKeyChanged, consoleT
     `                 http://${DEMO_HOST}:${ports.sandbox}  sandbox: every version, test-mode keys (sk_test_) only`,
     `   JWKS          ${url}/.well-known/spot-authorizer/jwks.json  ${dim("(no API key; the demo origins verify X-Spot-Assertion with it)")}`,
     `   demo key      account ${bold(demo.account_id)}  key ${bold(demo.key_id)}  live  ${dim("(secret kept in .wrangler/demo-key.json)")}`,
+    ...enforcementLines(enforcement),
     ...(hashKeyChanged
       ? [
           "",

@@ -4,6 +4,7 @@
 import { spawn } from "node:child_process";
 import net from "node:net";
 import { dirname } from "node:path";
+import { JWKS_PATH } from "../../examples/verify-assertion.mjs";
 import { ROOT, WRANGLER } from "./files.mjs";
 import { indent, StartError, warn } from "./output.mjs";
 
@@ -116,6 +117,13 @@ export function assertPortFree(host, port, what) {
     probe.listen(port, host, () => probe.close(() => resolve()));
   });
 }
+
+/**
+ * What the readiness probe asks the Worker for: its JWKS, answered by the Worker itself without
+ * credentials and never forwarded or audited. (`GET /` would be forwarded, and in report-only mode
+ * audited as a `missing_api_key` would-refuse.)
+ */
+export const READINESS_PATH = JWKS_PATH;
 
 /** Resolves once anything answers HTTP at `url` (any status); rejects if `abort` fires first. */
 export async function waitForHttp(url, abort) {

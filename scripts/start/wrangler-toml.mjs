@@ -1,4 +1,4 @@
-// The few plain values of wrangler.toml npm start needs (worker name, [dev] ip and port, two [vars]);
+// The few plain values of wrangler.toml npm start needs (worker name, [dev] ip and port, three [vars]);
 // not a TOML parser.
 
 import { readText, WRANGLER_TOML } from "./files.mjs";
@@ -27,5 +27,6 @@ export function readTomlValues() {
     devPort: Number(dev.get("port") ?? 8787),
     hashKeyId: sections.get("vars")?.get("SECRET_HASH_KEY_ID"),
     issuer: sections.get("vars")?.get("ASSERTION_ISSUER"),
+    enforcement: sections.get("vars")?.get("ENFORCEMENT"),
   };
 }

@@ -217,7 +217,7 @@ describe("not found", () => {
   });
 
   it(`more objects that may hold it than one lookup reads → at most ${ARCHIVE_LOOKUP_LIMITS.maxObjects} read, a 404 saying the lookup stopped short`, async () => {
-    const errors = vi.spyOn(console, "error").mockImplementation(() => {});
+    const warnings = vi.spyOn(console, "warn").mockImplementation(() => {});
     const idTime = Date.UTC(2026, 1, 7, 10, 20, 0, 0);
     const n = ARCHIVE_LOOKUP_LIMITS.maxObjects + 3;
     for (let i = 0; i < n; i++) await archive(neighbours(idTime + i * SECOND, 2));
@@ -228,7 +228,7 @@ describe("not found", () => {
     expect(errorOf(body).message).toContain(`${n} objects may hold it, more than one lookup reads (${ARCHIVE_LOOKUP_LIMITS.maxObjects})`);
     expect(errorOf(body).message).toContain("Analytics on the archive");
     expect(calls.gets).toHaveLength(ARCHIVE_LOOKUP_LIMITS.maxObjects);
-    const logged = errors.mock.calls.map((args) => JSON.parse(String(args[0])));
+    const logged = warnings.mock.calls.map((args) => JSON.parse(String(args[0])));
     expect(logged).toContainEqual(expect.objectContaining({ msg: "audit_archive_lookup_bounded", why: "objects", candidates: n }));
   });
 });

@@ -509,7 +509,8 @@ describe("redeliveries", () => {
   });
 
   it("a message sent again as new (a replayed dead letter, attempts 1) whose events are archived: retried once, no second copy", async () => {
-    const warnings = vi.spyOn(console, "error").mockImplementation(() => {});
+    vi.spyOn(console, "error").mockImplementation(() => {});
+    const warnings = vi.spyOn(console, "warn").mockImplementation(() => {});
     const t = Date.UTC(2026, 0, 17, 16, 0, 0, 0);
     const events = [event("replay-1", t), event("replay-2", t + 1)];
     await run([message("replay-m1", events)]);

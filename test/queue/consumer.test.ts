@@ -152,7 +152,7 @@ describe("spot-audit-events", () => {
   });
 
   it("dead-letters a poison message at once, acks it, and still stores the others", async () => {
-    const warn = vi.spyOn(console, "error").mockImplementation(() => {});
+    const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
     const bad = { v: 1, events: [{ ...event("poison-x"), secret: "nope" }] };
     const { result } = await run(AUDIT_QUEUE_NAME, [
       eventMessage("poison-ok-1"),

@@ -45,7 +45,7 @@ async function kept(prefix: string): Promise<number[]> {
   return results.map((r) => Number(r.event_id.slice(prefix.length + 1))).sort((a, b) => a - b);
 }
 
-/** The JSON log lines written to console.error (warn and error) with this `msg`. */
+/** The JSON log lines written to a console spy (console.warn: warn, console.error: error) with this `msg`. */
 function logged(spy: ReturnType<typeof vi.spyOn>, msg: string): Record<string, unknown>[] {
   return spy.mock.calls
     .map((args: unknown[]) => {
@@ -72,6 +72,7 @@ describe("the size rule of the retention cron", () => {
   it("over the bound: deletes the oldest request events first, keeps the newest, and logs audit_trimmed_for_size", async () => {
     vi.spyOn(console, "log").mockImplementation(() => {});
     const errors = vi.spyOn(console, "error").mockImplementation(() => {});
+    const warnings = vi.spyOn(console, "warn").mockImplementation(() => {});
     await insertAdminEvent("admin-oldest", 30);
     await insertEvents("old", 4000, 10);
     await insertEvents("new", 1000, 1);
@@ -95,7 +96,7 @@ describe("the size rule of the retention cron", () => {
     const admin = await env.AUDIT_DB.prepare("SELECT count(*) AS n FROM admin_audit_events").first<{ n: number }>();
     expect(admin?.n).toBe(1);
 
-    const lines = logged(errors, "audit_trimmed_for_size");
+    const lines = logged(warnings, "audit_trimmed_for_size");
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatchObject({
       level: "warn",
@@ -113,7 +114,8 @@ describe("the size rule of the retention cron", () => {
 
   it("within a generous bound: only the age rule deletes, and nothing is logged as trimmed", async () => {
     vi.spyOn(console, "log").mockImplementation(() => {});
-    const errors = vi.spyOn(console, "error").mockImplementation(() => {});
+    vi.spyOn(console, "error").mockImplementation(() => {});
+    const warnings = vi.spyOn(console, "warn").mockImplementation(() => {});
     await insertEvents("aged", 200, 8);
     await insertEvents("young", 300, 6);
     const result = await applyRetention(env.AUDIT_DB, 7, NOW, DEFAULT_DB_MAX_MB * 1_000_000);
@@ -121,12 +123,13 @@ describe("the size rule of the retention cron", () => {
     expect(result.sizeAfterBytes).toBe(result.sizeBeforeTrimBytes);
     expect(await kept("aged")).toEqual([]);
     expect((await kept("young")).length).toBe(300);
-    expect(logged(errors, "audit_trimmed_for_size")).toEqual([]);
+    expect(logged(warnings, "audit_trimmed_for_size")).toEqual([]);
   });
 
   it("runs from the Worker's scheduled handler with AUDIT_DB_MAX_MB (MB = 10^6 bytes)", async () => {
     vi.spyOn(console, "log").mockImplementation(() => {});
     vi.spyOn(console, "error").mockImplementation(() => {});
+    vi.spyOn(console, "warn").mockImplementation(() => {});
     await insertEvents("cron", 3000, 2);
     expect(await databaseSize(env.AUDIT_DB)).toBeGreaterThan(1_000_000);
     await worker.scheduled(createScheduledController({ scheduledTime: NOW, cron: "17 * * * *" }), { ...env, AUDIT_DB_MAX_MB: "1" });
@@ -141,20 +144,22 @@ describe("the size rule of the retention cron", () => {
     "AUDIT_DB_MAX_MB %j falls back to the default bound: nothing is trimmed beyond the age rule",
     async (setting) => {
       vi.spyOn(console, "log").mockImplementation(() => {});
-      const errors = vi.spyOn(console, "error").mockImplementation(() => {});
+      vi.spyOn(console, "error").mockImplementation(() => {});
+      const warnings = vi.spyOn(console, "warn").mockImplementation(() => {});
       await insertEvents("lenient", 3000, 2);
       await worker.scheduled(createScheduledController({ scheduledTime: NOW, cron: "17 * * * *" }), {
         ...env,
         AUDIT_DB_MAX_MB: setting as string,
       });
       expect((await kept("lenient")).length).toBe(3000);
-      expect(logged(errors, "audit_trimmed_for_size")).toEqual([]);
+      expect(logged(warnings, "audit_trimmed_for_size")).toEqual([]);
     },
   );
 
   it("a bound below what the other tables hold: every request event goes, admin events stay, and it is logged once", async () => {
     vi.spyOn(console, "log").mockImplementation(() => {});
     const errors = vi.spyOn(console, "error").mockImplementation(() => {});
+    vi.spyOn(console, "warn").mockImplementation(() => {});
     await insertAdminEvent("admin-1", 3);
     await insertEvents("all", 1200, 2);
     const result = await applyRetention(env.AUDIT_DB, 90, NOW, 1000);
@@ -171,6 +176,7 @@ describe("the size rule of the retention cron", () => {
   it("a reported size that does not go down after deletes (free pages counted): stops after one round instead of deleting on", async () => {
     vi.spyOn(console, "log").mockImplementation(() => {});
     const errors = vi.spyOn(console, "error").mockImplementation(() => {});
+    vi.spyOn(console, "warn").mockImplementation(() => {});
     await insertEvents("file", 2000, 2);
     const real = (await databaseSize(env.AUDIT_DB)) ?? 0;
     // The same D1, but its size reads as the file's high-water mark: deletes never lower it.
@@ -195,7 +201,8 @@ describe("the size rule of the retention cron", () => {
 
   it("a D1 result without size_after: the size rule is skipped with a warning", async () => {
     vi.spyOn(console, "log").mockImplementation(() => {});
-    const errors = vi.spyOn(console, "error").mockImplementation(() => {});
+    vi.spyOn(console, "error").mockImplementation(() => {});
+    const warnings = vi.spyOn(console, "warn").mockImplementation(() => {});
     await insertEvents("nosize", 100, 2);
     const sizeless = new Proxy(env.AUDIT_DB, {
       get(target, prop) {
@@ -210,7 +217,7 @@ describe("the size rule of the retention cron", () => {
     const result = await applyRetention(sizeless, 90, NOW, 1000);
     expect(result).toMatchObject({ trimmedForSize: 0, sizeBeforeTrimBytes: null, sizeAfterBytes: null });
     expect((await kept("nosize")).length).toBe(100);
-    expect(logged(errors, "audit_db_size_unknown")).toHaveLength(1);
+    expect(logged(warnings, "audit_db_size_unknown")).toHaveLength(1);
   });
 
   it("deletes within the run's statement budget, oldest first, and says when it ran out", async () => {

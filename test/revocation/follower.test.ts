@@ -169,6 +169,7 @@ describe("a feed that cannot be read", () => {
   it("never refuses a valid key for that alone; past the bound the key cache TTL shortens and it is logged once", async () => {
     const lines: string[] = [];
     vi.spyOn(console, "error").mockImplementation((line: string) => void lines.push(line));
+    vi.spyOn(console, "warn").mockImplementation((line: string) => void lines.push(line));
     vi.spyOn(console, "log").mockImplementation((line: string) => void lines.push(line));
     const realNow = Date.now.bind(Date);
     let offset = 0;
@@ -208,7 +209,7 @@ describe("a feed that cannot be read", () => {
   });
 
   it("a new isolate whose first read fails goes on after the read (fail towards availability)", async () => {
-    vi.spyOn(console, "error").mockImplementation(() => {});
+    vi.spyOn(console, "warn").mockImplementation(() => {});
     expect(await probe({ REVOCATION_FEED: broken })).toBe(200);
   });
 });

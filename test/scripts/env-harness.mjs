@@ -10,22 +10,25 @@ import { fileURLToPath } from "node:url";
 export const ROOT = dirname(dirname(dirname(fileURLToPath(import.meta.url))));
 const FAKE = join(ROOT, "test", "scripts", "fake-wrangler.mjs");
 
-/** A fresh sandbox: `config` (a copy of wrangler.toml, or `toml`), an empty account, no commands yet. */
-export function sandbox(toml = readFileSync(join(ROOT, "wrangler.toml"), "utf8")) {
+/**
+ * A fresh sandbox: `config` (a copy of wrangler.toml, or `toml`, in a file named `name`), an empty
+ * account, no commands yet.
+ */
+export function sandbox(toml = readFileSync(join(ROOT, "wrangler.toml"), "utf8"), { name = "wrangler.toml" } = {}) {
   const dir = mkdtempSync(join(tmpdir(), "spot-env-test-"));
-  const config = join(dir, "wrangler.toml");
+  const config = join(dir, name);
   writeFileSync(config, toml);
   const state = join(dir, "state.json");
   const log = join(dir, "commands.jsonl");
   return {
     dir,
     config,
-    /** Runs scripts/<name>.mjs with `args` (plus --config) against the stand-in. */
-    run(name, args) {
+    /** Runs scripts/<name>.mjs with `args` (plus --config) against the stand-in; `env` overrides variables. */
+    run(name, args, env = {}) {
       return new Promise((resolve, reject) => {
         const child = spawn(process.execPath, [join(ROOT, "scripts", `${name}.mjs`), ...args, "--config", config], {
           cwd: ROOT,
-          env: { ...process.env, SPOT_WRANGLER: FAKE, SPOT_FAKE_STATE: state, SPOT_FAKE_LOG: log },
+          env: { ...process.env, SPOT_WRANGLER: FAKE, SPOT_FAKE_STATE: state, SPOT_FAKE_LOG: log, ...env },
           stdio: ["ignore", "pipe", "pipe"],
         });
         let stdout = "";

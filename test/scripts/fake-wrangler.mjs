@@ -8,6 +8,17 @@ import { appendFileSync, existsSync, readFileSync, writeFileSync } from "node:fs
 
 const statePath = process.env.SPOT_FAKE_STATE;
 const logPath = process.env.SPOT_FAKE_LOG;
+for (const [name, value] of [
+  ["SPOT_FAKE_STATE", statePath],
+  ["SPOT_FAKE_LOG", logPath],
+]) {
+  if (!value) {
+    process.stderr.write(
+      `fake wrangler: set ${name} to a file path (the stand-in account's ${name === "SPOT_FAKE_STATE" ? "state, JSON" : "command log"})\n`,
+    );
+    process.exit(2);
+  }
+}
 const state = existsSync(statePath)
   ? JSON.parse(readFileSync(statePath, "utf8"))
   : { kv: [], d1: [], queues: [], buckets: [], secrets: {}, failSecretList: false };

@@ -3,6 +3,7 @@
 // And `npm run deploy` deploys only after a passing preflight.
 
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
@@ -33,18 +34,28 @@ const SECRETS = { SECRET_HASH_KEY: true, ASSERTION_SIGNING_KEY: true };
 const account = (secrets = SECRETS) => ({ kv: [], d1: [], queues: [], buckets: [], secrets: { production: secrets, staging: SECRETS } });
 
 /** Runs preflight on production with `edit` applied to the ready wrangler.toml; returns the ✘ lines. */
-async function problems(edit = (t) => t, acct = account()) {
-  const box = sandbox(edit(readyToml()));
+async function problems(edit = (t) => t, acct = account(), options = undefined) {
+  const box = sandbox(edit(readyToml()), options);
   try {
     box.setAccount(acct);
     const run = await box.run("preflight", ["--env", "production"]);
     const lines = run.stderr.split("\n").filter((l) => l.startsWith("✘ "));
     assert.equal(run.code, lines.length === 0 ? 0 : 1, run.stderr);
+    assert.doesNotMatch(run.stderr, /^\s+at /m, "no stack trace");
     return lines;
   } finally {
     box.cleanup();
   }
 }
+
+/** Deletes the `[[env.production.<table>]]` block whose first line under the header is `first`. */
+const withoutBlock = (table, first) => (text) => {
+  const block = new RegExp(
+    `\\[\\[env\\.production\\.${table}\\]\\]\\n${first.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\n(?:[^\\[\\n][^\\n]*\\n)*\\n?`,
+  );
+  assert.match(text, block);
+  return text.replace(block, "");
+};
 
 /** Replaces `from` with `to` inside [env.production] only. */
 const inProduction = (from, to) => (text) => {
@@ -73,7 +84,7 @@ describe("preflight --env production", () => {
   it("empty ADMIN_JWT_AUDIENCE", async () => {
     const found = await problems(inProduction('ADMIN_JWT_AUDIENCE = "aud-tag-of-the-access-app"', 'ADMIN_JWT_AUDIENCE = ""'));
     assert.equal(found.length, 1);
-    assert.match(found[0], /^✘ ADMIN_JWT_AUDIENCE is empty .*set it in \[env\.production\] of wrangler\.toml vars/);
+    assert.match(found[0], /^✘ ADMIN_JWT_AUDIENCE is empty .*set it in \[env\.production\.vars\] of wrangler\.toml to/);
   });
 
   it("missing secrets", async () => {
@@ -97,6 +108,68 @@ describe("preflight --env production", () => {
     assert.match(found[0], /^✘ route admin\.spot-thought\.com\/__spot\/\* names no zone; add zone_name/);
   });
 
+  it("a route object without its zone: one line, not wrangler's error", async () => {
+    const found = await problems(
+      inProduction(
+        '{ pattern = "admin.spot-thought.com/__spot/*", zone_name = "spot-thought.com" }',
+        '{ pattern = "admin.spot-thought.com/__spot/*" }',
+      ),
+    );
+    assert.deepEqual(found, [
+      '✘ route admin.spot-thought.com/__spot/* names no zone; add zone_name = "<zone>" (or zone_id, or custom_domain = true) to it in [env.production] of wrangler.toml',
+    ]);
+  });
+
+  it("a configuration wrangler cannot read: one line with its first words", async () => {
+    const found = await problems(inProduction("workers_dev = false", 'workers_dev = "no"'));
+    assert.equal(found.length, 1);
+    assert.match(
+      found[0],
+      /^✘ wrangler cannot read \[env\.production\] of wrangler\.toml: Expected "workers_dev" to be of type boolean but got "no"; fix it \(`npx wrangler deploy --dry-run --env production --config wrangler\.toml` shows/,
+    );
+  });
+
+  it("an ENFORCEMENT that is not a mode", async () => {
+    const found = await problems(inProduction('ENFORCEMENT = "enforce"', 'ENFORCEMENT = "report_only"'));
+    assert.equal(found.length, 1);
+    assert.match(
+      found[0],
+      /^✘ ENFORCEMENT "report_only" is not a mode .*set it in \[env\.production\.vars\] of wrangler\.toml to "enforce"/,
+    );
+    assert.deepEqual(await problems(inProduction('ENFORCEMENT = "enforce"', 'ENFORCEMENT = "report-only"')), []);
+    assert.deepEqual(await problems(inProduction('ENFORCEMENT = "enforce"', 'ENFORCEMENT = ""')), []);
+  });
+
+  it("an ADMIN_JWKS_URL that is not https", async () => {
+    const found = await problems(inProduction('ADMIN_JWKS_URL = "https://', 'ADMIN_JWKS_URL = "http://'));
+    assert.equal(found.length, 1);
+    assert.match(found[0], /^✘ ADMIN_JWKS_URL "http:\/\/spot-thought\.cloudflareaccess\.com\/cdn-cgi\/access\/certs" is not an https URL/);
+  });
+
+  it("AUTH_FAILURE_LIMIT that differs from AUTH_FAILURE_LIMITER's simple.limit", async () => {
+    const found = await problems(inProduction('AUTH_FAILURE_LIMIT = "30"', 'AUTH_FAILURE_LIMIT = "50"'));
+    assert.deepEqual(found, [
+      "✘ AUTH_FAILURE_LIMIT is 50 but the AUTH_FAILURE_LIMITER rate limit's simple.limit is 30: they must be equal; change one of them in [env.production] of wrangler.toml",
+    ]);
+  });
+
+  it("no KEYS namespace", async () => {
+    const found = await problems(withoutBlock("kv_namespaces", 'binding = "KEYS"'));
+    assert.equal(found.length, 1);
+    assert.match(found[0], /^✘ no KV namespace KEYS .*add \[\[env\.production\.kv_namespaces\]\] binding = "KEYS"/);
+  });
+
+  it("a rate-limit tier without its binding", async () => {
+    const found = await problems(withoutBlock("ratelimits", 'name = "KEY_RATE_LIMIT_600"'));
+    assert.equal(found.length, 1);
+    assert.match(found[0], /^✘ no rate limit KEY_RATE_LIMIT_600 .*simple = \{ limit = 600, period = 60 \}/);
+  });
+
+  it("names the file of --config, not wrangler.toml", async () => {
+    const found = await problems(inProduction('ENFORCEMENT = "enforce"', 'ENFORCEMENT = "x"'), account(), { name: "prod.toml" });
+    assert.match(found[0], /set it in \[env\.production\.vars\] of prod\.toml/);
+  });
+
   it("a rate-limit namespace id used by another environment", async () => {
     const found = await problems(inProduction('namespace_id = "7104"', 'namespace_id = "8104"'));
     assert.equal(found.length, 1);
@@ -107,6 +180,85 @@ describe("preflight --env production", () => {
     const found = await problems(inProduction('"status": "preview"', '"status": "beta"'));
     assert.equal(found.length, 1);
     assert.match(found[0], /^✘ API_VERSIONS is unusable \(every request would answer 503\): .*status/);
+  });
+});
+
+describe("command line of provision, preflight and deploy", () => {
+  for (const script of ["provision", "preflight", "deploy"]) {
+    it(`${script} --help / -h: the usage, exit 0`, async () => {
+      const box = sandbox();
+      try {
+        for (const flag of ["--help", "-h"]) {
+          const run = await box.run(script, [flag]);
+          assert.equal(run.code, 0, run.stderr);
+          assert.match(run.stdout, new RegExp(`^usage: npm run ${script} -- --env <environment>`));
+          assert.equal(run.stderr, "");
+        }
+        assert.deepEqual(box.commands(), [], "wrangler not run");
+      } finally {
+        box.cleanup();
+      }
+    });
+  }
+
+  for (const script of ["provision", "preflight"]) {
+    it(`${script}: an unknown option is named, with the close one, then the usage; exit 2, no stack trace`, async () => {
+      const box = sandbox();
+      try {
+        const typo = await box.run(script, ["--evn", "staging"]);
+        assert.equal(typo.code, 2);
+        assert.match(typo.stderr, /^✘ unknown option --evn; did you mean --env\?\nusage: /);
+        assert.doesNotMatch(typo.stderr, /ERR_PARSE_ARGS|^\s+at /m);
+        const far = await box.run(script, ["--env", "staging", "--frobnicate"]);
+        assert.equal(far.code, 2);
+        assert.match(far.stderr, /^✘ unknown option --frobnicate\nusage: /);
+        assert.deepEqual(box.commands(), [], "wrangler not run");
+      } finally {
+        box.cleanup();
+      }
+    });
+  }
+
+  it("deploy passes unknown options on to wrangler, but names a mistyped --env", async () => {
+    const box = sandbox();
+    try {
+      const typo = await box.run("deploy", ["--evn", "staging"]);
+      assert.equal(typo.code, 2);
+      assert.match(typo.stderr, /^✘ --env is required: .*; --evn: did you mean --env\?\nusage: npm run deploy/);
+      assert.deepEqual(box.commands(), [], "wrangler not run");
+    } finally {
+      box.cleanup();
+    }
+  });
+
+  it("a missing or unknown --env: exit 2 with the environments and the file's name", async () => {
+    const box = sandbox(undefined, { name: "other.toml" });
+    try {
+      const missing = await box.run("preflight", []);
+      assert.equal(missing.code, 2);
+      assert.match(missing.stderr, /^✘ --env is required: one of staging, production \(the top level of other\.toml/);
+      const unknown = await box.run("provision", ["--env", "prod"]);
+      assert.equal(unknown.code, 2);
+      assert.match(unknown.stderr, /^✘ no \[env\.prod\] in other\.toml; environments: staging, production\n/);
+    } finally {
+      box.cleanup();
+    }
+  });
+});
+
+describe("fake-wrangler.mjs", () => {
+  it("without SPOT_FAKE_STATE or SPOT_FAKE_LOG: one line naming the variable, exit 2", () => {
+    for (const missing of ["SPOT_FAKE_STATE", "SPOT_FAKE_LOG"]) {
+      const env = { ...process.env, SPOT_FAKE_STATE: "state.json", SPOT_FAKE_LOG: "log.jsonl" };
+      delete env[missing];
+      const run = spawnSync(process.execPath, [join(ROOT, "test", "scripts", "fake-wrangler.mjs"), "kv", "namespace", "list"], {
+        env,
+        encoding: "utf8",
+      });
+      assert.equal(run.status, 2);
+      assert.equal(run.stdout, "");
+      assert.match(run.stderr, new RegExp(`^fake wrangler: set ${missing} to a file path[^\\n]*\\n$`));
+    }
   });
 });
 

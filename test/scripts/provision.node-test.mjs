@@ -125,13 +125,28 @@ describe("provision --env staging", () => {
     }
   });
 
-  it("refuses without --env, or with an environment wrangler.toml does not have", async () => {
+  it("refuses without --env, or with an environment wrangler.toml does not have (exit 2, with the usage)", async () => {
     const none = await box.run("provision", []);
-    assert.equal(none.code, 1);
+    assert.equal(none.code, 2);
     assert.match(none.stderr, /--env is required: one of staging, production/);
     const bad = await box.run("provision", ["--env", "qa"]);
-    assert.equal(bad.code, 1);
+    assert.equal(bad.code, 2);
     assert.match(bad.stderr, /no \[env\.qa\]/);
+    assert.match(bad.stderr, /^usage: npm run provision/m);
+  });
+});
+
+describe("provision --config <file>", () => {
+  it("names that file, not wrangler.toml, in what it prints", async () => {
+    const box = sandbox(undefined, { name: "copy.toml" });
+    try {
+      const run = await box.run("provision", ["--env", "staging"]);
+      assert.equal(run.code, 0, run.stderr);
+      assert.match(run.stdout, /^wrote KEYS id, AUDIT_DB database_id into \[env\.staging\] of copy\.toml: commit it$/m);
+      assert.doesNotMatch(run.stdout + run.stderr, /wrangler\.toml/);
+    } finally {
+      box.cleanup();
+    }
   });
 });
 
@@ -165,6 +180,10 @@ describe("provision helpers", () => {
     assert.throws(
       () => setEnvBindingValue(text, { env: "c", table: "kv_namespaces", binding: "KEYS", key: "id", value: "x" }),
       /no \[\[env\.c/,
+    );
+    assert.throws(
+      () => setEnvBindingValue(text, { env: "c", table: "kv_namespaces", binding: "KEYS", key: "id", value: "x", file: "copy.toml" }),
+      /in copy\.toml$/,
     );
   });
 });

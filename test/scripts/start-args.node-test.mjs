@@ -9,6 +9,8 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { ROOT } from "../../scripts/lib/wrangler.mjs";
 import { closestOption, DEFAULT_PORT, localPorts, parseStartArgs, USAGE, UsageError } from "../../scripts/start/args.mjs";
+import { banner, enforcementLines } from "../../scripts/start/banner.mjs";
+import { READINESS_PATH } from "../../scripts/start/processes.mjs";
 import { repeatedBindingsFilter } from "../../scripts/start/wrangler-dev.mjs";
 
 const usageError = (pattern) => (err) => err instanceof UsageError && err.exitCode === 2 && pattern.test(err.message);
@@ -146,5 +148,39 @@ describe("npm start: wrangler's bindings table", () => {
     const a = ["Your Worker has access to the following bindings:", "env.A", ""];
     const b = ["Your Worker has access to the following bindings:", "env.B", ""];
     assert.deepEqual([...a, ...b, ...a].flatMap(filter), [...a, ...b]);
+  });
+});
+
+describe("npm start: readiness and the banner's enforcement line", () => {
+  it("the readiness probe asks for the JWKS (answered by the Worker, never forwarded or audited), not GET /", () => {
+    assert.equal(READINESS_PATH, "/.well-known/spot-authorizer/jwks.json");
+  });
+
+  it("says so when ENFORCEMENT is report-only, naming where it was read; nothing for enforce", () => {
+    for (const value of [undefined, "", "enforce"]) assert.deepEqual(enforcementLines({ value, from: ".dev.vars" }), []);
+    const reportOnly = enforcementLines({ value: "report-only", from: ".dev.vars" }).join("\n");
+    assert.match(reportOnly, /! ENFORCEMENT=report-only.*\(\.dev\.vars\): a request that would be refused is forwarded anyway/);
+    const bad = enforcementLines({ value: "report_only", from: "wrangler.toml [vars]" }).join("\n");
+    assert.match(bad, /! ENFORCEMENT="report_only".*\(wrangler\.toml \[vars\]\).*every request\n.*503/);
+  });
+
+  it("the banner prints that line", () => {
+    const printed = [];
+    const original = console.log;
+    console.log = (text) => printed.push(String(text));
+    try {
+      banner({
+        url: "http://127.0.0.1:8787",
+        ports: localPorts(8787),
+        defaultPort: true,
+        demo: { account_id: "acct_demo", key_id: "key_1", secret: "s" },
+        hashKeyChanged: false,
+        consoleToken: "t",
+        enforcement: { value: "report-only", from: ".dev.vars" },
+      });
+    } finally {
+      console.log = original;
+    }
+    assert.match(printed.join("\n"), /! ENFORCEMENT=report-only/);
   });
 });
