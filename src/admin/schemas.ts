@@ -8,11 +8,12 @@ import "@hono/zod-openapi";
 import * as z from "zod";
 import { ACTOR_MAX_CHARS, ADMIN_ACTIONS, AdminAuditEventSchema } from "../audit/admin-event";
 import { AuditEventSchema, FORGED_HEADER_MAX_CHARS, FORGED_HEADERS_MAX_ENTRIES, ID_MAX_CHARS, REASON_MAX_CHARS } from "../audit/event";
-import { DEFAULT_PAGE_SIZE, MAX_CURSOR_CHARS, MAX_PAGE_SIZE, MAX_UNKEYED_WINDOW_MS } from "../audit/query";
+import { DEFAULT_PAGE_SIZE, MAX_CURSOR_CHARS, MAX_PAGE_SIZE, MAX_UNKEYED_WINDOW_MS, WOULD_REFUSE_ANY } from "../audit/query";
 import { parseAddress } from "../client-ip/forwarded";
 import { ERROR_CODES, type ErrorCode } from "../errors";
 import { API_KEY_PATTERN, API_SECRET_PATTERN } from "../keys/format";
 import { isRateLimitTier, MAX_ALLOWLIST_ENTRIES, MAX_CIDR_CHARS, normalizeCidr, RATE_LIMIT_TIERS_PER_MINUTE } from "../keys/policy";
+import { WOULD_REFUSE } from "../request-path/would-refuse";
 import { LABEL_NORMALIZATION_FORM, labelCharacterProblem } from "./label";
 import { DEFAULT_OVERLAP_SECONDS, KEY_ID_PATTERN, LABEL_MAX_CHARS, MAX_EXPIRES_AHEAD_DAYS, MAX_OVERLAP_SECONDS } from "./model";
 
@@ -378,6 +379,9 @@ const CursorParam = z
   .max(MAX_CURSOR_CHARS)
   .openapi({ description: "The `next_cursor` of the previous page, as it was (opaque). Keep the other parameters the same." });
 
+/** Values of the `would_refuse` search filter: `any`, or one of the codes report-only mode records. */
+export const WOULD_REFUSE_VALUES = [WOULD_REFUSE_ANY, ...[...WOULD_REFUSE].sort()] as [string, ...string[]];
+
 /** Query of GET /audit/events. Unknown parameters are refused (a misspelt filter must not widen a search). */
 export const AuditSearchQuery = z.strictObject({
   account_id: z
@@ -398,6 +402,14 @@ export const AuditSearchQuery = z.strictObject({
     .optional()
     .openapi({
       description: `Without account_id, key_id, request_id, source_ip or connecting_ip, \`since\` is required and the range may span at most ${MAX_UNKEYED_WINDOW_MS / 3_600_000} hours.`,
+    }),
+  would_refuse: z
+    .enum(WOULD_REFUSE_VALUES)
+    .optional()
+    .openapi({
+      description:
+        'Report-only mode (docs/operations.md "Report-only mode"): `any` for every event with a `would_refuse` code, or only the events ' +
+        `of one code. Without account_id, key_id, request_id, source_ip or connecting_ip, \`since\` is required and the range may span at most ${MAX_UNKEYED_WINDOW_MS / 3_600_000} hours.`,
     }),
   since: Since.optional(),
   until: Until.optional(),

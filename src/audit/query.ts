@@ -23,9 +23,9 @@ export const DEFAULT_PAGE_SIZE = 50;
 /** Largest `limit`. */
 export const MAX_PAGE_SIZE = 200;
 /**
- * Longest time range of a request-event search that filters by `outcome` without any indexed filter
- * (account, key, request id, source or connecting IP): such a search walks the time index and tests each
- * row, so its cost is bounded by the rows of the range, which this bounds.
+ * Longest time range of a request-event search that filters by `outcome` or `would_refuse` without any
+ * indexed filter (account, key, request id, source or connecting IP): such a search walks a time index and
+ * tests each row, so its cost is bounded by the rows of the range, which this bounds.
  */
 export const MAX_UNKEYED_WINDOW_MS = 24 * 3_600_000;
 /** Longest cursor accepted, in characters. */
@@ -88,6 +88,8 @@ export interface AuditSearchFilters {
   sourceIp?: string;
   connectingIp?: string;
   outcome?: AuditOutcome;
+  /** Report-only mode's mark: {@link WOULD_REFUSE_ANY} (any non-null `would_refuse`) or one error code. */
+  wouldRefuse?: string;
   /** Inclusive lower bound, epoch ms. */
   sinceMs?: number;
   /** Exclusive upper bound, epoch ms. */
@@ -97,6 +99,9 @@ export interface AuditSearchFilters {
   /** 1..MAX_PAGE_SIZE. */
   limit: number;
 }
+
+/** The `would_refuse` filter value that matches every event with a would-refuse mark, whatever its code. */
+export const WOULD_REFUSE_ANY = "any";
 
 type Keyed<F> = { filter: keyof F & string; column: string; index: string };
 
@@ -112,6 +117,11 @@ export const AUDIT_EVENT_INDEXES: readonly Keyed<AuditSearchFilters>[] = [
   { filter: "sourceIp", column: "source_ip", index: "audit_events_source_ip_time" },
 ];
 export const AUDIT_EVENT_TIME_INDEX = "audit_events_time";
+/**
+ * The partial index of report-only rows that would have been refused (migration 0009): a search by
+ * `would_refuse` without an indexed filter reads it instead of the time index, so it reads only marked rows.
+ */
+export const AUDIT_EVENT_WOULD_REFUSE_INDEX = "audit_events_would_refuse_time";
 
 /** True when the search has one of the indexed equality filters of {@link AUDIT_EVENT_INDEXES}. */
 export function hasKeyedFilter(filters: AuditSearchFilters): boolean {
@@ -156,7 +166,7 @@ function select<F>(
   indexes: readonly Keyed<F>[],
   timeIndex: string,
   filters: F,
-  extra: { column: string; value: string | undefined }[],
+  extra: { column: string; value: string | undefined; notNull?: boolean }[],
   time: { sinceMs?: number; untilMs?: number; after?: Cursor },
   rows: number,
 ): BuiltQuery {
@@ -171,6 +181,10 @@ function select<F>(
   }
   for (const e of extra) {
     if (e.value === undefined) continue;
+    if (e.notNull) {
+      where.push(`${e.column} IS NOT NULL`);
+      continue;
+    }
     where.push(`${e.column} = ?`);
     params.push(e.value);
   }
@@ -191,9 +205,13 @@ export function buildAuditSearch(filters: AuditSearchFilters): BuiltQuery {
     "audit_events",
     EVENT_SELECT,
     AUDIT_EVENT_INDEXES,
-    AUDIT_EVENT_TIME_INDEX,
+    // No indexed filter: a would-refuse search reads only the marked rows (the partial index), else the time index.
+    filters.wouldRefuse === undefined ? AUDIT_EVENT_TIME_INDEX : AUDIT_EVENT_WOULD_REFUSE_INDEX,
     filters,
-    [{ column: "outcome", value: filters.outcome }],
+    [
+      { column: "outcome", value: filters.outcome },
+      { column: "would_refuse", value: filters.wouldRefuse, notNull: filters.wouldRefuse === WOULD_REFUSE_ANY },
+    ],
     filters,
     // One row more than the page: whether it exists decides next_cursor.
     filters.limit + 1,

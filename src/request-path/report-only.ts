@@ -16,15 +16,12 @@ import { resolveApiVersion } from "./api-version";
 import { authenticateKey } from "./authenticate";
 import type { ApiCall } from "./call";
 import { checkCredentials } from "./credentials";
-import { CREDENTIAL_FAILURES, refuseBlockedAddress } from "./failed-auth";
+import { refuseBlockedAddress } from "./failed-auth";
 import { enforceKeyPolicy } from "./key-policy";
+import { WOULD_REFUSE } from "./would-refuse";
 
-/**
- * The refusals report-only mode turns into a mark: every credential failure (400/401), a blocked
- * address's 429 (the flood throttle; the address's requests then skip the credential checks, so a
- * flood still costs no hashing or KV read), and the key policy's 403 `ip_not_allowed` and 429 `rate_limited`.
- */
-export const WOULD_REFUSE: ReadonlySet<ErrorCode> = new Set<ErrorCode>([...CREDENTIAL_FAILURES, "ip_not_allowed", "rate_limited"]);
+/** The refusals report-only mode turns into a mark (src/request-path/would-refuse.ts). */
+export { WOULD_REFUSE };
 
 /** The `ENFORCEMENT` value last read, and whether it is report-only (one per isolate in practice). */
 let readMode: { setting: string | undefined; reportOnly: boolean } | undefined;

@@ -16,11 +16,13 @@ import {
   type AdminSearchFilters,
   AUDIT_EVENT_INDEXES,
   AUDIT_EVENT_TIME_INDEX,
+  AUDIT_EVENT_WOULD_REFUSE_INDEX,
   type AuditSearchFilters,
   buildAdminSearch,
   buildAuditSearch,
   encodeCursor,
   searchAuditEvents,
+  WOULD_REFUSE_ANY,
 } from "../../src/audit/query";
 import { resolveClientIp } from "../../src/client-ip/resolve";
 import { clearKeyCache } from "../../src/keys/store";
@@ -44,11 +46,21 @@ interface Spec {
   connecting: string;
   xff?: string;
   folded?: number;
+  /** Report-only mode's mark. */
+  wouldRefuse?: string;
 }
 
 const SPECS: Spec[] = [
   { id: "e01", t: 0, account: "acct_alpha", key: "key_a1", outcome: "allowed", connecting: "198.51.100.1", xff: "203.0.113.9" },
-  { id: "e02", t: 1000, account: "acct_alpha", key: "key_a1", outcome: "allowed", connecting: "198.51.100.1" },
+  {
+    id: "e02",
+    t: 1000,
+    account: "acct_alpha",
+    key: "key_a1",
+    outcome: "allowed",
+    connecting: "198.51.100.1",
+    wouldRefuse: "ip_not_allowed",
+  },
   {
     id: "e03",
     t: 2000,
@@ -60,7 +72,16 @@ const SPECS: Spec[] = [
     xff: "203.0.113.9, 10.0.0.1",
   },
   { id: "e04", t: 3000, account: "acct_alpha", key: null, outcome: "denied", reason: "invalid_credentials", connecting: "2001:db8::1" },
-  { id: "e05", t: 4000, account: "acct_beta", key: "key_b1", outcome: "allowed", connecting: "2001:db8::1", xff: "[2001:db8::beef]:443" },
+  {
+    id: "e05",
+    t: 4000,
+    account: "acct_beta",
+    key: "key_b1",
+    outcome: "allowed",
+    connecting: "2001:db8::1",
+    xff: "[2001:db8::beef]:443",
+    wouldRefuse: "rate_limited",
+  },
   { id: "e06", t: 5000, account: "acct_beta", key: "key_b1", outcome: "error", reason: "upstream_timeout", connecting: "198.51.100.1" },
   {
     id: "e07",
@@ -118,6 +139,7 @@ function eventOf(spec: Spec): AuditEvent {
     country: "DE",
     colo: "FRA",
     forgedHeaders: spec.id === "e03" ? ["x-spot-account-id"] : [],
+    wouldRefuse: spec.wouldRefuse ?? null,
   });
   return spec.folded ? { ...event, folded_count: spec.folded } : event;
 }
@@ -202,6 +224,10 @@ describe("GET /audit/events: filters", () => {
     ["connecting_ip, IPv6 in brackets", { connecting_ip: "[2001:DB8::1]" }, ["e05", "e04"]],
     ["connecting_ip, IPv4-mapped IPv6", { connecting_ip: "::ffff:198.51.100.2" }, ["e03"]],
     ["outcome with a time range", { outcome: "denied", since: iso(-HOUR), until: iso(HOUR) }, ["e08", "e07", "e04", "e03"]],
+    ["would_refuse any with a time range", { would_refuse: "any", since: iso(-HOUR), until: iso(HOUR) }, ["e05", "e02"]],
+    ["would_refuse, one code, with a time range", { would_refuse: "rate_limited", since: iso(-HOUR), until: iso(HOUR) }, ["e05"]],
+    ["would_refuse and outcome", { would_refuse: "any", outcome: "allowed", since: iso(-HOUR), until: iso(HOUR) }, ["e05", "e02"]],
+    ["would_refuse with an indexed filter, no time range", { would_refuse: "any", account_id: "acct_alpha" }, ["e02"]],
     ["since (inclusive)", { since: iso(7000) }, ["tie-e", "tie-d", "tie-c", "tie-b", "tie-a", "e08"]],
     ["until (exclusive)", { until: iso(1000) }, ["e01", "e14"]],
     ["since and until", { since: iso(1000), until: iso(3000) }, ["e03", "e02"]],
@@ -226,6 +252,7 @@ describe("GET /audit/events: filters", () => {
       ["source_ip", "sourceIp"],
       ["connecting_ip", "connectingIp"],
       ["outcome", "outcome"],
+      ["would_refuse", "wouldRefuse"],
     ] as const;
     const samples = ["e01", "e03", "e05", "e06", "e08"].map((id) => EVENTS.find((e) => e.event_id === id) as AuditEvent);
     let checked = 0;
@@ -325,6 +352,10 @@ describe("GET /audit/events: bad parameters → 400 invalid_parameter naming the
     [{ cursor: encodeCursor("a", { timeMs: T0, eventId: "e01" }) }, "query.cursor"],
     [{ outcome: "denied" }, "query.since"],
     [{ outcome: "denied", since: iso(-25 * HOUR), until: iso(0) }, "query.since"],
+    [{ would_refuse: "maybe" }, "query.would_refuse"],
+    [{ would_refuse: "not_found", since: iso(-HOUR) }, "query.would_refuse"],
+    [{ would_refuse: "any" }, "query.since"],
+    [{ would_refuse: "rate_limited", since: iso(-25 * HOUR), until: iso(0) }, "query.since"],
   ])("%j → %s", async (params, param) => {
     const { res, body, adminEvents } = await search(params as Record<string, string>);
     expect(res.status).toBe(400);
@@ -342,6 +373,16 @@ describe("GET /audit/events: bad parameters → 400 invalid_parameter naming the
     const { res, body } = await adminCall("GET", "/audit/events?outcome=allowed&outcome=denied&account_id=acct_alpha");
     expect(res.status).toBe(400);
     expect(errorOf(body).param).toBe("query.outcome");
+  });
+
+  it("a would_refuse search without an indexed filter or time range is refused naming would_refuse; the canonical query keeps it", async () => {
+    const refused = await search({ would_refuse: "any" });
+    expect(errorOf(refused.body).message).toContain("a search by would_refuse without account_id");
+    const { res, page, adminEvents } = await search({ would_refuse: "ip_not_allowed", account_id: "acct_alpha" });
+    expect(res.status).toBe(200);
+    expect(ids(page.events)).toEqual(["e02"]);
+    expect(page.events[0]?.would_refuse).toBe("ip_not_allowed");
+    expect(adminEvents[0]).toMatchObject({ action: "audit.search", query: "account_id=acct_alpha&would_refuse=ip_not_allowed&limit=50" });
   });
 
   it("an outcome with an indexed filter needs no time range", async () => {
@@ -593,55 +634,62 @@ function subsets<T>(items: readonly T[]): T[][] {
 describe("EXPLAIN QUERY PLAN: every supported filter combination reads an index", () => {
   const cursor = { timeMs: T0, eventId: "e01" };
 
-  it("request events: 5 indexed filters × outcome × since × until × cursor (512 combinations)", async () => {
+  it("request events: 5 indexed filters × (none, outcome, would_refuse any, both with one code) × since × until × cursor (1024 combinations)", async () => {
     const values = { requestId: "r", keyId: "key_x", accountId: "acct_x", connectingIp: "192.0.2.1", sourceIp: "192.0.2.2" } as const;
+    // The filters tested row by row: outcome and would_refuse, alone and together (not every pair: the suite's time).
+    const rowByRow: Pick<AuditSearchFilters, "outcome" | "wouldRefuse">[] = [
+      {},
+      { outcome: "denied" },
+      { wouldRefuse: WOULD_REFUSE_ANY },
+      { outcome: "allowed", wouldRefuse: "rate_limited" },
+    ];
     let checked = 0;
     for (const keyed of subsets(AUDIT_EVENT_INDEXES)) {
-      for (const [outcome, since, until, after] of subsets(["outcome", "since", "until", "after"]).map((s) => [
-        s.includes("outcome"),
-        s.includes("since"),
-        s.includes("until"),
-        s.includes("after"),
-      ])) {
-        const filters: AuditSearchFilters = { limit: 50 };
-        for (const k of keyed) Object.assign(filters, { [k.filter]: values[k.filter as keyof typeof values] });
-        if (outcome) filters.outcome = "denied";
-        if (since) filters.sinceMs = T0 - HOUR;
-        if (until) filters.untilMs = T0 + HOUR;
-        if (after) filters.after = cursor;
-        const q = buildAuditSearch(filters);
-        const expected = keyed[0]?.index ?? AUDIT_EVENT_TIME_INDEX;
-        expect(q.index).toBe(expected);
-        const detail = await plan(q.sql, q.params);
-        const label = `${JSON.stringify(filters)} → ${JSON.stringify(detail)}`;
-        // The table is read only through the chosen index, never scanned on its own.
-        const reads = detail.filter((d) => /audit_events/.test(d));
-        expect(reads, label).toHaveLength(1);
-        const bounded = since || until || after;
-        if (keyed[0]?.index === "audit_events_request") {
-          expect(reads[0], label).toBe("SEARCH audit_events USING INDEX audit_events_request (request_id=?)");
-          expect(detail, label).toContain("USE TEMP B-TREE FOR ORDER BY");
-        } else if (keyed[0]) {
-          // (column, time_ms DESC): equality on the column and, when bounded, the time range inside the index.
-          const column = keyed[0].column;
-          const range =
-            since && (until || after) ? " AND time_ms>? AND time_ms<?" : since ? " AND time_ms>?" : bounded ? " AND time_ms<?" : "";
-          expect(reads[0], label).toBe(`SEARCH audit_events USING INDEX ${keyed[0].index} (${column}=?${range})`);
-          // Index order gives time_ms; only rows of one millisecond are sorted by event id.
-          expect(detail, label).toContain("USE TEMP B-TREE FOR LAST TERM OF ORDER BY");
-        } else {
-          const range = since && (until || after) ? " (time_ms>? AND time_ms<?)" : since ? " (time_ms>?)" : bounded ? " (time_ms<?)" : "";
-          expect(reads[0], label).toBe(
-            bounded
-              ? `SEARCH audit_events USING INDEX ${AUDIT_EVENT_TIME_INDEX}${range}`
-              : `SCAN audit_events USING INDEX ${AUDIT_EVENT_TIME_INDEX}`,
-          );
-          expect(detail, label).toContain("USE TEMP B-TREE FOR LAST TERM OF ORDER BY");
+      for (const row of rowByRow) {
+        for (const [since, until, after] of subsets(["since", "until", "after"]).map((s) => [
+          s.includes("since"),
+          s.includes("until"),
+          s.includes("after"),
+        ])) {
+          const filters: AuditSearchFilters = { limit: 50, ...row };
+          for (const k of keyed) Object.assign(filters, { [k.filter]: values[k.filter as keyof typeof values] });
+          if (since) filters.sinceMs = T0 - HOUR;
+          if (until) filters.untilMs = T0 + HOUR;
+          if (after) filters.after = cursor;
+          const q = buildAuditSearch(filters);
+          // Without an indexed filter, a would-refuse search reads the partial index of marked rows.
+          const timeIndex = row.wouldRefuse === undefined ? AUDIT_EVENT_TIME_INDEX : AUDIT_EVENT_WOULD_REFUSE_INDEX;
+          const expected = keyed[0]?.index ?? timeIndex;
+          expect(q.index).toBe(expected);
+          const detail = await plan(q.sql, q.params);
+          const label = `${JSON.stringify(filters)} → ${JSON.stringify(detail)}`;
+          // The table is read only through the chosen index, never scanned on its own.
+          const reads = detail.filter((d) => /audit_events/.test(d));
+          expect(reads, label).toHaveLength(1);
+          const bounded = since || until || after;
+          if (keyed[0]?.index === "audit_events_request") {
+            expect(reads[0], label).toBe("SEARCH audit_events USING INDEX audit_events_request (request_id=?)");
+            expect(detail, label).toContain("USE TEMP B-TREE FOR ORDER BY");
+          } else if (keyed[0]) {
+            // (column, time_ms DESC): equality on the column and, when bounded, the time range inside the index.
+            const column = keyed[0].column;
+            const range =
+              since && (until || after) ? " AND time_ms>? AND time_ms<?" : since ? " AND time_ms>?" : bounded ? " AND time_ms<?" : "";
+            expect(reads[0], label).toBe(`SEARCH audit_events USING INDEX ${keyed[0].index} (${column}=?${range})`);
+            // Index order gives time_ms; only rows of one millisecond are sorted by event id.
+            expect(detail, label).toContain("USE TEMP B-TREE FOR LAST TERM OF ORDER BY");
+          } else {
+            const range = since && (until || after) ? " (time_ms>? AND time_ms<?)" : since ? " (time_ms>?)" : bounded ? " (time_ms<?)" : "";
+            expect(reads[0], label).toBe(
+              bounded ? `SEARCH audit_events USING INDEX ${timeIndex}${range}` : `SCAN audit_events USING INDEX ${timeIndex}`,
+            );
+            expect(detail, label).toContain("USE TEMP B-TREE FOR LAST TERM OF ORDER BY");
+          }
+          checked++;
         }
-        checked++;
       }
     }
-    expect(checked).toBe(512);
+    expect(checked).toBe(1024);
   });
 
   it("admin events: 3 indexed filters × action × since × until × cursor (128 combinations)", async () => {

@@ -124,6 +124,7 @@ const AUDIT_QUERY_ORDER = [
   "source_ip",
   "connecting_ip",
   "outcome",
+  "would_refuse",
   "since",
   "until",
   "limit",
@@ -212,17 +213,19 @@ export function registerAuditRoutes(admin: OpenAPIHono<AppEnv>): void {
       ...(q.source_ip === undefined ? {} : { sourceIp: q.source_ip }),
       ...(q.connecting_ip === undefined ? {} : { connectingIp: q.connecting_ip }),
       ...(q.outcome === undefined ? {} : { outcome: q.outcome }),
+      ...(q.would_refuse === undefined ? {} : { wouldRefuse: q.would_refuse }),
       ...timeRange(q),
       ...cursorParam("r", q.cursor),
       limit: q.limit,
     };
-    // An outcome alone is tested row by row along the time index: bounded by the range, so the range is bounded.
-    if (filters.outcome !== undefined && !hasKeyedFilter(filters)) {
+    // An outcome or would_refuse alone is tested row by row along a time index: bounded by the range, so the range is bounded.
+    const unkeyed = filters.outcome !== undefined ? "outcome" : filters.wouldRefuse !== undefined ? "would_refuse" : null;
+    if (unkeyed !== null && !hasKeyedFilter(filters)) {
       const span = (filters.untilMs ?? Date.now()) - (filters.sinceMs ?? Number.NEGATIVE_INFINITY);
       if (span > MAX_UNKEYED_WINDOW_MS) {
         throw new ApiError(
           "invalid_parameter",
-          `query.since: a search by outcome without account_id, key_id, request_id, source_ip or connecting_ip needs since, at most ${MAX_UNKEYED_WINDOW_MS / 3_600_000} hours before until (or now).`,
+          `query.since: a search by ${unkeyed} without account_id, key_id, request_id, source_ip or connecting_ip needs since, at most ${MAX_UNKEYED_WINDOW_MS / 3_600_000} hours before until (or now).`,
           {},
           "query.since",
         );
