@@ -104,7 +104,7 @@ describe("OpenAPI document", () => {
         (p) => `${p.in}.${p.name}`,
       );
     expect(params("/audit/events").sort()).toEqual(
-      ["account_id", "connecting_ip", "cursor", "key_id", "limit", "outcome", "request_id", "since", "source_ip", "until"]
+      ["account_id", "connecting_ip", "cursor", "key_id", "limit", "outcome", "request_id", "since", "source_ip", "until", "would_refuse"]
         .map((n) => `query.${n}`)
         .sort(),
     );
