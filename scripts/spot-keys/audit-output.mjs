@@ -30,13 +30,14 @@ function printTable(headers, rows, caps) {
   for (const row of cells) console.log(line(row));
 }
 
-function eventRow(e) {
+function eventRow(e, wouldRefuse) {
   const source = e.source_ip ? `${e.source_ip}${e.source_ip_asserted ? "*" : ""}` : "—";
   return [
     utc(e.time),
     e.folded_count ? `${e.outcome}×${e.folded_count}` : e.outcome,
     e.status,
     e.reason,
+    ...(wouldRefuse ? [e.would_refuse ?? "—"] : []),
     e.account_id ? `${e.account_id}${e.account_verified ? "" : "?"}` : "—",
     e.key_id ?? "—",
     e.connecting_ip ?? "—",
@@ -51,10 +52,24 @@ export function printEvents(events) {
     console.log("No audit events match.");
     return;
   }
+  // Report-only mode's mark gets a column only when an event of the page has one.
+  const wouldRefuse = events.some((e) => e.would_refuse);
   printTable(
-    ["TIME (UTC)", "OUTCOME", "STATUS", "REASON", "ACCOUNT", "KEY", "CONNECTING IP", "SOURCE IP", "REQUEST", "REQUEST ID"],
-    events.map(eventRow),
-    [23, 16, 3, 24, 28, 24, 39, 40, 48, 128],
+    [
+      "TIME (UTC)",
+      "OUTCOME",
+      "STATUS",
+      "REASON",
+      ...(wouldRefuse ? ["WOULD REFUSE"] : []),
+      "ACCOUNT",
+      "KEY",
+      "CONNECTING IP",
+      "SOURCE IP",
+      "REQUEST",
+      "REQUEST ID",
+    ],
+    events.map((e) => eventRow(e, wouldRefuse)),
+    [23, 16, 3, 24, ...(wouldRefuse ? [24] : []), 28, 24, 39, 40, 48, 128],
   );
   if (events.some((e) => e.source_ip_asserted || (e.account_id && !e.account_verified)))
     console.log(dim("* asserted by X-Forwarded-For, not observed · ? account as claimed, not verified"));

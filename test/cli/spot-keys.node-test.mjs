@@ -712,6 +712,29 @@ describe("audit (search)", () => {
     assert.equal(stderr, "");
   });
 
+  it("--would-refuse passes would_refuse; a page with marked events gets a WOULD REFUSE column", async () => {
+    answer = {
+      status: 200,
+      body: {
+        events: [
+          { ...EVENT, would_refuse: "ip_not_allowed" },
+          { ...EVENT, event_id: "e2", would_refuse: null },
+        ],
+        next_cursor: null,
+      },
+    };
+    const { code, stdout, stderr } = await run(["audit", "--would-refuse", "any", "--since", "1h", "--all"]);
+    assert.equal(code, 0, stderr);
+    assert.equal(queryOf(received[0]).would_refuse, "any");
+    assert.equal(queryOf(received[0]).limit, "200");
+    const lines = stdout.trim().split("\n");
+    assert.match(lines[0], /^TIME \(UTC\)\s+OUTCOME\s+STATUS\s+REASON\s+WOULD REFUSE\s+ACCOUNT\s/);
+    assert.match(lines[1], /allowed\s+200\s+ok\s+ip_not_allowed\s+acct_42/);
+    assert.match(lines[2], /allowed\s+200\s+ok\s+—\s+acct_42/);
+    await run(["audit", "--would-refuse", "rate_limited", "--account", "acct_42"]);
+    assert.deepEqual(queryOf(received[1]), { account_id: "acct_42", would_refuse: "rate_limited" });
+  });
+
   it("a relative --since is turned into an instant that long ago", async () => {
     answer = { status: 200, body: { events: [], next_cursor: null } };
     const before = Date.now();
@@ -782,6 +805,8 @@ describe("audit (search)", () => {
 
   for (const args of [
     ["audit", "--outcome", "maybe"],
+    ["audit", "--would-refuse", "Nope!"],
+    ["audit", "--would-refuse"],
     ["audit", "--limit", "0"],
     ["audit", "--limit", "201"],
     ["audit", "--all", "--limit", "10001"],

@@ -10,6 +10,8 @@ import { search } from "../options.mjs";
 import { noPositionals, optionalAccount, optionalId, optionalKey, parseLimit, parseWait, timeRange } from "../values.mjs";
 
 const OUTCOMES = ["allowed", "denied", "error"];
+/** `any`, or the shape of an error code; the API knows which codes report-only mode records (400 query.would_refuse). */
+const WOULD_REFUSE = /^(any|[a-z][a-z_]{0,63})$/;
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -55,7 +57,7 @@ export default {
   usage: [
     "spot-keys audit --request-id ID [--wait DURATION]                  (the audit event of one response, from D1 or the archive)",
     "spot-keys audit [--account ACCT] [--key KEY_ID] [--request-id ID] [--source-ip IP] [--connecting-ip IP]",
-    "                [--outcome allowed|denied|error] [--since TIME] [--until TIME]",
+    "                [--outcome allowed|denied|error] [--would-refuse any|CODE] [--since TIME] [--until TIME]",
     "                [--limit N] [--cursor C | --all]                   (search request events, newest first)",
   ],
   options: {
@@ -66,6 +68,11 @@ export default {
     "source-ip": { type: "string", arg: "IP", help: "events whose source IP (observed or asserted) is this address" },
     "connecting-ip": { type: "string", arg: "IP", help: "events whose connecting IP (observed by Cloudflare) is this address" },
     outcome: { type: "string", arg: "OUTCOME", help: "allowed, denied or error (alone it needs --since at most 24 h back)" },
+    "would-refuse": {
+      type: "string",
+      arg: "any|CODE",
+      help: "report-only mode: events enforcement would refuse, any or of one code (alone it needs --since ≤ 24 h back)",
+    },
     since: search.since,
     until: search.until,
     limit: search.limit,
@@ -80,6 +87,11 @@ export default {
     const outcome = values.outcome;
     if (outcome !== undefined && !OUTCOMES.includes(outcome))
       throw new UsageError(`--outcome ${JSON.stringify(outcome)}: one of ${OUTCOMES.join(", ")}`);
+    const wouldRefuse = values["would-refuse"];
+    if (wouldRefuse !== undefined && !WOULD_REFUSE.test(wouldRefuse))
+      throw new UsageError(
+        `--would-refuse ${JSON.stringify(wouldRefuse)}: any, or an error code such as invalid_credentials or ip_not_allowed`,
+      );
     const params = Object.entries({
       account_id: optionalAccount(values),
       key_id: optionalKey(values),
@@ -87,6 +99,7 @@ export default {
       source_ip: values["source-ip"],
       connecting_ip: values["connecting-ip"],
       outcome,
+      would_refuse: wouldRefuse,
       ...timeRange(values),
     }).filter(([, v]) => v !== undefined);
     const paging = values.limit !== undefined || values.cursor !== undefined || values.all;
