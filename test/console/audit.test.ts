@@ -23,6 +23,19 @@ beforeAll(async () => {
       }),
     ),
   );
+  // Report-only mode: a request enforcement would have refused, forwarded anyway.
+  events.push(
+    buildAuditEvent(
+      sampleAuditInput({
+        eventId: "evt-console-marked",
+        requestId: "req-console-marked",
+        timeMs: T0 + 500,
+        accountId: "acct_report",
+        keyId: "key_report1",
+        wouldRefuse: "ip_not_allowed",
+      }),
+    ),
+  );
   const batch = createMessageBatch<unknown>(AUDIT_QUEUE_NAME, [{ id: "seed", timestamp: new Date(), attempts: 1, body: { v: 1, events } }]);
   await consumeAuditBatch(batch, env);
 });
@@ -71,6 +84,32 @@ describe("audit screen", () => {
     );
     expect(paged.res.status).toBe(200);
     expect([...paged.html.matchAll(/data-request-id="([^"]+)"/g)].map((m) => m[1])).toEqual(["req-console-0"]);
+  });
+
+  it("filters by would refuse (report-only mode) and marks the events that have it", async () => {
+    const blank = await consoleGet("/audit");
+    expect(blank.html).toContain('<select name="would_refuse" id="would_refuse">');
+    expect(blank.html).toContain('<option value="any">any code</option>');
+    expect(blank.html).toContain('<option value="rate_limited">rate_limited</option>');
+    const since = new Date(T0 - 60_000).toISOString().slice(0, 19);
+    const { res, html, adminEvents } = await consoleGet(
+      `/audit?account_id=&key_id=&connecting_ip=&source_ip=&outcome=&would_refuse=any&since=${since}&until=`,
+    );
+    expect(res.status).toBe(200);
+    expect([...html.matchAll(/data-request-id="([^"]+)"/g)].map((m) => m[1])).toEqual(["req-console-marked"]);
+    expect(html).toContain('data-would-refuse="ip_not_allowed"');
+    expect(html).toMatch(/data-testid="audit-would-refuse"><code>ip_not_allowed<\/code>/);
+    expect(html).toContain('<option value="any" selected="">any code</option>');
+    expect(adminEvents[0]).toMatchObject({ action: "audit.search", query: expect.stringContaining("would_refuse=any") });
+    // One code; and the events without a mark show none.
+    const code = await consoleGet("/audit?account_id=acct_audit&would_refuse=rate_limited");
+    expect(code.html).not.toContain('data-testid="audit-event"');
+    const unmarked = await consoleGet("/audit?account_id=acct_audit");
+    expect(unmarked.html).not.toContain("audit-would-refuse");
+    // Like outcome: without an account, key or address it needs a bounded time range.
+    const unbounded = await consoleGet("/audit?would_refuse=any");
+    expect(unbounded.res.status).toBe(400);
+    expect(unbounded.html).toContain("query.since");
   });
 
   it("maps a bad search parameter to the page, status kept", async () => {

@@ -1,10 +1,14 @@
 /** GET /__spot/console/audit: find one request by its id, or search the trail; newest first, paged. */
+import { WOULD_REFUSE_ANY } from "../../audit/query";
+import { WOULD_REFUSE } from "../../request-path/would-refuse";
 import type { ConsoleSession } from "../env";
 import type { AuditEventView } from "../model";
 import { CONSOLE_MOUNT } from "../paths";
 import { Layout, Time } from "./layout";
 
-export const SEARCH_FIELDS = ["account_id", "key_id", "connecting_ip", "source_ip", "outcome", "since", "until"] as const;
+export const SEARCH_FIELDS = ["account_id", "key_id", "connecting_ip", "source_ip", "outcome", "would_refuse", "since", "until"] as const;
+/** The choices of the would-refuse filter (report-only mode's mark): no filter, any code, or one code. */
+const WOULD_REFUSE_CHOICES = ["", WOULD_REFUSE_ANY, ...[...WOULD_REFUSE].sort()];
 export type SearchValues = Partial<Record<(typeof SEARCH_FIELDS)[number] | "request_id", string>>;
 
 export interface AuditPageProps {
@@ -41,6 +45,14 @@ export function AuditPage({ session, values, events, nextHref, source }: AuditPa
             {["", "allowed", "denied", "error"].map((o) => (
               <option value={o} selected={(values.outcome ?? "") === o}>
                 {o === "" ? "any" : o}
+              </option>
+            ))}
+          </select>
+          <label for="would_refuse">Would refuse (report-only mode)</label>
+          <select name="would_refuse" id="would_refuse">
+            {WOULD_REFUSE_CHOICES.map((w) => (
+              <option value={w} selected={(values.would_refuse ?? "") === w}>
+                {w === "" ? "—" : w === WOULD_REFUSE_ANY ? "any code" : w}
               </option>
             ))}
           </select>
@@ -85,7 +97,7 @@ function Field({ name, text, value, placeholder }: { name: string; text: string;
 function AuditEventCard({ event: e }: { event: AuditEventView }) {
   const asserted = e.source_ip_from === "x-forwarded-for";
   return (
-    <article class="event" data-testid="audit-event" data-request-id={e.request_id}>
+    <article class="event" data-testid="audit-event" data-request-id={e.request_id} data-would-refuse={e.would_refuse ?? undefined}>
       <dl class="event">
         <dt>Time</dt>
         <dd>
@@ -99,6 +111,14 @@ function AuditEventCard({ event: e }: { event: AuditEventView }) {
         <dd data-testid="audit-outcome">
           {e.outcome} · status {e.status} · reason <code>{e.reason}</code>
         </dd>
+        {e.would_refuse ? (
+          <>
+            <dt>Would refuse</dt>
+            <dd data-testid="audit-would-refuse">
+              <code>{e.would_refuse}</code> <span class="idle">report-only: enforcement would refuse this request; it was forwarded</span>
+            </dd>
+          </>
+        ) : null}
         <dt>Account / key</dt>
         <dd>
           <code>{e.account_id ?? "—"}</code>
