@@ -1,6 +1,7 @@
 // A TypeScript module of src/ loaded into a Node script: bundled in memory with esbuild (the bundler
 // wrangler uses) and imported, so scripts run the Worker's own code instead of a copy of it
-// (scripts/openapi.mjs: the OpenAPI document; scripts/preflight.mjs: the version table's parser).
+// (scripts/openapi.mjs: the OpenAPI document; scripts/preflight.mjs: the version table's parser;
+// scripts/lib/import-file.mjs: the secret checksum and the rate-limit tiers).
 
 import { build } from "esbuild";
 

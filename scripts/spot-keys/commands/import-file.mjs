@@ -79,7 +79,7 @@ export async function importFile(values, positionals) {
   }
   const path = values.file;
   const name = basename(path);
-  const parsed = parseImportFile(readImportFile(path));
+  const parsed = await parseImportFile(readImportFile(path));
   const { entries, invalid, lines } = parsed;
   if (lines === 0) throw new UsageError(`--file ${path}: no lines to import`);
 
