@@ -10,7 +10,7 @@ import { readFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { parseArgs } from "node:util";
 import { unstable_readConfig } from "wrangler";
-import { didYouMean } from "../spot-keys/suggest.mjs";
+import { didYouMean } from "./suggest.mjs";
 import { ROOT, WRANGLER, WRANGLER_ENV } from "./wrangler.mjs";
 
 export const DEFAULT_CONFIG = join(ROOT, "wrangler.toml");

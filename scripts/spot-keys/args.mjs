@@ -2,11 +2,11 @@
 // util.parseArgs. An unknown command or option is a UsageError (exit 2) naming the closest known one.
 
 import { parseArgs } from "node:util";
+import { didYouMean } from "../lib/suggest.mjs";
 import { COMMANDS, commandNamed } from "./commands/index.mjs";
 import { UsageError } from "./errors.mjs";
 import { usageBlock } from "./help.mjs";
 import { COMMON } from "./options.mjs";
-import { didYouMean } from "./suggest.mjs";
 
 /** The command of `name`, or a UsageError that suggests the closest command. */
 export function findCommand(name) {

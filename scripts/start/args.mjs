@@ -9,6 +9,8 @@
 // So the default 8787 gives 8700-8704 and 9229 (wrangler's own default inspector port), and a second
 // checkout on --port 9787 gets 9700-9704 and 10229: two ports at least 530 apart never share one.
 
+import { editDistance } from "../lib/suggest.mjs";
+
 /** The Worker's port when neither --port nor wrangler.toml [dev] says otherwise. */
 export const DEFAULT_PORT = 8787;
 /** How far below N the first demo origin listens. */
@@ -50,26 +52,12 @@ export class UsageError extends Error {
   exitCode = 2;
 }
 
-/** Edit distance (insertions, deletions, substitutions, adjacent swaps) between two short strings. */
-function distance(a, b) {
-  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array(b.length).fill(0)]);
-  for (let j = 1; j <= b.length; j++) d[0][j] = j;
-  for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
-    }
-  }
-  return d[a.length][b.length];
-}
-
 /** The known option closest to `name` (without dashes), or null when none is close enough to be a typo. */
 export function closestOption(name) {
   let best = null;
   let bestDistance = Number.POSITIVE_INFINITY;
   for (const known of Object.keys(OPTIONS)) {
-    const d = known.startsWith(name) && name.length >= 3 ? 1 : distance(name, known);
+    const d = known.startsWith(name) && name.length >= 3 ? 1 : editDistance(name, known);
     if (d < bestDistance) {
       best = known;
       bestDistance = d;

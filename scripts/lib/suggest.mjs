@@ -1,4 +1,5 @@
-// spot-keys: "did you mean …?" for a mistyped command or option: the known names within an edit distance
+// "did you mean …?" for a mistyped command or option (spot-keys, the deploy scripts; npm start uses its
+// distance with a looser rule for its long option names): the known names within an edit distance
 // of 2 (a swap of two neighbours counts 1) or a prefix match (closest below).
 
 /** The optimal string alignment distance: insertions, deletions, substitutions and adjacent swaps. */
