@@ -27,7 +27,11 @@ const TOKEN = /^[!#$%&'*+\-.0-9A-Z^_`a-z|~]+$/;
  * @returns a new Response: same status, status text and body stream, mutable headers as described above
  */
 export function downstreamResponse(answer: Response): Response {
-  const headers = new Headers(answer.headers);
+  // A Response as the init copies status, status text and headers in one native call; the copy's
+  // headers are mutable, so what must not go back is deleted from them. (A `Headers` copy handed
+  // to `new Response(body, { headers })` is copied a second time by the constructor.)
+  const res = new Response(answer.body, answer);
+  const headers = res.headers;
   const connection = headers.get("connection");
   if (connection !== null) {
     for (const token of connection.split(",")) {
@@ -40,5 +44,5 @@ export function downstreamResponse(answer: Response): Response {
     headers.delete("content-encoding");
     headers.delete("content-length");
   }
-  return new Response(answer.body, { status: answer.status, statusText: answer.statusText, headers });
+  return res;
 }
