@@ -8,9 +8,10 @@
 //               No Miniflare entry worker, no queue broker, no consumer, no D1.
 
 import { spawn } from "node:child_process";
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import net from "node:net";
+import { tmpdir } from "node:os";
 import { basename, dirname, join, relative } from "node:path";
 import { DEBUG_COUNTERS_PATH } from "./build.mjs";
 
@@ -224,7 +225,8 @@ const capnpText = (value) => JSON.stringify(String(value));
  *           inspectorPort?: number, queueStub?: string, queueVars?: Record<string, string>, revocationFeed?: boolean }} options
  *        `queueStub`: the module of the queue service (default bench/workers/lean-queue.js, which drops
  *        messages), with `queueVars` as its text bindings (test/runtime/ collects the audit events);
- *        `revocationFeed`: bind REVOCATION_FEED to the bundle's own RevocationFeed class (in-memory storage);
+ *        `revocationFeed`: bind REVOCATION_FEED to the bundle's own RevocationFeed class (SQLite storage in a
+ *        temporary directory, removed by `close`);
  *        `probe`: the request that tells the Worker is up (default GET /, any answer), polled every `pollMs`
  *        (default 20); with `probe.status` a different answer is an error
  * @returns {Promise<{ name: string, url: URL, pid: number, close: () => Promise<void>,
@@ -259,11 +261,15 @@ export async function startLean({
     ...Object.entries(vars).map(([key, value]) => `(name = ${capnpText(key)}, text = ${capnpText(value)})`),
     ...(revocationFeed ? [`(name = "REVOCATION_FEED", durableObjectNamespace = "RevocationFeed")`] : []),
   ];
-  // The revocation feed's Durable Object lives in the bundle itself, with in-memory SQLite storage.
+  // The revocation feed's Durable Object lives in the bundle itself. Its SQLite storage is a throwaway
+  // directory per process: workerd's in-memory storage has no SQL API, so every feed read would fail
+  // (and the request path would run as with an unreachable feed).
+  const storageDir = revocationFeed ? mkdtempSync(join(tmpdir(), "spot-bench-do-")) : null;
   const durableObjects = revocationFeed
     ? `durableObjectNamespaces = [(className = "RevocationFeed", uniqueKey = "spot-revocation-feed", enableSql = true)],
-      durableObjectStorage = (inMemory = void),`
+      durableObjectStorage = (localDisk = "do-storage"),`
     : "";
+  const storageService = storageDir === null ? "" : `(name = "do-storage", disk = (path = ${capnpText(storageDir)}, writable = true)),`;
   const config = `using Workerd = import "/workerd/workerd.capnp";
 const config :Workerd.Config = (
   services = [
@@ -291,6 +297,7 @@ const config :Workerd.Config = (
       globalOutbound = "loopback",
     )),
     (name = "loopback", network = (allow = ["local"])),
+    ${storageService}
   ],
   sockets = [(name = "http", address = "127.0.0.1:${port}", http = (), service = "main")],
 );
@@ -314,6 +321,7 @@ const config :Workerd.Config = (
       await exited;
       clearTimeout(timer);
     }
+    if (storageDir !== null) rmSync(storageDir, { recursive: true, force: true });
   };
   const url = new URL(`http://127.0.0.1:${port}/`);
   const deadline = Date.now() + 20_000;
