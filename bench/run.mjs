@@ -25,6 +25,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { newSigningKey } from "../scripts/assertion-key.mjs";
 import { buildAll, bundleSize, compatibilityDate, compatibilityFlags, largestInputs } from "./lib/build.mjs";
+import { traceDeopts } from "./lib/deopts.mjs";
 import { liveKey } from "./lib/key.mjs";
 import { findWrk, loadRun, unloadedRun } from "./lib/load.mjs";
 import { ORIGIN_BODY } from "./lib/origin.mjs";
@@ -53,6 +54,8 @@ const HELP = `usage: npm run bench [-- options]
   --lean             run the Workers on plain \`workerd serve\` with stub KV/Queue (default: Miniflare)
   --profile          instead of the rounds: CPU profiles (workerd inspector) of baseline, minimal, hot_noaudit,
                      hot, reject and malformed, self time by source module; prints no bench: line
+  --deopts           with --lean, instead of the rounds: minimal, hot_noaudit and hot each on a fresh process with
+                     V8's --trace-deopt, deoptimizations counted in the warm-up and in 4 windows of --seconds after it
   --rounds N         interleaved rounds (default 5)
   --seconds S        whole seconds of measured load per arm and round (default 8)
   --warmup S         whole seconds of load on each fresh workerd process before it is measured
@@ -70,6 +73,7 @@ const { values: opts } = parseArgs({
     smoke: { type: "boolean", default: false },
     lean: { type: "boolean", default: false },
     profile: { type: "boolean", default: false },
+    deopts: { type: "boolean", default: false },
     arms: { type: "string" },
     rounds: { type: "string" },
     seconds: { type: "string" },
@@ -100,6 +104,10 @@ const intOpt = (name, fallback, min, max) => {
   }
   return n;
 };
+if (opts.deopts && (!opts.lean || opts.profile)) {
+  console.error("--deopts needs --lean (V8 flags are set in the workerd config) and cannot be combined with --profile");
+  process.exit(2);
+}
 const ROUNDS = intOpt("rounds", preset.rounds, 1, 20);
 const SECONDS = intOpt("seconds", preset.seconds, 1, 60);
 const WARMUP = intOpt("warmup", preset.warmup, 1, 60);
@@ -350,7 +358,7 @@ async function main() {
   // Bundles
   mkdirSync(RESULTS, { recursive: true });
   log("building bundles (wrangler deploy --dry-run) …");
-  const bundles = await buildAll(ROOT, BUILD, { readable: opts.profile });
+  const bundles = await buildAll(ROOT, BUILD, { readable: opts.profile || opts.deopts });
   const bundle = { ...bundleSize(bundles.production), largest_inputs: largestInputs(BUILD) };
 
   // Origin and Workers
@@ -377,7 +385,7 @@ async function main() {
     },
   };
   /** Starts a fresh workerd process for target `name`; its close() may be called more than once. */
-  const start = async (name, { lean = MODE === "lean", probe, pollMs } = {}) => {
+  const start = async (name, { lean = MODE === "lean", probe, pollMs, v8Flags, onLine } = {}) => {
     const spec = specs[name];
     const inspectorPort = opts.profile && name !== "micro" ? await freePort() : undefined;
     const options = {
@@ -394,6 +402,8 @@ async function main() {
       revocationFeed: spec.revocationFeed ?? false,
       probe,
       pollMs,
+      v8Flags,
+      onLine,
     };
     const target = lean ? await startLean(options) : await startMiniflare(options);
     let closing = null;
@@ -437,6 +447,8 @@ async function main() {
     await sleep(SETTLE_MS);
     return await profileArms(ARMS, targets, (arm, seconds) => load(arm, targets[arm.target].url, seconds));
   }
+
+  if (opts.deopts) return await deoptArms(ARMS, start, load);
 
   // Cold start: the production bundle and the baseline on plain `workerd serve` (in both modes:
   // Miniflare's own start-up is not the Worker's), from the spawn to the first answer of a hot request.
@@ -806,6 +818,35 @@ async function profileArms(ARMS, targets, load) {
     await sleep(SETTLE_MS);
   }
   writeFileSync(join(RESULTS, `profile-${MODE}-${stamp}.json`), `${JSON.stringify(out, null, 2)}\n`);
+  await cleanup();
+  return failures.length === 0 ? 0 : 1;
+}
+
+/**
+ * `--deopts`: V8 deoptimizations of minimal, hot_noaudit and hot under load (bench/lib/deopts.mjs),
+ * printed per arm and written to bench/results/deopts-lean-<time>.json.
+ */
+async function deoptArms(ARMS, start, load) {
+  const traced = ["minimal", "hot_noaudit", "hot"].map((id) => ARMS.find((a) => a.id === id)).filter(Boolean);
+  const windows = 4;
+  log(`--trace-deopt: ${WARMUP} s warm-up, then ${windows} windows of ${SECONDS} s, a fresh process per arm …`);
+  const out = await traceDeopts(traced, (arm, onLine) => start(arm.target, { v8Flags: ["--trace-deopt"], onLine }), load, {
+    warmupS: WARMUP,
+    windowS: SECONDS,
+    windows,
+  });
+  for (const [id, r] of Object.entries(out)) {
+    const after = r.windows.reduce((a, b) => a + b, 0);
+    log("");
+    log(
+      `${id}: ${r.warmup} deoptimizations in the warm-up; after it ${after} in ${r.requests} requests (per window: ${r.windows.join(", ")})`,
+    );
+    for (const { fn, reason, count } of r.after_warmup.slice(0, 10)) log(`  ${String(count).padStart(4)}  ${fn}  (${reason})`);
+  }
+  const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+  const file = join(RESULTS, `deopts-${MODE}-${stamp}.json`);
+  writeFileSync(file, `${JSON.stringify({ warmup_s: WARMUP, window_s: SECONDS, windows, arms: out }, null, 2)}\n`);
+  log(`\nresults: ${file.slice(ROOT.length + 1)}`);
   await cleanup();
   return failures.length === 0 ? 0 : 1;
 }

@@ -222,13 +222,16 @@ const capnpText = (value) => JSON.stringify(String(value));
  * Starts one Worker on plain `workerd serve` (lean mode).
  * @param {{ root: string, buildDir: string, name: string, entry: string, compatibilityDate: string,
  *           compatibilityFlags?: string[], vars: Record<string, string>, kvSeed: Record<string, string>,
- *           inspectorPort?: number, queueStub?: string, queueVars?: Record<string, string>, revocationFeed?: boolean }} options
+ *           inspectorPort?: number, queueStub?: string, queueVars?: Record<string, string>, revocationFeed?: boolean,
+ *           v8Flags?: string[], onLine?: (line: string) => void }} options
  *        `queueStub`: the module of the queue service (default bench/workers/lean-queue.js, which drops
  *        messages), with `queueVars` as its text bindings (test/runtime/ collects the audit events);
  *        `revocationFeed`: bind REVOCATION_FEED to the bundle's own RevocationFeed class (SQLite storage in a
  *        temporary directory, removed by `close`);
  *        `probe`: the request that tells the Worker is up (default GET /, any answer), polled every `pollMs`
- *        (default 20); with `probe.status` a different answer is an error
+ *        (default 20); with `probe.status` a different answer is an error; `v8Flags`: V8 flags of the
+ *        process (workerd config `v8Flags`); `onLine`: called with each line workerd writes to stdout or
+ *        stderr (workerd then runs under `stdbuf -oL`, so V8's traces arrive as they are written)
  * @returns {Promise<{ name: string, url: URL, pid: number, close: () => Promise<void>,
  *           startup: { ready_ms: number, cpu_us: number } }>} `startup`: wall time from the spawn to the
  *           first answer to the probe, and the process's CPU time right after it
@@ -248,6 +251,8 @@ export async function startLean({
   revocationFeed = false,
   probe = { path: "/" },
   pollMs = 20,
+  v8Flags = [],
+  onLine,
 }) {
   const port = await freePort();
   const stubs = join(root, "bench", "workers");
@@ -272,6 +277,7 @@ export async function startLean({
   const storageService = storageDir === null ? "" : `(name = "do-storage", disk = (path = ${capnpText(storageDir)}, writable = true)),`;
   const config = `using Workerd = import "/workerd/workerd.capnp";
 const config :Workerd.Config = (
+  v8Flags = [${v8Flags.map(capnpText).join(", ")}],
   services = [
     (name = "main", worker = (
       modules = [(name = ${capnpText(basename(entry))}, esModule = ${embed(entry)})],
@@ -306,10 +312,18 @@ const config :Workerd.Config = (
   writeFileSync(configPath, config);
   const args = ["serve", configPath, "--experimental", ...(inspectorPort ? [`--inspector-addr=127.0.0.1:${inspectorPort}`] : [])];
   const spawnedAt = performance.now();
-  const child = spawn(workerdBinary(root), args, { stdio: ["ignore", "pipe", "pipe"] });
+  // V8's traces go to stdout, which a pipe would buffer in blocks: line-buffered when they are read line by line.
+  const child = onLine
+    ? spawn("stdbuf", ["-oL", "-eL", workerdBinary(root), ...args], { stdio: ["ignore", "pipe", "pipe"] })
+    : spawn(workerdBinary(root), args, { stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
+  let partial = "";
   const keep = (chunk) => {
     output = (output + chunk).slice(-4000);
+    if (onLine === undefined) return;
+    const lines = (partial + chunk).split("\n");
+    partial = lines.pop() ?? "";
+    for (const line of lines) onLine(line);
   };
   child.stdout.setEncoding("utf8").on("data", keep);
   child.stderr.setEncoding("utf8").on("data", keep);
