@@ -274,10 +274,20 @@ export type ParsedAuditMessage = { ok: true; events: AnyAuditEvent[] } | { ok: f
  * (isCompleteAuditEvent) and keeps its own event objects. Anything else (an admin event, an event of
  * an older producer, a bad body) goes through AuditMessageSchema, which fills in defaults or says
  * why the body is poison. Either way the answer is the schema's: the cheap check only accepts what
- * the schema accepts unchanged.
+ * the schema accepts unchanged. The body is the message's JSON text as the producer sends it
+ * (`contentType: "text"`), or the same message as an object (`contentType: "json"`, producers before
+ * 2026-12-06; docs/audit.md "Messages").
  * @returns the events, or `poison: <path>: <message>; …` (at most 5 issues) for audit_dead_letters
  */
-export function parseAuditMessage(body: unknown): ParsedAuditMessage {
+export function parseAuditMessage(received: unknown): ParsedAuditMessage {
+  let body = received;
+  if (typeof received === "string") {
+    try {
+      body = JSON.parse(received);
+    } catch {
+      return { ok: false, reason: "poison: the message body is text but not JSON" };
+    }
+  }
   if (isPlainObject(body) && body.v === AUDIT_MESSAGE_VERSION && keyCount(body) === 2) {
     const events = body.events;
     if (Array.isArray(events) && events.length >= 1 && events.length <= MAX_EVENTS_PER_MESSAGE && events.every(isCompleteAuditEvent)) {

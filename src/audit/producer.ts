@@ -97,53 +97,93 @@ function idsOf(event: AnyAuditEvent): { request_id: string; event_id: string } {
 /** Default batch bounds: 100 events, ~96 KB (a third of headroom under the 128 KB message limit), 50 ms. */
 export const DEFAULT_BATCH_LIMITS: BatchLimits = { maxEvents: MAX_EVENTS_PER_MESSAGE, maxBytes: 96_000, maxDelayMs: 50 };
 
+/** An event ready for a batch: the event, its JSON text and the bytes it adds to a message. */
+export interface PreparedAuditEvent {
+  /** The event, shrunk when its message was over MAX_EVENT_BYTES. */
+  event: AnyAuditEvent;
+  /** `JSON.stringify(event)`: what the message will carry (the size was measured on it). */
+  json: string;
+  /** UTF-8 bytes it adds to a batch: its JSON plus the separating comma. */
+  bytes: number;
+}
+
 /**
  * Applies the size rules to one event before it joins a batch. Serialises the event once (twice
- * when it has to be shrunk): the size of its one-event message is that plus a constant envelope.
- * @returns the event (shrunk if its message was over MAX_EVENT_BYTES) and the UTF-8 bytes it adds
- *          to a batch (its JSON plus the separating comma), or null when it stays too large (then
- *          logged as `audit_event_too_large`)
+ * when it has to be shrunk): the size of its one-event message is that plus a constant envelope,
+ * and the same text is what the message carries (docs/audit.md "Messages").
+ * @returns the prepared event, or null when it stays too large (then logged as `audit_event_too_large`)
  */
-export function prepareAuditEvent(event: AnyAuditEvent): { event: AnyAuditEvent; bytes: number } | null {
+export function prepareAuditEvent(event: AnyAuditEvent): PreparedAuditEvent | null {
   let prepared = event;
-  let eventBytes = utf8Length(JSON.stringify(event));
+  let json = JSON.stringify(event);
+  let eventBytes = utf8Length(json);
   // An admin event is capped far below the limit by its builder (src/audit/admin-event.ts).
   if (eventBytes + MESSAGE_ENVELOPE_BYTES > MAX_EVENT_BYTES && !isAdminEvent(event)) {
     prepared = shrinkAuditEvent(event);
-    eventBytes = utf8Length(JSON.stringify(prepared));
+    json = JSON.stringify(prepared);
+    eventBytes = utf8Length(json);
   }
   const size = eventBytes + MESSAGE_ENVELOPE_BYTES;
   if (size > MAX_EVENT_BYTES || size > QUEUE_MESSAGE_LIMIT_BYTES) {
     log("error", "audit_event_too_large", { ...idsOf(event), size_bytes: size, limit_bytes: MAX_EVENT_BYTES, event: clippedForLog(event) });
     return null;
   }
-  return { event: prepared, bytes: eventBytes + 1 };
+  return { event: prepared, json, bytes: eventBytes + 1 };
 }
 
 /**
- * Sends one message `{ v: 1, events }` with `contentType: "json"`. Never throws: a failing `send`
- * writes one `audit_send_failed` line per event, each with its request id and the whole event.
+ * An event waiting in a batch: its JSON text, or, for a denied event that later ones of its address
+ * may still fold into (src/audit/flood.ts), the event itself. A batch of texts keeps one string per
+ * event alive until it is sent instead of the event's object graph, and nothing is serialised twice.
  */
-export async function deliverAuditEvents(queue: Queue, events: AnyAuditEvent[]): Promise<void> {
+export type PendingAuditEvent = string | AnyAuditEvent;
+
+/**
+ * The body of one queue message: the JSON text `{"v":1,"events":[…]}` of {@link AuditMessage}, made
+ * from the events' own JSON texts (a pending object is serialised here, once).
+ */
+export function auditMessageText(events: readonly PendingAuditEvent[]): string {
+  let text = `{"v":${AUDIT_MESSAGE_VERSION},"events":[`;
+  for (let i = 0; i < events.length; i++) {
+    const event = events[i] as PendingAuditEvent;
+    if (i > 0) text += ",";
+    text += typeof event === "string" ? event : JSON.stringify(event);
+  }
+  return `${text}]}`;
+}
+
+/**
+ * Sends one message: the JSON text of `{ v: 1, events }` with `contentType: "text"` (the consumer
+ * parses it; it also accepts the same object sent as `contentType: "json"`, as producers before
+ * 2026-12-06 did). Never throws: a failing `send` writes one `audit_send_failed` line per event,
+ * each with its request id and the whole event.
+ */
+export async function deliverAuditEvents(queue: Queue, events: readonly PendingAuditEvent[]): Promise<void> {
   try {
     if (typeof __SPOT_DEBUG_COUNTERS__ !== "undefined") __SPOT_DEBUG_COUNTERS__.queueSend();
-    await queue.send({ v: AUDIT_MESSAGE_VERSION, events } satisfies AuditMessage, { contentType: "json" });
+    await queue.send(auditMessageText(events), { contentType: "text" });
   } catch (err) {
     const error = errorMessage(err);
-    for (const event of events) log("error", "audit_send_failed", { ...idsOf(event), error, event });
+    for (const pending of events) {
+      const event = (typeof pending === "string" ? JSON.parse(pending) : pending) as AnyAuditEvent;
+      log("error", "audit_send_failed", { ...idsOf(event), error, event });
+    }
   }
 }
 
 /** One batcher per queue binding per isolate. */
-const batchers = new WeakMap<Queue, Batcher<AnyAuditEvent>>();
+const batchers = new WeakMap<Queue, Batcher<PendingAuditEvent>>();
 
 /** Denied events per connecting IP per second stored one by one before the rest are folded. */
 export const DENIED_EVENTS_PER_IP_PER_SECOND = 20;
 const floodGuard = new DeniedFloodGuard(DENIED_EVENTS_PER_IP_PER_SECOND, 1000, 10_000);
 
-/** Merges a folded denied event into the pending one of its IP: the newest details, the counts added. */
-function foldDenied(pending: AnyAuditEvent, next: AnyAuditEvent): AnyAuditEvent {
-  if (isAdminEvent(pending) || isAdminEvent(next)) return next;
+/**
+ * Merges a folded denied event into the pending one of its IP: the newest details, the counts added.
+ * Both are objects: only folded events are added as objects (see sendAuditEvent).
+ */
+function foldDenied(pending: PendingAuditEvent, next: PendingAuditEvent): PendingAuditEvent {
+  if (typeof pending === "string" || typeof next === "string" || isAdminEvent(pending) || isAdminEvent(next)) return next;
   return { ...next, folded_count: (pending.folded_count ?? 1) + (next.folded_count ?? 1) };
 }
 
@@ -172,7 +212,7 @@ export function sendAuditEvent(queue: Queue, event: AnyAuditEvent, limits: Batch
       const folded = { ...prepared.event, folded_count: 1 };
       return batcher.add(folded, prepared.bytes, { key: `denied:${event.connecting_ip ?? "none"}`, merge: foldDenied });
     }
-    return batcher.add(prepared.event, prepared.bytes);
+    return batcher.add(prepared.json, prepared.bytes);
   } catch (err) {
     log("error", "audit_send_failed", { ...idsOf(event), error: errorMessage(err), event });
     return NOT_QUEUED;

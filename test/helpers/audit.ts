@@ -1,5 +1,6 @@
 /** Test helpers for audit events: one complete, valid request-event input to start from. */
 import type { AuditInput } from "../../src/audit/event";
+import type { AnyAuditEvent } from "../../src/audit/producer";
 
 /** A complete request-event input (an allowed GET with a two-entry X-Forwarded-For); override any field. */
 export function sampleAuditInput(overrides: Partial<AuditInput> = {}): AuditInput {
@@ -39,4 +40,17 @@ export function sampleAuditInput(overrides: Partial<AuditInput> = {}): AuditInpu
     colo: "FRA",
     ...overrides,
   };
+}
+
+/**
+ * The events of one audit queue message as a test's stand-in queue receives it from `send`: the JSON
+ * text the producer sends (`contentType: "text"`), or a message object. Throws on anything else, so a
+ * test cannot pass on a body it did not read.
+ */
+export function messageEvents(body: unknown): AnyAuditEvent[] {
+  const message = (typeof body === "string" ? JSON.parse(body) : body) as { v?: unknown; events?: unknown };
+  if (message === null || typeof message !== "object" || message.v !== 1 || !Array.isArray(message.events)) {
+    throw new Error(`not an audit message: ${String(body).slice(0, 200)}`);
+  }
+  return message.events as AnyAuditEvent[];
 }

@@ -5,8 +5,8 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import type { AuditEvent } from "../../src/audit/event";
-import type { AuditMessage } from "../../src/audit/producer";
 import worker from "../../src/index";
+import { messageEvents } from "./audit";
 import { API } from "./fixtures";
 
 export interface CallResult {
@@ -37,9 +37,9 @@ export async function call(path: string, init: RequestInit = {}, options: CallOp
   const queue =
     options.bindings?.AUDIT_QUEUE ??
     ({
-      send: async (body: AuditMessage) => {
+      send: async (body: unknown) => {
         // Request events; admin events (kind: "admin") too, which test/helpers/admin.ts picks out.
-        events.push(...(body.events as AuditEvent[]));
+        events.push(...(messageEvents(body) as AuditEvent[]));
       },
       sendBatch: async () => {},
     } as unknown as Queue);

@@ -9,10 +9,11 @@ import {
   consumeAuditBatch,
   DEAD_LETTER_BODY_MAX_BYTES,
   DLQ_REASON,
+  parseAuditMessage,
   retryDelaySeconds,
 } from "../../src/audit/consumer";
 import { type AuditEvent, buildAuditEvent } from "../../src/audit/event";
-import { type AuditMessage, AuditMessageSchema } from "../../src/audit/producer";
+import { type AuditMessage, AuditMessageSchema, auditMessageText } from "../../src/audit/producer";
 
 // All tests of this file share one D1: every test uses its own id prefix.
 
@@ -149,6 +150,23 @@ describe("spot-audit-events", () => {
     const { result } = await run(AUDIT_QUEUE_NAME, [message("msg-multi", body)]);
     expect(result.explicitAcks).toEqual(["msg-multi"]);
     expect((await eventRows("multi-")).map((r) => r.event_id)).toEqual(["multi-1", "multi-2"]);
+  });
+
+  it("stores a message sent as the producer sends it (its JSON text) like the same message as an object", async () => {
+    const text = auditMessageText([JSON.stringify(event("text-1")), event("text-2")]);
+    expect(typeof text).toBe("string");
+    const { result } = await run(AUDIT_QUEUE_NAME, [message("msg-text-a", text), eventMessage("text-3")]);
+    expect([...result.explicitAcks].sort()).toEqual(["msg-text-3", "msg-text-a"]);
+    expect(result.retryMessages).toEqual([]);
+    expect((await eventRows("text-")).map((r) => r.event_id)).toEqual(["text-1", "text-2", "text-3"]);
+    expect(parseAuditMessage(text)).toEqual(parseAuditMessage(JSON.parse(text)));
+  });
+
+  it("a text body that is not JSON, or JSON that is not a message, is poison", () => {
+    expect(parseAuditMessage('{"v":1,"events":[')).toEqual({ ok: false, reason: "poison: the message body is text but not JSON" });
+    const notMessage = parseAuditMessage(JSON.stringify({ v: 1, events: [] }));
+    expect(notMessage.ok).toBe(false);
+    expect(notMessage.ok ? "" : notMessage.reason).toMatch(/^poison: events: /);
   });
 
   it("dead-letters a poison message at once, acks it, and still stores the others", async () => {

@@ -5,8 +5,9 @@
  */
 import { env, exports } from "cloudflare:workers";
 import { afterEach, beforeEach, expect, it, vi } from "vitest";
-import type { AuditMessage } from "../../src/audit/producer";
+import type { AnyAuditEvent } from "../../src/audit/producer";
 import { clearKeyCache } from "../../src/keys/store";
+import { messageEvents } from "../helpers/audit";
 import { API, authHeaders, putKey, SECRET } from "../helpers/fixtures";
 import { type OriginStub, stubOrigins } from "../helpers/origin";
 
@@ -22,10 +23,10 @@ afterEach(() => {
 });
 
 it("20 concurrent requests produce far fewer than 20 queue messages, and every event is in one", async () => {
-  const sent: AuditMessage[] = [];
+  const sent: { events: AnyAuditEvent[] }[] = [];
   const real = env.AUDIT_QUEUE.send.bind(env.AUDIT_QUEUE);
   vi.spyOn(env.AUDIT_QUEUE, "send").mockImplementation(async (body, options) => {
-    sent.push(body as AuditMessage);
+    sent.push({ events: messageEvents(body) });
     return real(body, options);
   });
   const responses = await Promise.all(

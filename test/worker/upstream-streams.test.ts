@@ -8,9 +8,9 @@ import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test"
 import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { AuditEvent } from "../../src/audit/event";
-import type { AuditMessage } from "../../src/audit/producer";
 import worker from "../../src/index";
 import { clearKeyCache } from "../../src/keys/store";
+import { messageEvents } from "../helpers/audit";
 import { API, authHeaders, putKey, SECRET } from "../helpers/fixtures";
 
 type ErrorEnvelope = { error: { code: string; message: string } };
@@ -88,8 +88,8 @@ function slowBody(chunks: number, size: number, gapMs: number, breakAfter?: numb
 async function send(path: string, init: RequestInit, bindings: Partial<Env> = {}) {
   const events: AuditEvent[] = [];
   const queue = {
-    send: async (body: AuditMessage) => {
-      events.push(...(body.events as AuditEvent[]));
+    send: async (body: unknown) => {
+      events.push(...(messageEvents(body) as AuditEvent[]));
     },
     sendBatch: async () => {},
   } as unknown as Queue;

@@ -11,15 +11,19 @@ import {
 } from "../../../src/audit/producer";
 
 interface SendCall {
+  /** The message as the consumer reads it (the sent text parsed). */
   body: unknown;
+  /** What `send` was given. */
+  raw: unknown;
   options: QueueSendOptions | undefined;
 }
 
 function recordingQueue(): { queue: Queue; calls: SendCall[] } {
   const calls: SendCall[] = [];
   const queue = {
-    async send(body: unknown, options?: QueueSendOptions) {
-      calls.push({ body, options });
+    async send(raw: unknown, options?: QueueSendOptions) {
+      // The producer sends the message's JSON text; `body` is that text parsed, `raw` what was sent.
+      calls.push({ body: typeof raw === "string" ? JSON.parse(raw) : raw, raw, options });
       return { metadata: { metrics: { backlogCount: 0, backlogBytes: 0 } } };
     },
   } as unknown as Queue;
@@ -148,7 +152,9 @@ describe("sendAuditEvent", () => {
     await sendAuditEvent(queue, e).delivered;
     expect(calls).toHaveLength(1);
     expect(calls[0]?.body).toEqual({ v: 1, events: [e] });
-    expect(calls[0]?.options).toEqual({ contentType: "json" });
+    // The text the batch was sized on, sent as it is: exactly the JSON of the message object.
+    expect(calls[0]?.raw).toBe(JSON.stringify({ v: 1, events: [e] }));
+    expect(calls[0]?.options).toEqual({ contentType: "text" });
     expect(AuditMessageSchema.safeParse(calls[0]?.body).success).toBe(true);
     expect(errors).not.toHaveBeenCalled();
   });
