@@ -6,7 +6,7 @@
 // that keep coming once it should have settled.
 
 /** One `[bailout (kind: …, reason: …): begin. deoptimizing <JSFunction name (sfi = …)>` line of V8's trace. */
-const BAILOUT = /^\[bailout \(kind: ([^,]+), reason: ([^)]*)\): begin\. deoptimizing 0x[0-9a-f]+ <JSFunction ([^ >]*)/;
+const BAILOUT = /^\[bailout \(kind: ([^,]+), reason: (.*?)\): begin\. deoptimizing 0x[0-9a-f]+ <JSFunction (.*?) ?\(sfi = /;
 
 /**
  * Parses one line of `--trace-deopt` output.
