@@ -4,22 +4,31 @@
 // for production's first, admin-only deploy (docs/operations.md "Deploy"); of them only --dry-run goes to
 // the audit Worker's too.
 //
-// The order matters once, when an environment moves from one Worker to two: a queue has one consumer.
-// The authorizer's deploy removes its own consumer of the audit queue (and its retention cron), then the
-// audit Worker's deploy adds its consumer. In between, and if the second deploy fails, audit events
-// wait in the queue and are consumed once the audit Worker is deployed: nothing is lost.
+// The order matters once, when an environment moves from one Worker to two: a queue has one consumer,
+// and `wrangler deploy` adds or updates a Worker's queue consumers but never removes one. So first the
+// authorizer's own consumers of the audit queues, if any, are removed (`wrangler queues consumer
+// remove`), then the authorizer is deployed (its empty `crons` removes its cron), then the audit Worker
+// (it becomes the consumer and takes the cron). Meanwhile, and if a later step fails, audit events wait
+// in the queue and are consumed once the audit Worker is deployed: nothing is lost.
 
 import { pathToFileURL } from "node:url";
-import { auditConfigPath, cloudflare, configName, runEnvScript } from "./lib/environments.mjs";
+import { auditConfigPath, cloudflare, configName, readEnvConfig, runEnvScript } from "./lib/environments.mjs";
 import { runPreflight } from "./preflight.mjs";
 
 export const USAGE = `usage: npm run deploy -- --env <environment> [--config <file>] [wrangler deploy options…]
-  runs npm run preflight for the environment, then \`wrangler deploy --env <environment>\` of the
-  authorizer (wrangler.toml), then of the audit Worker (wrangler.audit.toml); other options go to the
-  authorizer's deploy as they are (e.g. --routes "admin.spot-thought.com/__spot/*"), --dry-run to both
+  runs npm run preflight for the environment, removes the authorizer's own consumers of the audit
+  queues if it still has them, then runs \`wrangler deploy --env <environment>\` of the authorizer
+  (wrangler.toml), then of the audit Worker (wrangler.audit.toml); other options go to the authorizer's
+  deploy as they are (e.g. --routes "admin.spot-thought.com/__spot/*"), --dry-run to both
   --env, -e <name>  the [env.<name>] section (staging, production)
   --config <file>   another wrangler.toml (default: the project's), with its audit config next to it
   -h, --help        print this text`;
+
+/** Worker names in the `Consumers:` line of `wrangler queues info` (`worker:<name>,worker:<name>`). */
+export function queueConsumerScripts(text) {
+  const line = /^Consumers:\s*(.*)$/m.exec(text)?.[1] ?? "";
+  return [...line.matchAll(/(?:^|,)\s*worker:([^,\s]+)/g)].map((m) => m[1]);
+}
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
   await runEnvScript(
@@ -30,15 +39,23 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
         return 1;
       }
       const auditConfig = auditConfigPath(config);
+      const dryRun = rest.includes("--dry-run");
+      const authorizer = readEnvConfig(config, env).name;
+      const queues = (readEnvConfig(auditConfig, env).queues.consumers ?? []).map((c) => c.queue);
       console.log(
         `deploying the authorizer first (${configName(config)}), then the audit Worker (${configName(auditConfig)}): ` +
-          "a queue has one consumer, so the authorizer stops consuming before the audit Worker starts; audit events wait in the queue meanwhile",
+          "a queue has one consumer; audit events wait in the queue meanwhile",
       );
+      // The one-time move from one Worker to two: the authorizer must stop consuming first.
+      for (const queue of dryRun ? [] : queues) {
+        const { stdout } = await cloudflare(["queues", "info", queue, "--config", config]);
+        if (!queueConsumerScripts(stdout).includes(authorizer)) continue;
+        console.log(`removing ${authorizer} as the consumer of ${queue} (the audit Worker consumes it from now on)`);
+        await cloudflare(["queues", "consumer", "remove", queue, authorizer, "--config", config]);
+      }
       await cloudflare(["deploy", "--env", env, "--config", config, ...rest], { inherit: true });
       try {
-        await cloudflare(["deploy", "--env", env, "--config", auditConfig, ...rest.filter((arg) => arg === "--dry-run")], {
-          inherit: true,
-        });
+        await cloudflare(["deploy", "--env", env, "--config", auditConfig, ...(dryRun ? ["--dry-run"] : [])], { inherit: true });
       } catch (err) {
         console.error(
           `the authorizer of ${env} is deployed, its audit Worker is not: audit events wait in the queue until it is; fix the problem below and run \`npm run deploy -- --env ${env}\` again`,

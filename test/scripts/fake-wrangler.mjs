@@ -60,6 +60,19 @@ function answer() {
       "└─┴─┴─┴─┴─┴─┘",
     ].join("\n");
   }
+  if (command.startsWith("queues info")) {
+    // Only the lines the deploy script reads; `consumers`: queue name → Worker names.
+    const consumers = state.consumers?.[args[2]] ?? [];
+    return [
+      `Queue Name: ${args[2]}`,
+      `Number of Consumers: ${consumers.length}`,
+      ...(consumers.length > 0 ? [`Consumers: ${consumers.map((c) => `worker:${c}`).toString()}`] : []),
+    ].join("\n");
+  }
+  if (command.startsWith("queues consumer remove")) {
+    state.consumers[args[3]] = state.consumers[args[3]].filter((c) => c !== args[4]);
+    return `Removed consumer from queue ${args[3]}.`;
+  }
   if (command.startsWith("queues create")) {
     state.queues.push(args[2]);
     return `Created queue ${args[2]}.`;

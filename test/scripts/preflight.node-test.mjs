@@ -8,6 +8,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { unstable_readConfig } from "wrangler";
+import { queueConsumerScripts } from "../../scripts/deploy.mjs";
 import { setEnvBindingValue } from "../../scripts/provision.mjs";
 import { ROOT, sandbox } from "./env-harness.mjs";
 
@@ -339,6 +340,44 @@ describe("deploy", () => {
       assert.equal(refused.code, 1);
       assert.match(refused.stderr, /not deployed/);
       assert.ok(!box.commands().some((c) => c.args[0] === "deploy"));
+    } finally {
+      box.cleanup();
+    }
+  });
+});
+
+describe("deploy: the move from one Worker to two", () => {
+  it("reads the Worker names of wrangler queues info's Consumers line", () => {
+    const text = "Queue Name: q\nNumber of Consumers: 2\nConsumers: worker:spot-a,worker:spot-b\n";
+    assert.deepEqual(queueConsumerScripts(text), ["spot-a", "spot-b"]);
+    assert.deepEqual(queueConsumerScripts("Queue Name: q\nNumber of Consumers: 0\n"), []);
+  });
+
+  it("removes the authorizer's own consumers of the audit queues before deploying it, then deploys the audit Worker", async () => {
+    const box = sandbox(readyToml(), { audit: readyAuditToml() });
+    try {
+      const authorizer = "spot-thought-edge-authorizer-production";
+      box.setAccount({
+        ...account(),
+        consumers: { "spot-audit-events-production": [authorizer], "spot-audit-events-production-dlq": [authorizer] },
+      });
+      const run = await box.run("deploy", ["--env", "production"]);
+      assert.equal(run.code, 0, run.stderr);
+      const steps = box
+        .commands()
+        .filter((c) => c.args[0] === "deploy" || (c.args[0] === "queues" && c.args[1] === "consumer"))
+        .map((c) => (c.args[0] === "deploy" ? `deploy ${c.config}` : c.args.join(" ")));
+      assert.deepEqual(steps, [
+        `queues consumer remove spot-audit-events-production ${authorizer}`,
+        `queues consumer remove spot-audit-events-production-dlq ${authorizer}`,
+        "deploy wrangler.toml",
+        "deploy wrangler.audit.toml",
+      ]);
+      assert.deepEqual(box.account().consumers, { "spot-audit-events-production": [], "spot-audit-events-production-dlq": [] });
+      // Once moved, a deploy removes nothing.
+      box.commands({ clear: true });
+      assert.equal((await box.run("deploy", ["--env", "production"])).code, 0);
+      assert.ok(!box.commands().some((c) => c.args[1] === "consumer"));
     } finally {
       box.cleanup();
     }
