@@ -360,6 +360,8 @@ async function main() {
   log("building bundles (wrangler deploy --dry-run) …");
   const bundles = await buildAll(ROOT, BUILD, { readable: opts.profile || opts.deopts });
   const bundle = { ...bundleSize(bundles.production), largest_inputs: largestInputs(BUILD) };
+  // The audit Worker (wrangler.audit.toml): the queue consumer and the retention cron, out of the request path's bundle.
+  const auditBundle = bundleSize(bundles.audit);
 
   // Origin and Workers
   const origin = await startOriginProcess();
@@ -369,7 +371,8 @@ async function main() {
   const date = compatibilityDate(ROOT);
   const flags = compatibilityFlags(ROOT);
   // What each target runs. Bundles of the authorizer export the revocation feed's Durable Object.
-  const authorizer = (ttl) => ({ vars: authorizerVars(key, originUrl, ttl), revocationFeed: true });
+  // Under Miniflare the audit Worker (its own bundle) consumes their audit queue; the bench Workers consume their own.
+  const authorizer = (ttl) => ({ vars: authorizerVars(key, originUrl, ttl), revocationFeed: true, auditWorker: true });
   const specs = {
     baseline: { entry: bundles.baseline, vars: { ORIGIN: originUrl } },
     minimal: { entry: bundles.minimal, vars: minimalVars(key, originUrl) },
@@ -398,6 +401,7 @@ async function main() {
       vars: spec.vars,
       kvSeed,
       consumer: spec.consumer ?? true,
+      auditEntry: spec.auditWorker ? bundles.audit : undefined,
       inspectorPort,
       revocationFeed: spec.revocationFeed ?? false,
       probe,
@@ -641,6 +645,7 @@ async function main() {
   const hotPath = microBody.ops.find((o) => o.op === "hot_path")?.ns_per_op ?? null;
   summary.micro = { ops: microBody.ops, hot_path_ns: hotPath, hot_path_sum_ns: microBody.hot_path_sum_ns };
   summary.bundle = bundle;
+  summary.audit_worker_bundle = auditBundle;
   summary.cold_start = coldStart;
   summary.slow_rounds = Object.values(summary.arms).reduce((n, a) => n + (a.slow_rounds ?? 0), 0);
   summary.fresh_process_ms = round(median(startMs), 0);
@@ -701,6 +706,9 @@ async function main() {
   log(
     `Bundle (production, wrangler deploy --dry-run): ${bundle.raw_kib} KiB raw, ${bundle.gzip_kib} KiB gzip; largest inputs: ` +
       bundle.largest_inputs.map((i) => `${i.path} ${round(i.bytes / 1024, 1)} KiB`).join(", "),
+  );
+  log(
+    `Audit Worker bundle (wrangler.audit.toml, wrangler deploy --dry-run; not on the request path): ${auditBundle.raw_kib} KiB raw, ${auditBundle.gzip_kib} KiB gzip`,
   );
   log("");
   log(`Cost per million requests (hot key, prices of ${PRICES.as_of}, beyond included usage)`);

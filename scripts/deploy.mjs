@@ -1,17 +1,34 @@
-// `npm run deploy -- --env staging`: preflight (scripts/preflight.mjs), then `wrangler deploy --env
-// <env>`. Other options go to wrangler as they are, e.g. `--routes "admin.spot-thought.com/__spot/*"`
-// for production's first, admin-only deploy (docs/operations.md "Deploy").
+// `npm run deploy -- --env staging`: preflight (scripts/preflight.mjs, both configs), then `wrangler
+// deploy --env <env>` of the authorizer (wrangler.toml), then of the audit Worker (wrangler.audit.toml).
+// Other options go to the authorizer's deploy as they are, e.g. `--routes "admin.spot-thought.com/__spot/*"`
+// for production's first, admin-only deploy (docs/operations.md "Deploy"); of them only --dry-run goes to
+// the audit Worker's too.
+//
+// The order matters once, when an environment moves from one Worker to two: a queue has one consumer,
+// and `wrangler deploy` adds or updates a Worker's queue consumers but never removes one. So first the
+// authorizer's own consumers of the audit queues, if any, are removed (`wrangler queues consumer
+// remove`), then the authorizer is deployed (its empty `crons` removes its cron), then the audit Worker
+// (it becomes the consumer and takes the cron). Meanwhile, and if a later step fails, audit events wait
+// in the queue and are consumed once the audit Worker is deployed: nothing is lost.
 
 import { pathToFileURL } from "node:url";
-import { cloudflare, runEnvScript } from "./lib/environments.mjs";
+import { auditConfigPath, cloudflare, configName, readEnvConfig, runEnvScript } from "./lib/environments.mjs";
 import { runPreflight } from "./preflight.mjs";
 
 export const USAGE = `usage: npm run deploy -- --env <environment> [--config <file>] [wrangler deploy options…]
-  runs npm run preflight for the environment, then \`wrangler deploy --env <environment>\`; other options
-  go to wrangler as they are (e.g. --routes "admin.spot-thought.com/__spot/*")
+  runs npm run preflight for the environment, removes the authorizer's own consumers of the audit
+  queues if it still has them, then runs \`wrangler deploy --env <environment>\` of the authorizer
+  (wrangler.toml), then of the audit Worker (wrangler.audit.toml); other options go to the authorizer's
+  deploy as they are (e.g. --routes "admin.spot-thought.com/__spot/*"), --dry-run to both
   --env, -e <name>  the [env.<name>] section (staging, production)
-  --config <file>   another wrangler.toml (default: the project's)
+  --config <file>   another wrangler.toml (default: the project's), with its audit config next to it
   -h, --help        print this text`;
+
+/** Worker names in the `Consumers:` line of `wrangler queues info` (`worker:<name>,worker:<name>`). */
+export function queueConsumerScripts(text) {
+  const line = /^Consumers:\s*(.*)$/m.exec(text)?.[1] ?? "";
+  return [...line.matchAll(/(?:^|,)\s*worker:([^,\s]+)/g)].map((m) => m[1]);
+}
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
   await runEnvScript(
@@ -21,7 +38,31 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
         console.error(`not deployed: fix the problems above, then run \`npm run deploy -- --env ${env}\` again`);
         return 1;
       }
+      const auditConfig = auditConfigPath(config);
+      const dryRun = rest.includes("--dry-run");
+      const authorizer = readEnvConfig(config, env).name;
+      const queues = (readEnvConfig(auditConfig, env).queues.consumers ?? []).map((c) => c.queue);
+      console.log(
+        `deploying the authorizer first (${configName(config)}), then the audit Worker (${configName(auditConfig)}): ` +
+          "a queue has one consumer; audit events wait in the queue meanwhile",
+      );
+      // The one-time move from one Worker to two: the authorizer must stop consuming first.
+      for (const queue of dryRun ? [] : queues) {
+        const { stdout } = await cloudflare(["queues", "info", queue, "--config", config]);
+        if (!queueConsumerScripts(stdout).includes(authorizer)) continue;
+        console.log(`removing ${authorizer} as the consumer of ${queue} (the audit Worker consumes it from now on)`);
+        await cloudflare(["queues", "consumer", "remove", queue, authorizer, "--config", config]);
+      }
       await cloudflare(["deploy", "--env", env, "--config", config, ...rest], { inherit: true });
+      try {
+        await cloudflare(["deploy", "--env", env, "--config", auditConfig, ...(dryRun ? ["--dry-run"] : [])], { inherit: true });
+      } catch (err) {
+        console.error(
+          `the authorizer of ${env} is deployed, its audit Worker is not: audit events wait in the queue until it is; fix the problem below and run \`npm run deploy -- --env ${env}\` again`,
+        );
+        throw err;
+      }
+      console.log(`deployed ${env}: the authorizer, then its audit Worker`);
       return 0;
     },
     { passThrough: true },

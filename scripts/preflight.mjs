@@ -4,6 +4,10 @@
 //
 //   config      wrangler can read the environment's configuration (else its first words, one line)
 //   ids         no KV or D1 id is still a placeholder (all zeros or <…>)
+//   audit       the audit Worker's config (wrangler.audit.toml next to wrangler.toml) exists, wrangler
+//               reads its [env.<env>], its D1 id is no placeholder, and it fits this one
+//               (environments.mjs auditConfigProblems: it consumes the queue this one produces to and
+//               its dead-letter queue, the same D1 database and R2 bucket; this one consumes nothing)
 //   bindings    the KEYS KV namespace and one KEY_RATE_LIMIT_<n> rate limit per tier of
 //               RATE_LIMIT_TIERS_PER_MINUTE (src/keys/policy.ts), with simple.limit n
 //   admin       ADMIN_JWT_AUDIENCE and ADMIN_JWT_ISSUER set; exactly one of ADMIN_JWKS_URL, ADMIN_JWKS;
@@ -16,10 +20,12 @@
 //               with another environment (or within this one)
 //   versions    API_VERSIONS parses with the Worker's own parser (src/versioning/table.ts)
 
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import {
+  auditConfigPath,
+  auditConfigProblems,
   configName,
   DEFAULT_CONFIG,
   environmentNames,
@@ -33,10 +39,10 @@ import { importTypeScript } from "./lib/ts-module.mjs";
 import { ROOT } from "./lib/wrangler.mjs";
 
 export const USAGE = `usage: npm run preflight -- --env <environment> [--config <file>]
-  checks an environment of wrangler.toml before it is deployed: one line per problem, with how to fix
-  it; exit 0 when there is none, 1 when there is any
+  checks an environment of wrangler.toml and wrangler.audit.toml before it is deployed: one line per
+  problem, with how to fix it; exit 0 when there is none, 1 when there is any
   --env, -e <name>  the [env.<name>] section (staging, production)
-  --config <file>   another wrangler.toml (default: the project's)
+  --config <file>   another wrangler.toml (default: the project's), with its audit config next to it
   -h, --help        print this text`;
 
 /** The Worker's own code the checks use: the version table's parser, ENFORCEMENT's, the rate-limit tiers. */
@@ -115,6 +121,36 @@ export async function preflight({ env, config }) {
   }
   for (const db of cfg.d1_databases) {
     if (isPlaceholderId(db.database_id)) problems.push(`D1 ${db.binding}: database_id is a placeholder; run \`${provision}\``);
+  }
+
+  // audit
+  const auditConfig = auditConfigPath(config);
+  const auditFile = configName(auditConfig);
+  if (!existsSync(auditConfig)) {
+    problems.push(
+      `no ${auditFile} next to ${file}: the audit Worker (queue consumer, retention cron) has no configuration; restore it (docs/operations.md "Deploy")`,
+    );
+  } else if (!environmentNames(readFileSync(auditConfig, "utf8")).includes(env)) {
+    problems.push(
+      `no [env.${env}] in ${auditFile}: the audit Worker of ${env} would not exist; add it with the queue consumers, D1 and R2 of [env.${env}] of ${file}`,
+    );
+  } else {
+    let auditCfg = null;
+    try {
+      auditCfg = readEnvConfig(auditConfig, env);
+    } catch (err) {
+      problems.push(
+        `${String(err?.message ?? err)}; fix it (\`npx wrangler deploy --dry-run --env ${env} --config ${auditFile}\` shows wrangler's whole message)`,
+      );
+    }
+    if (auditCfg) {
+      const placeholder = auditCfg.d1_databases.filter((db) => isPlaceholderId(db.database_id));
+      for (const db of placeholder) problems.push(`D1 ${db.binding} in ${auditFile}: database_id is a placeholder; run \`${provision}\``);
+      const mismatches = auditConfigProblems(cfg, auditCfg, { mainFile: file, auditFile, section: `[env.${env}]` });
+      // A placeholder on either side is said once, above: not again as a difference.
+      const anyPlaceholder = placeholder.length > 0 || cfg.d1_databases.some((db) => isPlaceholderId(db.database_id));
+      problems.push(...mismatches.filter((line) => !(anyPlaceholder && line.startsWith("D1 AUDIT_DB differs"))));
+    }
   }
 
   // bindings

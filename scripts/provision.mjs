@@ -1,25 +1,30 @@
-// `npm run provision -- --env staging`: creates, or finds, what an environment of wrangler.toml needs
-// in the Cloudflare account (docs/operations.md "Deploy"), with wrangler:
+// `npm run provision -- --env staging`: creates, or finds, what an environment of wrangler.toml and of
+// the audit Worker's wrangler.audit.toml needs in the Cloudflare account (docs/operations.md "Deploy"),
+// with wrangler:
 //
 //   1. KV namespaces    titled <worker>-<binding> (e.g. spot-thought-edge-authorizer-staging-KEYS)
 //   2. D1 databases     by database_name
-//   3. Queues           every producer, consumer and dead-letter queue named in the environment
+//   3. Queues           every producer, consumer and dead-letter queue named in the environment (the
+//                       consumers are in wrangler.audit.toml)
 //   4. R2 buckets       by bucket_name
-//   5. ids              the KV and D1 ids are written into the environment's section of wrangler.toml
-//                       (only those lines change; commit them), then read back through wrangler
+//   5. ids              the KV and D1 ids are written into the environment's section of wrangler.toml,
+//                       and the D1 id into wrangler.audit.toml's (the same database; only those lines
+//                       change; commit them), then read back through wrangler
 //   6. D1 migrations    `wrangler d1 migrations apply <binding> --remote --env <env>`
 //   7. secrets          SECRET_HASH_KEY (base64 of 32 random bytes) and ASSERTION_SIGNING_KEY (a new
 //                       Ed25519 JWK) are generated and stored with `wrangler secret put` when missing; an
 //                       existing secret is never replaced, and no secret is ever printed
 //
 // Safe to run again: what exists is found (an id already in wrangler.toml is kept if the account has
-// it) and nothing is created twice. `--config <file>` works on another wrangler.toml (tests).
+// it) and nothing is created twice. `--config <file>` works on another wrangler.toml (tests), and on
+// the audit config next to it (<file> with .audit before .toml). The audit Worker needs no secret.
 
 import { randomBytes } from "node:crypto";
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import { newSigningKey } from "./assertion-key.mjs";
 import {
+  auditConfigPath,
   cloudflare,
   configName,
   EnvScriptError,
@@ -32,9 +37,10 @@ import {
 
 export const USAGE = `usage: npm run provision -- --env <environment> [--config <file>]
   creates, or finds, the KV namespaces, D1 databases, queues and R2 buckets the environment of
-  wrangler.toml names, writes their ids into it, applies the D1 migrations and stores the missing secrets
+  wrangler.toml and wrangler.audit.toml names, writes their ids into both, applies the D1 migrations and
+  stores the missing secrets
   --env, -e <name>  the [env.<name>] section (staging, production)
-  --config <file>   another wrangler.toml (default: the project's)
+  --config <file>   another wrangler.toml (default: the project's), with its audit config next to it
   -h, --help        print this text`;
 
 const KV_ID = /^[0-9a-f]{32}$/;
@@ -84,10 +90,18 @@ export function setEnvBindingValue(text, { env, table, binding, key, value, file
  */
 export async function provision({ env, config, log = console.log }) {
   const cfg = readEnvConfig(config, env);
-  const report = { created: [], found: [], secretsStored: [], idsWritten: [] };
+  const report = { created: [], found: [], secretsStored: [], idsWritten: [], auditIdsWritten: [] };
   const withConfig = ["--config", config];
   const file = configName(config);
   let text = readFileSync(config, "utf8");
+  // The audit Worker's config: the same D1 database and bucket, the consumers of the queues.
+  const auditConfig = auditConfigPath(config);
+  const auditFile = configName(auditConfig);
+  if (!existsSync(auditConfig)) {
+    throw new EnvScriptError(`no ${auditFile} next to ${file}: the audit Worker's configuration (queue consumer, retention cron)`);
+  }
+  const auditCfg = readEnvConfig(auditConfig, env);
+  let auditText = readFileSync(auditConfig, "utf8");
 
   // 1. KV
   if (cfg.kv_namespaces.length > 0) {
@@ -112,33 +126,43 @@ export async function provision({ env, config, log = console.log }) {
     }
   }
 
-  // 2. D1
-  if (cfg.d1_databases.length > 0) {
+  // 2. D1 (the audit config's databases after the authorizer's: the same one, found then)
+  if (cfg.d1_databases.length + auditCfg.d1_databases.length > 0) {
     const list = async () => JSON.parse((await cloudflare(["d1", "list", "--json", ...withConfig])).stdout);
     let databases = await list();
-    for (const db of cfg.d1_databases) {
+    const seen = new Set();
+    for (const [db, audit] of [...cfg.d1_databases.map((d) => [d, false]), ...auditCfg.d1_databases.map((d) => [d, true])]) {
       let id = databases.find((d) => d.name === db.database_name)?.uuid;
-      if (id) report.found.push(`D1 ${db.database_name}`);
-      else {
+      // Reported once: the audit config names the authorizer's database.
+      if (id && !seen.has(db.database_name)) report.found.push(`D1 ${db.database_name}`);
+      else if (!id) {
         await cloudflare(["d1", "create", db.database_name, ...withConfig]);
         databases = await list();
         id = databases.find((d) => d.name === db.database_name)?.uuid;
         if (!id) throw new EnvScriptError(`D1 database ${db.database_name} was created but is not listed`);
         report.created.push(`D1 ${db.database_name}`);
       }
+      seen.add(db.database_name);
       if (!D1_ID.test(id)) throw new EnvScriptError(`D1 database ${db.database_name}: unexpected id ${JSON.stringify(id)}`);
-      if (id !== db.database_id) {
-        text = setEnvBindingValue(text, { env, table: "d1_databases", binding: db.binding, key: "database_id", value: id, file });
+      if (id === db.database_id) continue;
+      const change = { env, table: "d1_databases", binding: db.binding, key: "database_id", value: id };
+      if (audit) {
+        auditText = setEnvBindingValue(auditText, { ...change, file: auditFile });
+        report.auditIdsWritten.push(`${db.binding} database_id`);
+      } else {
+        text = setEnvBindingValue(text, { ...change, file });
         report.idsWritten.push(`${db.binding} database_id`);
       }
     }
   }
 
   // 3. Queues
-  const queueNames = new Set([
-    ...(cfg.queues.producers ?? []).map((p) => p.queue),
-    ...(cfg.queues.consumers ?? []).flatMap((c) => [c.queue, c.dead_letter_queue].filter(Boolean)),
-  ]);
+  const queueNames = new Set(
+    [cfg, auditCfg].flatMap((c) => [
+      ...(c.queues.producers ?? []).map((p) => p.queue),
+      ...(c.queues.consumers ?? []).flatMap((q) => [q.queue, q.dead_letter_queue].filter(Boolean)),
+    ]),
+  );
   if (queueNames.size > 0) {
     const existing = new Set(parseQueueTable((await cloudflare(["queues", "list", ...withConfig])).stdout));
     for (const name of queueNames) {
@@ -151,13 +175,14 @@ export async function provision({ env, config, log = console.log }) {
   }
 
   // 4. R2
-  if (cfg.r2_buckets.length > 0) {
+  const bucketNames = new Set([cfg, auditCfg].flatMap((c) => c.r2_buckets.map((b) => b.bucket_name)));
+  if (bucketNames.size > 0) {
     const existing = new Set(parseBucketList((await cloudflare(["r2", "bucket", "list", ...withConfig])).stdout));
-    for (const bucket of cfg.r2_buckets) {
-      if (existing.has(bucket.bucket_name)) report.found.push(`R2 ${bucket.bucket_name}`);
+    for (const name of bucketNames) {
+      if (existing.has(name)) report.found.push(`R2 ${name}`);
       else {
-        await cloudflare(["r2", "bucket", "create", bucket.bucket_name, ...withConfig]);
-        report.created.push(`R2 ${bucket.bucket_name}`);
+        await cloudflare(["r2", "bucket", "create", name, ...withConfig]);
+        report.created.push(`R2 ${name}`);
       }
     }
   }
@@ -172,6 +197,13 @@ export async function provision({ env, config, log = console.log }) {
     ];
     if (placeholders.length > 0) throw new EnvScriptError(`${file} still has placeholder ids for ${placeholders.join(", ")}`);
     log(`wrote ${report.idsWritten.join(", ")} into [env.${env}] of ${file}: commit it`);
+  }
+  if (report.auditIdsWritten.length > 0) {
+    writeFileSync(auditConfig, auditText);
+    const after = readEnvConfig(auditConfig, env);
+    const placeholders = after.d1_databases.filter((db) => isPlaceholderId(db.database_id)).map((db) => db.binding);
+    if (placeholders.length > 0) throw new EnvScriptError(`${auditFile} still has placeholder ids for ${placeholders.join(", ")}`);
+    log(`wrote ${report.auditIdsWritten.join(", ")} into [env.${env}] of ${auditFile}: commit it`);
   }
 
   // 6. D1 migrations (already applied ones are skipped by wrangler)

@@ -8,7 +8,9 @@
 //      local-keys.mjs the local keys against the hash key's fingerprint (and --reset-keys)
 //   2. migrations.mjs `wrangler d1 migrations apply AUDIT_DB --local` (and --reset-db)
 //   3. demo-origins.mjs  scripts/demo-origin.mjs, one origin per API version and the sandbox
-//   4. wrangler-dev.mjs  wrangler dev in local mode (Miniflare's KV, Queues, D1, R2, Durable Objects)
+//   4. wrangler-dev.mjs  wrangler dev in local mode (Miniflare's KV, Queues, D1, R2, Durable Objects), two
+//                     Workers: the authorizer (wrangler.toml, on the port) and the audit Worker
+//                     (wrangler.audit.toml: the queue consumer), one Miniflare, one .wrangler/state
 //   5. demo-key.mjs   the demo key, through the admin API as `npx spot-keys create` does
 //   6. banner.mjs     what runs where, a ready curl, the spot-keys commands, the console sign-in URL
 //   processes.mjs, output.mjs, files.mjs, wrangler-toml.mjs: children, printing, paths, wrangler.toml

@@ -1,12 +1,10 @@
 /**
- * The Worker's entry point: `fetch` runs the authorizer (src/app.ts); `queue` stores audit events
- * (src/audit/consumer.ts); `scheduled` applies the audit retention, by age and by size
- * (src/audit/retention.ts).
+ * The authorizer Worker's entry point (wrangler.toml): `fetch` runs the authorizer (src/app.ts), and
+ * the Durable Object classes of key administration and the revocation feed are exported here. It
+ * only produces audit events (to the audit queue); the audit Worker (src/audit-worker.ts,
+ * wrangler.audit.toml) consumes them and runs the retention cron.
  */
 import { createApp, isApiPath } from "./app";
-import { consumeAuditBatch } from "./audit/consumer";
-import { applyRetention, retentionDays } from "./audit/retention";
-import { dbMaxBytes } from "./audit/window";
 import { newRequestId } from "./request-id";
 import { handleApiRequest } from "./request-path/handler";
 
@@ -18,12 +16,6 @@ export default {
     const url = new URL(request.url);
     if (isApiPath(url.pathname)) return handleApiRequest(request, env, ctx, url, newRequestId());
     return app.fetch(request, env, ctx);
-  },
-  async queue(batch, env) {
-    await consumeAuditBatch(batch, env);
-  },
-  async scheduled(controller, env) {
-    await applyRetention(env.AUDIT_DB, retentionDays(env.AUDIT_RETENTION_DAYS), controller.scheduledTime, dbMaxBytes(env.AUDIT_DB_MAX_MB));
   },
 } satisfies ExportedHandler<Env>;
 

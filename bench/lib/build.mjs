@@ -3,6 +3,9 @@
 //
 //   production   the project's wrangler.toml, nothing added: its size is the bundle size reported,
 //                and it must not contain the debug counters (src/debug/counters.ts)
+//   audit        the audit Worker, wrangler.audit.toml as it is (src/audit-worker.ts: the queue consumer
+//                and the retention cron): its size is reported next to it, and Miniflare runs it next
+//                to each authorizer target to consume the audit queue
 //   authorizer   the same plus --define __SPOT_DEBUG_COUNTERS__:spotDebugCounters (counters route on)
 //   noaudit      the authorizer with src/audit/producer.ts replaced by bench/workers/noop-producer.ts
 //   baseline     bench/workers/baseline.ts, a bare Hono pass-through
@@ -122,8 +125,9 @@ export async function buildProduction(root, outDir) {
  * Builds every bundle (two wrangler processes at a time).
  * @param {string} root project root
  * @param {string} buildDir output folder (emptied first)
- * @returns {Promise<{ production: string, authorizer: string, noaudit: string, baseline: string, minimal: string,
- *          peer: string, micro: string }>} path of each bundle's entry module (index.js, or <name>.js of a bench Worker)
+ * @returns {Promise<{ production: string, audit: string, authorizer: string, noaudit: string, baseline: string,
+ *          minimal: string, peer: string, micro: string }>} path of each bundle's entry module (index.js,
+ *          audit-worker.js, or <name>.js of a bench Worker)
  */
 export async function buildAll(root, buildDir, { readable = false } = {}) {
   rmSync(buildDir, { recursive: true, force: true });
@@ -134,6 +138,7 @@ export async function buildAll(root, buildDir, { readable = false } = {}) {
   const keep = readable ? ["--minify=false"] : [];
   const jobs = [
     ["production", ["deploy", "--dry-run", "--outdir", out("production"), "--metafile"]],
+    ["audit", ["deploy", "--dry-run", "--outdir", out("audit"), "--config", join(root, "wrangler.audit.toml")]],
     ["authorizer", ["deploy", "--dry-run", "--outdir", out("authorizer"), "--define", DEBUG_DEFINE, ...keep]],
     [
       "noaudit",
@@ -167,7 +172,7 @@ export async function buildAll(root, buildDir, { readable = false } = {}) {
     for (let job = queue.shift(); job; job = queue.shift()) {
       const [name, args] = job;
       await wrangler(root, args);
-      const file = BENCH_WORKERS.includes(name) ? `${name}.js` : "index.js";
+      const file = BENCH_WORKERS.includes(name) ? `${name}.js` : name === "audit" ? "audit-worker.js" : "index.js";
       entries[name] = join(out(name), file);
       readFileSync(entries[name]); // throws when wrangler named it otherwise
     }

@@ -2,7 +2,9 @@
 // (/proc/<pid>/stat) belongs to that target alone:
 //
 //   Miniflare   Miniflare's programmatic API with the local bindings of wrangler.toml: KV (seeded),
-//               the audit queue with its consumer, D1 (migrated), the R2 audit archive; `cf` fetching off.
+//               the audit queue, D1 (migrated), the R2 audit archive; `cf` fetching off. The audit
+//               Worker (wrangler.audit.toml's bundle) runs next to it in the same Miniflare (the same
+//               workerd process), consuming the queue into the same D1 and R2, as under `npm start`.
 //   lean        plain `workerd serve` with two small stub services in the same process: a read-only
 //               KV (bench/workers/lean-kv.js) and a queue that drops messages (lean-queue.js).
 //               No Miniflare entry worker, no queue broker, no consumer, no D1.
@@ -15,7 +17,7 @@ import { tmpdir } from "node:os";
 import { basename, dirname, join, relative } from "node:path";
 import { DEBUG_COUNTERS_PATH } from "./build.mjs";
 
-/** Queue settings of wrangler.toml, with a 1 s batch timeout so the consumer's work stays inside each arm. */
+/** Queue settings of wrangler.audit.toml, with a 1 s batch timeout so the consumer's work stays inside each arm. */
 const AUDIT_QUEUE = "spot-audit-events";
 const AUDIT_DLQ = "spot-audit-events-dlq";
 const CONSUMER = { maxBatchSize: 100, maxBatchTimeout: 1, maxRetries: 10 };
@@ -139,8 +141,11 @@ export function readCounters(url) {
 /**
  * Starts one Worker under Miniflare.
  * @param {{ root: string, name: string, entry: string, compatibilityDate: string, vars: Record<string, string>,
- *           kvSeed: Record<string, string>, consumer: boolean, inspectorPort?: number, revocationFeed?: boolean }} options
- *        `consumer`: this Worker consumes the audit queue (and its dead-letter queue) into D1 and R2;
+ *           kvSeed: Record<string, string>, consumer: boolean, auditEntry?: string, inspectorPort?: number,
+ *           revocationFeed?: boolean }} options
+ *        `consumer`: the audit queue (and its dead-letter queue) has a consumer: with `auditEntry` (authorizer
+ *        bundles) the audit Worker, that bundle, runs next to this one and stores the events into D1 and R2;
+ *        without it this Worker consumes its own queue (the bench Workers, which only acknowledge);
  *        `inspectorPort`: open workerd's inspector there (for --profile);
  *        `revocationFeed`: bind REVOCATION_FEED to the bundle's own RevocationFeed class (authorizer bundles)
  * @returns {Promise<{ name: string, url: URL, pid: number, close: () => Promise<void> }>}
@@ -154,9 +159,11 @@ export async function startMiniflare({
   vars,
   kvSeed,
   consumer,
+  auditEntry,
   inspectorPort,
   revocationFeed = false,
 }) {
+  const queueConsumers = consumer ? { [AUDIT_QUEUE]: { ...CONSUMER, deadLetterQueue: AUDIT_DLQ }, [AUDIT_DLQ]: CONSUMER } : {};
   const { Miniflare, convertV4MiniflareOptions } = await import(join(root, "node_modules", "miniflare", "dist", "src", "index.js"));
   const before = childPids("workerd");
   const mf = new Miniflare(
@@ -174,13 +181,28 @@ export async function startMiniflare({
           bindings: vars,
           kvNamespaces: ["KEYS"],
           queueProducers: { AUDIT_QUEUE: { queueName: AUDIT_QUEUE } },
-          queueConsumers: consumer ? { [AUDIT_QUEUE]: { ...CONSUMER, deadLetterQueue: AUDIT_DLQ }, [AUDIT_DLQ]: CONSUMER } : {},
+          queueConsumers: auditEntry ? {} : queueConsumers,
           d1Databases: ["AUDIT_DB"],
           // The audit archive the consumer writes next to D1 (docs/audit.md "Archive"), in memory.
           r2Buckets: ["AUDIT_ARCHIVE"],
           // The revocation feed the request path follows (docs/storage.md "Revocation feed"), in the bundle itself.
           ...(revocationFeed ? { durableObjects: { REVOCATION_FEED: { className: "RevocationFeed", useSQLite: true } } } : {}),
         },
+        // The audit Worker: the same D1 database and R2 bucket (same ids), the consumer of the queue.
+        ...(consumer && auditEntry
+          ? [
+              {
+                name: `${name}-audit`,
+                modules: [{ type: "ESModule", path: auditEntry }],
+                compatibilityDate,
+                compatibilityFlags,
+                bindings: { AUDIT_RETENTION_DAYS: vars.AUDIT_RETENTION_DAYS ?? "90", AUDIT_DB_MAX_MB: vars.AUDIT_DB_MAX_MB ?? "8000" },
+                queueConsumers,
+                d1Databases: ["AUDIT_DB"],
+                r2Buckets: ["AUDIT_ARCHIVE"],
+              },
+            ]
+          : []),
       ],
     }),
   );

@@ -7,7 +7,7 @@
 
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { basename, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { parseArgs } from "node:util";
 import { unstable_readConfig } from "wrangler";
 import { didYouMean } from "./suggest.mjs";
@@ -28,6 +28,90 @@ export class EnvUsageError extends Error {
 /** The name an operator knows the configuration file by (`wrangler.toml`, or the file of --config). */
 export function configName(config) {
   return basename(config);
+}
+
+/**
+ * The audit Worker's configuration that goes with a configuration of the authorizer: the file next to
+ * it with `.audit` before `.toml` (wrangler.toml → wrangler.audit.toml, copy.toml → copy.audit.toml).
+ */
+export function auditConfigPath(config) {
+  return join(dirname(config), basename(config).replace(/(\.toml)?$/, ".audit.toml"));
+}
+
+/**
+ * What does not fit between the authorizer's and the audit Worker's configuration of one environment
+ * (both as wrangler resolves them), one line each; empty when they agree. The authorizer produces to
+ * the audit queue and consumes nothing, runs no cron; the audit Worker consumes exactly that queue (with
+ * a dead-letter queue) and that dead-letter queue, runs the retention cron, and binds the same D1
+ * database (name and id) and R2 bucket, with the same retention vars.
+ * @param {object} main the authorizer's resolved configuration
+ * @param {object} audit the audit Worker's resolved configuration
+ * @param {{ mainFile?: string, auditFile?: string, section?: string }} [names] for the messages
+ * @returns {string[]}
+ */
+export function auditConfigProblems(main, audit, names = {}) {
+  const { mainFile = "wrangler.toml", auditFile = "wrangler.audit.toml", section = "the top level" } = names;
+  const problems = [];
+  const where = (file) => `${section} of ${file}`;
+  const mainConsumers = main.queues?.consumers ?? [];
+  if (mainConsumers.length > 0) {
+    problems.push(
+      `${where(mainFile)} consumes ${mainConsumers.map((c) => c.queue).join(", ")}: the audit Worker is the consumer; move [[queues.consumers]] to ${auditFile}`,
+    );
+  }
+  if ((main.triggers?.crons ?? []).length > 0) {
+    problems.push(
+      `${where(mainFile)} has crons (${main.triggers.crons.join(", ")}): the retention cron runs in the audit Worker; move [triggers] to ${auditFile}`,
+    );
+  }
+  if ((audit.triggers?.crons ?? []).length === 0)
+    problems.push(`${where(auditFile)} has no cron: the audit retention would never run; add [triggers] crons`);
+  const produced = (main.queues?.producers ?? []).filter((p) => p.binding === "AUDIT_QUEUE").map((p) => p.queue);
+  if (produced.length !== 1) problems.push(`${where(mainFile)} needs one AUDIT_QUEUE producer, found ${produced.length}`);
+  const consumers = audit.queues?.consumers ?? [];
+  for (const queue of produced) {
+    const consumer = consumers.find((c) => c.queue === queue);
+    if (!consumer) {
+      problems.push(
+        `${where(auditFile)} does not consume ${queue}, the queue ${mainFile} produces to: audit events would pile up unstored`,
+      );
+      continue;
+    }
+    if (!consumer.dead_letter_queue) problems.push(`${where(auditFile)}: the consumer of ${queue} has no dead_letter_queue`);
+    else if (!consumers.some((c) => c.queue === consumer.dead_letter_queue)) {
+      problems.push(`${where(auditFile)} does not consume ${consumer.dead_letter_queue}, the dead-letter queue of ${queue}`);
+    }
+  }
+  for (const c of consumers) {
+    const deadLetterOf = consumers.some((other) => other.dead_letter_queue === c.queue);
+    if (!produced.includes(c.queue) && !deadLetterOf) {
+      problems.push(
+        `${where(auditFile)} consumes ${c.queue}, which ${mainFile} does not produce to (it produces to ${produced.join(", ") || "nothing"})`,
+      );
+    }
+  }
+  const db = (cfg) => (cfg.d1_databases ?? []).find((d) => d.binding === "AUDIT_DB");
+  const [mainDb, auditDb] = [db(main), db(audit)];
+  if (!mainDb || !auditDb) problems.push(`the D1 binding AUDIT_DB is missing from ${where(mainDb ? auditFile : mainFile)}`);
+  else if (mainDb.database_name !== auditDb.database_name || mainDb.database_id !== auditDb.database_id) {
+    problems.push(
+      `D1 AUDIT_DB differs: ${mainFile} names ${mainDb.database_name} (${mainDb.database_id}), ${auditFile} ${auditDb.database_name} (${auditDb.database_id}) in ${section}; make them the same`,
+    );
+  }
+  const bucket = (cfg) => (cfg.r2_buckets ?? []).find((b) => b.binding === "AUDIT_ARCHIVE")?.bucket_name;
+  if (bucket(main) === undefined || bucket(main) !== bucket(audit)) {
+    problems.push(
+      `R2 AUDIT_ARCHIVE differs: ${mainFile} names ${bucket(main) ?? "none"}, ${auditFile} ${bucket(audit) ?? "none"} in ${section}; make them the same`,
+    );
+  }
+  for (const name of ["AUDIT_RETENTION_DAYS", "AUDIT_DB_MAX_MB"]) {
+    if (main.vars?.[name] !== audit.vars?.[name]) {
+      problems.push(
+        `${name} differs: ${JSON.stringify(main.vars?.[name])} in ${mainFile}, ${JSON.stringify(audit.vars?.[name])} in ${auditFile} (${section}; the audit Worker's is the one applied); make them the same`,
+      );
+    }
+  }
+  return problems;
 }
 
 /** Names of the `[env.<name>]` sections of a wrangler.toml text. */

@@ -58,6 +58,7 @@ export function banner({ url, ports, defaultPort, demo, hashKeyChanged, consoleT
     ` ${bold("Spot Thought edge authorizer")} is running locally ${dim("(no Cloudflare account, no network)")}`,
     "",
     `   authorizer    ${bold(url)}  ${dim("wrangler dev: local KV, Queues, D1 and R2 in .wrangler/state")}`,
+    `   audit Worker  ${dim("same wrangler dev (wrangler.audit.toml): consumes the audit queue into the local D1 and R2")}`,
     ...byVersion.map(
       (v, i) =>
         `   ${i === 0 ? "demo origins" : "            "}  ${v.origin}  ${v.version} ${v.status}${v.version === latestStable ? " (default)" : ""}${v.sunset ? ` (sunset ${v.sunset})` : ""}`,

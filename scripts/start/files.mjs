@@ -9,6 +9,8 @@ export const ROOT = dirname(dirname(dirname(fileURLToPath(import.meta.url))));
 export const WRANGLER = join(ROOT, "node_modules", ".bin", "wrangler");
 export const DEV_VARS = join(ROOT, ".dev.vars");
 export const WRANGLER_TOML = join(ROOT, "wrangler.toml");
+/** The audit Worker's configuration: its queue consumer and retention cron run in the same wrangler dev. */
+export const WRANGLER_AUDIT_TOML = join(ROOT, "wrangler.audit.toml");
 export const MIGRATIONS_DIR = join(ROOT, "migrations");
 export const STATE_DIR = join(ROOT, ".wrangler");
 export const LOCAL_D1_DIR = join(STATE_DIR, "state", "v3", "d1");

@@ -1,11 +1,17 @@
 // Step 4, wrangler dev: local mode (Miniflare's embedded KV, Queues, D1, R2 and Durable Objects in
-// .wrangler/state) on this start's port and inspector port, its output prefixed with [wrangler].
+// .wrangler/state) on this start's port and inspector port, its output prefixed with [wrangler]. Two
+// Workers in one wrangler dev (`-c wrangler.toml -c wrangler.audit.toml`): the authorizer, the first
+// config, serves the port; the audit Worker runs next to it in the same Miniflare, with the same local
+// state, and consumes the audit queue the authorizer produces to. Its retention cron does not run under
+// wrangler dev, and `/cdn-cgi/local/scheduled` on the port reaches the authorizer, which has none
+// (README "Lines wrangler prints at start" says how to run it once).
 // Wrangler prints its bindings table when it starts and again on every update of its dev registry
 // (the local wrangler devs of this machine, itself included): a table identical to one already shown
 // is left out, so it appears once (a changed one is shown).
 
 import { createInterface } from "node:readline";
 import { stripVTControlCharacters } from "node:util";
+import { WRANGLER_AUDIT_TOML, WRANGLER_TOML } from "./files.mjs";
 import { dim, useColor } from "./output.mjs";
 import { spawnInGroup, WRANGLER_ENV } from "./processes.mjs";
 
@@ -52,6 +58,11 @@ function pipeLines(stream, prefix, write, filter = (line) => [line]) {
 export function startWranglerDev({ kvLagMs, ip, ports }) {
   const args = [
     "dev",
+    // The authorizer first (it serves the port), then the audit Worker (queue consumer, retention cron).
+    "--config",
+    WRANGLER_TOML,
+    "--config",
+    WRANGLER_AUDIT_TOML,
     // Drills only: compiled into this dev build alone (src/keys/kv-lag.ts).
     ...(kvLagMs === null ? [] : ["--define", `__SPOT_KV_LAG_MS__:${kvLagMs}`]),
     // Local mode only: Miniflare's embedded KV/Queues/D1/R2 in .wrangler/state, remote bindings off.

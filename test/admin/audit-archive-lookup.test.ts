@@ -13,7 +13,7 @@ import { ARCHIVE_LOOKUP_LIMITS } from "../../src/audit/archive/lookup";
 import { contentIdOf, encodeRequestEvents } from "../../src/audit/archive/parquet";
 import { AUDIT_QUEUE_NAME, consumeAuditBatch } from "../../src/audit/consumer";
 import { type AuditEvent, buildAuditEvent } from "../../src/audit/event";
-import worker from "../../src/index";
+import auditWorker from "../../src/audit-worker";
 import { adminCall, errorOf } from "../helpers/admin";
 import { sampleAuditInput } from "../helpers/audit";
 
@@ -90,8 +90,8 @@ describe("a request id older than the D1 window", () => {
     expect(fromD1.body).toStrictEqual({ event, source: "d1" });
     expect(before.calls).toEqual({ lists: [], gets: [] });
 
-    // The daily cron trims D1 to the retention window.
-    await worker.scheduled(createScheduledController({ scheduledTime: Date.now(), cron: "17 3 * * *" }), env);
+    // The audit Worker's cron trims D1 to the retention window.
+    await auditWorker.scheduled(createScheduledController({ scheduledTime: Date.now(), cron: "17 3 * * *" }), env);
     const row = await env.AUDIT_DB.prepare("SELECT count(*) AS n FROM audit_events WHERE request_id = ?")
       .bind(requestId)
       .first<{ n: number }>();

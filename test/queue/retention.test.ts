@@ -2,7 +2,7 @@ import { createScheduledController } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { applyRetention, DEFAULT_RETENTION_DAYS, RETENTION_CHUNK_ROWS, retentionDays } from "../../src/audit/retention";
-import worker from "../../src/index";
+import auditWorker from "../../src/audit-worker";
 
 const DAY = 86_400_000;
 const NOW = Date.UTC(2026, 10, 30, 3, 17);
@@ -55,11 +55,14 @@ describe("audit retention", () => {
     expect(results).toEqual([{ message_id: "dl-new" }]);
   });
 
-  it("runs from the Worker's scheduled handler with AUDIT_RETENTION_DAYS", async () => {
+  it("runs from the audit Worker's scheduled handler with AUDIT_RETENTION_DAYS", async () => {
     vi.spyOn(console, "log").mockImplementation(() => {});
     await insertEvents("cron-old", 2, 8);
     await insertEvents("cron-new", 2, 6);
-    await worker.scheduled(createScheduledController({ scheduledTime: NOW, cron: "17 3 * * *" }), { ...env, AUDIT_RETENTION_DAYS: "7" });
+    await auditWorker.scheduled(createScheduledController({ scheduledTime: NOW, cron: "17 3 * * *" }), {
+      ...env,
+      AUDIT_RETENTION_DAYS: "7",
+    });
     expect(await countLike("cron-old")).toBe(0);
     expect(await countLike("cron-new")).toBe(2);
   });

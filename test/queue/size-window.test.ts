@@ -3,7 +3,7 @@ import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { applyRetention, databaseSize, deleteOldestEvents, newBudget, RETENTION_CHUNK_ROWS } from "../../src/audit/retention";
 import { DEFAULT_DB_MAX_MB } from "../../src/audit/window";
-import worker from "../../src/index";
+import auditWorker from "../../src/audit-worker";
 
 // The size rule of the retention cron (docs/audit.md "Retention") against the real D1 of this file
 // (Miniflare's, which reports the pages in use as meta.size_after). Every test starts from empty tables.
@@ -126,13 +126,13 @@ describe("the size rule of the retention cron", () => {
     expect(logged(warnings, "audit_trimmed_for_size")).toEqual([]);
   });
 
-  it("runs from the Worker's scheduled handler with AUDIT_DB_MAX_MB (MB = 10^6 bytes)", async () => {
+  it("runs from the audit Worker's scheduled handler with AUDIT_DB_MAX_MB (MB = 10^6 bytes)", async () => {
     vi.spyOn(console, "log").mockImplementation(() => {});
     vi.spyOn(console, "error").mockImplementation(() => {});
     vi.spyOn(console, "warn").mockImplementation(() => {});
     await insertEvents("cron", 3000, 2);
     expect(await databaseSize(env.AUDIT_DB)).toBeGreaterThan(1_000_000);
-    await worker.scheduled(createScheduledController({ scheduledTime: NOW, cron: "17 * * * *" }), { ...env, AUDIT_DB_MAX_MB: "1" });
+    await auditWorker.scheduled(createScheduledController({ scheduledTime: NOW, cron: "17 * * * *" }), { ...env, AUDIT_DB_MAX_MB: "1" });
     expect(await databaseSize(env.AUDIT_DB)).toBeLessThanOrEqual(1_000_000);
     const left = await kept("cron");
     expect(left.length).toBeGreaterThan(0);
@@ -147,7 +147,7 @@ describe("the size rule of the retention cron", () => {
       vi.spyOn(console, "error").mockImplementation(() => {});
       const warnings = vi.spyOn(console, "warn").mockImplementation(() => {});
       await insertEvents("lenient", 3000, 2);
-      await worker.scheduled(createScheduledController({ scheduledTime: NOW, cron: "17 * * * *" }), {
+      await auditWorker.scheduled(createScheduledController({ scheduledTime: NOW, cron: "17 * * * *" }), {
         ...env,
         AUDIT_DB_MAX_MB: setting as string,
       });

@@ -1,5 +1,5 @@
-// Shared by the provision and preflight tests: a copy of wrangler.toml in a temporary directory, the
-// stand-in wrangler (fake-wrangler.mjs) with its state and command log, and a way to run a script.
+// Shared by the provision and preflight tests: a copy of wrangler.toml and wrangler.audit.toml in a
+// temporary directory, the stand-in wrangler (fake-wrangler.mjs) with its state and command log, and a way to run a script.
 
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -11,18 +11,25 @@ export const ROOT = dirname(dirname(dirname(fileURLToPath(import.meta.url))));
 const FAKE = join(ROOT, "test", "scripts", "fake-wrangler.mjs");
 
 /**
- * A fresh sandbox: `config` (a copy of wrangler.toml, or `toml`, in a file named `name`), an empty
- * account, no commands yet.
+ * A fresh sandbox: `config` (a copy of wrangler.toml, or `toml`, in a file named `name`) and next to it
+ * `auditConfig` (a copy of wrangler.audit.toml, or `audit`, named as scripts/lib/environments.mjs
+ * auditConfigPath expects; `audit: null` leaves it out), an empty account, no commands yet.
  */
-export function sandbox(toml = readFileSync(join(ROOT, "wrangler.toml"), "utf8"), { name = "wrangler.toml" } = {}) {
+export function sandbox(
+  toml = readFileSync(join(ROOT, "wrangler.toml"), "utf8"),
+  { name = "wrangler.toml", audit = readFileSync(join(ROOT, "wrangler.audit.toml"), "utf8") } = {},
+) {
   const dir = mkdtempSync(join(tmpdir(), "spot-env-test-"));
   const config = join(dir, name);
   writeFileSync(config, toml);
+  const auditConfig = join(dir, name.replace(/(\.toml)?$/, ".audit.toml"));
+  if (audit !== null) writeFileSync(auditConfig, audit);
   const state = join(dir, "state.json");
   const log = join(dir, "commands.jsonl");
   return {
     dir,
     config,
+    auditConfig,
     /** Runs scripts/<name>.mjs with `args` (plus --config) against the stand-in; `env` overrides variables. */
     run(name, args, env = {}) {
       return new Promise((resolve, reject) => {
@@ -57,6 +64,7 @@ export function sandbox(toml = readFileSync(join(ROOT, "wrangler.toml"), "utf8")
     account: () => JSON.parse(readFileSync(state, "utf8")),
     setAccount: (value) => writeFileSync(state, JSON.stringify(value)),
     toml: () => readFileSync(config, "utf8"),
+    auditToml: () => readFileSync(auditConfig, "utf8"),
     cleanup: () => rmSync(dir, { recursive: true, force: true }),
   };
 }

@@ -5,6 +5,7 @@
 
 import { randomBytes, randomUUID } from "node:crypto";
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
+import { basename } from "node:path";
 
 const statePath = process.env.SPOT_FAKE_STATE;
 const logPath = process.env.SPOT_FAKE_LOG;
@@ -33,7 +34,9 @@ const command = args
   .filter((a) => !a.startsWith("--"))
   .slice(0, 3)
   .join(" ");
-const entry = { args };
+// The config's file name too (not in args): which Worker a deploy was for.
+const configArg = process.argv.slice(2).find((_arg, i, all) => all[i - 1] === "--config");
+const entry = { args, ...(configArg ? { config: basename(configArg) } : {}) };
 
 function answer() {
   if (command.startsWith("kv namespace list")) return JSON.stringify(state.kv);
@@ -56,6 +59,19 @@ function answer() {
       ...rows,
       "└─┴─┴─┴─┴─┴─┘",
     ].join("\n");
+  }
+  if (command.startsWith("queues info")) {
+    // Only the lines the deploy script reads; `consumers`: queue name → Worker names.
+    const consumers = state.consumers?.[args[2]] ?? [];
+    return [
+      `Queue Name: ${args[2]}`,
+      `Number of Consumers: ${consumers.length}`,
+      ...(consumers.length > 0 ? [`Consumers: ${consumers.map((c) => `worker:${c}`).toString()}`] : []),
+    ].join("\n");
+  }
+  if (command.startsWith("queues consumer remove")) {
+    state.consumers[args[3]] = state.consumers[args[3]].filter((c) => c !== args[4]);
+    return `Removed consumer from queue ${args[3]}.`;
   }
   if (command.startsWith("queues create")) {
     state.queues.push(args[2]);

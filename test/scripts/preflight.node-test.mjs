@@ -8,34 +8,44 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { unstable_readConfig } from "wrangler";
+import { queueConsumerScripts } from "../../scripts/deploy.mjs";
 import { setEnvBindingValue } from "../../scripts/provision.mjs";
 import { ROOT, sandbox } from "./env-harness.mjs";
+
+const ENVS = [
+  ["staging", "1"],
+  ["production", "2"],
+];
+const d1Id = (n) => `${n.repeat(8)}-${n.repeat(4)}-4${n.repeat(3)}-8${n.repeat(3)}-${n.repeat(12)}`;
 
 /** wrangler.toml with both environments provisioned and their admin audience set. */
 function readyToml() {
   let text = readFileSync(join(ROOT, "wrangler.toml"), "utf8");
-  for (const [env, n] of [
-    ["staging", "1"],
-    ["production", "2"],
-  ]) {
+  for (const [env, n] of ENVS) {
     text = setEnvBindingValue(text, { env, table: "kv_namespaces", binding: "KEYS", key: "id", value: n.repeat(32) });
-    text = setEnvBindingValue(text, {
-      env,
-      table: "d1_databases",
-      binding: "AUDIT_DB",
-      key: "database_id",
-      value: `${n.repeat(8)}-${n.repeat(4)}-4${n.repeat(3)}-8${n.repeat(3)}-${n.repeat(12)}`,
-    });
+    text = setEnvBindingValue(text, { env, table: "d1_databases", binding: "AUDIT_DB", key: "database_id", value: d1Id(n) });
   }
   return text.replaceAll('ADMIN_JWT_AUDIENCE = ""', 'ADMIN_JWT_AUDIENCE = "aud-tag-of-the-access-app"');
+}
+
+/** wrangler.audit.toml provisioned as readyToml(): the same D1 ids. */
+function readyAuditToml() {
+  let text = readFileSync(join(ROOT, "wrangler.audit.toml"), "utf8");
+  for (const [env, n] of ENVS) {
+    text = setEnvBindingValue(text, { env, table: "d1_databases", binding: "AUDIT_DB", key: "database_id", value: d1Id(n) });
+  }
+  return text;
 }
 
 const SECRETS = { SECRET_HASH_KEY: true, ASSERTION_SIGNING_KEY: true };
 const account = (secrets = SECRETS) => ({ kv: [], d1: [], queues: [], buckets: [], secrets: { production: secrets, staging: SECRETS } });
 
-/** Runs preflight on production with `edit` applied to the ready wrangler.toml; returns the ✘ lines. */
-async function problems(edit = (t) => t, acct = account(), options = undefined) {
-  const box = sandbox(edit(readyToml()), options);
+/**
+ * Runs preflight on production with `edit` applied to the ready wrangler.toml (and `editAudit` to the
+ * ready wrangler.audit.toml); returns the ✘ lines.
+ */
+async function problems(edit = (t) => t, acct = account(), options = undefined, editAudit = (t) => t) {
+  const box = sandbox(edit(readyToml()), { audit: editAudit(readyAuditToml()), ...options });
   try {
     box.setAccount(acct);
     const run = await box.run("preflight", ["--env", "production"]);
@@ -176,6 +186,52 @@ describe("preflight --env production", () => {
     assert.match(found[0], /^✘ ratelimits KEY_RATE_LIMIT_1200: namespace_id 8104 is also used by \[env\.staging\] \(KEY_RATE_LIMIT_1200\)/);
   });
 
+  it("the audit config: missing, its D1 id a placeholder, or not fitting wrangler.toml", async () => {
+    const missing = await problems(undefined, account(), { audit: null });
+    assert.equal(missing.length, 1);
+    assert.match(missing[0], /^✘ no wrangler\.audit\.toml next to wrangler\.toml: the audit Worker \(queue consumer, retention cron\)/);
+    const placeholder = await problems(undefined, account(), undefined, (t) =>
+      setEnvBindingValue(t, { env: "production", table: "d1_databases", binding: "AUDIT_DB", key: "database_id", value: "0".repeat(32) }),
+    );
+    assert.deepEqual(placeholder, [
+      "✘ D1 AUDIT_DB in wrangler.audit.toml: database_id is a placeholder; run `npm run provision -- --env production`",
+    ]);
+    const otherDb = await problems(undefined, account(), undefined, (t) =>
+      setEnvBindingValue(t, { env: "production", table: "d1_databases", binding: "AUDIT_DB", key: "database_id", value: d1Id("1") }),
+    );
+    assert.equal(otherDb.length, 1);
+    assert.match(
+      otherDb[0],
+      /^✘ D1 AUDIT_DB differs: wrangler\.toml names spot-audit-production \(2{8}-.*wrangler\.audit\.toml spot-audit-production \(1{8}-/,
+    );
+    const noConsumer = await problems(undefined, account(), undefined, (t) =>
+      t.replace('queue = "spot-audit-events-production"\n', 'queue = "spot-audit-events-prod"\n'),
+    );
+    assert.equal(noConsumer.length, 2, noConsumer.join("\n"));
+    assert.match(
+      noConsumer[0],
+      /^✘ \[env\.production\] of wrangler\.audit\.toml does not consume spot-audit-events-production, the queue wrangler\.toml produces to/,
+    );
+    assert.match(noConsumer[1], /consumes spot-audit-events-prod, which wrangler\.toml does not produce to/);
+  });
+
+  it("wrangler.toml that consumes the audit queue itself (the one-Worker layout)", async () => {
+    const consumer = [
+      "[[env.production.queues.consumers]]",
+      'queue = "spot-audit-events-production"',
+      "max_batch_size = 100",
+      'dead_letter_queue = "spot-audit-events-production-dlq"',
+      "",
+      "",
+    ].join("\n");
+    const found = await problems((t) => t.replace("[[env.production.d1_databases]]", `${consumer}[[env.production.d1_databases]]`));
+    assert.equal(found.length, 1);
+    assert.match(
+      found[0],
+      /^✘ \[env\.production\] of wrangler\.toml consumes spot-audit-events-production: the audit Worker is the consumer/,
+    );
+  });
+
   it("an unusable API_VERSIONS table", async () => {
     const found = await problems(inProduction('"status": "preview"', '"status": "beta"'));
     assert.equal(found.length, 1);
@@ -264,18 +320,64 @@ describe("fake-wrangler.mjs", () => {
 
 describe("deploy", () => {
   it("runs wrangler deploy --env only after a passing preflight, passing other options on", async () => {
-    const box = sandbox(readyToml());
+    const box = sandbox(readyToml(), { audit: readyAuditToml() });
     try {
       box.setAccount(account());
       const ok = await box.run("deploy", ["--env", "production", "--routes", "admin.spot-thought.com/__spot/*"]);
       assert.equal(ok.code, 0, ok.stderr);
-      const deploy = box.commands({ clear: true }).find((c) => c.args[0] === "deploy");
+      const deploys = box.commands({ clear: true }).filter((c) => c.args[0] === "deploy");
+      const deploy = deploys[0];
       assert.deepEqual(deploy.args, ["deploy", "--env", "production", "--routes", "admin.spot-thought.com/__spot/*"]);
+      // Then the audit Worker (its own config; the authorizer's options are not its own), after the authorizer.
+      assert.deepEqual(
+        deploys.map((c) => c.config),
+        ["wrangler.toml", "wrangler.audit.toml"],
+      );
+      assert.deepEqual(deploys[1].args, ["deploy", "--env", "production"]);
+      assert.match(ok.stdout, /authorizer first.*then the audit Worker/s);
       box.setAccount(account({}));
       const refused = await box.run("deploy", ["--env", "production"]);
       assert.equal(refused.code, 1);
       assert.match(refused.stderr, /not deployed/);
       assert.ok(!box.commands().some((c) => c.args[0] === "deploy"));
+    } finally {
+      box.cleanup();
+    }
+  });
+});
+
+describe("deploy: the move from one Worker to two", () => {
+  it("reads the Worker names of wrangler queues info's Consumers line", () => {
+    const text = "Queue Name: q\nNumber of Consumers: 2\nConsumers: worker:spot-a,worker:spot-b\n";
+    assert.deepEqual(queueConsumerScripts(text), ["spot-a", "spot-b"]);
+    assert.deepEqual(queueConsumerScripts("Queue Name: q\nNumber of Consumers: 0\n"), []);
+  });
+
+  it("removes the authorizer's own consumers of the audit queues before deploying it, then deploys the audit Worker", async () => {
+    const box = sandbox(readyToml(), { audit: readyAuditToml() });
+    try {
+      const authorizer = "spot-thought-edge-authorizer-production";
+      box.setAccount({
+        ...account(),
+        consumers: { "spot-audit-events-production": [authorizer], "spot-audit-events-production-dlq": [authorizer] },
+      });
+      const run = await box.run("deploy", ["--env", "production"]);
+      assert.equal(run.code, 0, run.stderr);
+      const steps = box
+        .commands()
+        .filter((c) => c.args[0] === "deploy" || (c.args[0] === "queues" && c.args[1] === "consumer"))
+        .map((c) => (c.args[0] === "deploy" ? `deploy ${c.config}` : c.args.join(" ")));
+      assert.deepEqual(steps, [
+        `queues consumer remove spot-audit-events-production ${authorizer}`,
+        `queues consumer remove spot-audit-events-production-dlq ${authorizer}`,
+        "deploy wrangler.toml",
+        "deploy wrangler.audit.toml",
+      ]);
+      assert.deepEqual(box.account().consumers, { "spot-audit-events-production": [], "spot-audit-events-production-dlq": [] });
+      // Once moved, a deploy removes nothing.
+      box.commands({ clear: true });
+      assert.equal((await box.run("deploy", ["--env", "production"])).code, 0);
+      assert.ok(!box.commands().some((c) => c.args[1] === "consumer"));
     } finally {
       box.cleanup();
     }
@@ -296,7 +398,13 @@ describe("wrangler.toml: the environments mirror the local configuration", () =>
         d1: c.d1_databases.map((b) => [b.binding, b.migrations_dir]),
         r2: c.r2_buckets.map((b) => b.binding),
         queues: c.queues.producers.map((p) => p.binding),
-        consumers: c.queues.consumers.map((q) => [q.max_batch_size, q.max_batch_timeout, q.max_retries, Boolean(q.dead_letter_queue)]),
+        // None here: the consumers are in wrangler.audit.toml (test/scripts/audit-config.node-test.mjs mirrors them).
+        consumers: (c.queues.consumers ?? []).map((q) => [
+          q.max_batch_size,
+          q.max_batch_timeout,
+          q.max_retries,
+          Boolean(q.dead_letter_queue),
+        ]),
         durableObjects: c.durable_objects.bindings.map((b) => [b.name, b.class_name]),
         ratelimits: c.ratelimits.map((r) => [r.name, r.simple]),
       });

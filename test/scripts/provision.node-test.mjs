@@ -21,6 +21,7 @@ describe("provision --env staging", () => {
   let first;
   let firstCommands;
   const before1 = box.toml();
+  const auditBefore = box.auditToml();
   before(async () => {
     first = await box.run("provision", ["--env", "staging"]);
     firstCommands = box.commands({ clear: true });
@@ -61,6 +62,19 @@ describe("provision --env staging", () => {
       .split("\n")
       .filter((line, i) => line !== before1.split("\n")[i]);
     assert.equal(changed.length, 2);
+  });
+
+  it("first run: writes the same D1 id into [env.staging] of wrangler.audit.toml, its only change", () => {
+    const account = box.account();
+    const audit = unstable_readConfig({ config: box.auditConfig, env: "staging" }, { hideWarnings: true });
+    assert.equal(audit.d1_databases[0].database_id, account.d1[0].uuid);
+    assert.equal(account.d1.length, 1, "one database for both Workers");
+    const changed = box
+      .auditToml()
+      .split("\n")
+      .filter((line, i) => line !== auditBefore.split("\n")[i]);
+    assert.deepEqual(changed, [`database_id = "${account.d1[0].uuid}"`]);
+    assert.match(first.stdout, /^wrote AUDIT_DB database_id into \[env\.staging\] of wrangler\.audit\.toml: commit it$/m);
   });
 
   it("first run: generates and stores both secrets, never showing them", () => {
@@ -120,6 +134,8 @@ describe("provision --env staging", () => {
       const production = unstable_readConfig({ config: other.config, env: "production" }, { hideWarnings: true });
       assert.equal(production.kv_namespaces[0].id, "0123456789abcdef0123456789abcdef");
       assert.equal(production.d1_databases[0].database_id, "11111111-2222-4333-8444-555555555555");
+      const audit = unstable_readConfig({ config: other.auditConfig, env: "production" }, { hideWarnings: true });
+      assert.equal(audit.d1_databases[0].database_id, "11111111-2222-4333-8444-555555555555");
     } finally {
       other.cleanup();
     }
@@ -137,12 +153,25 @@ describe("provision --env staging", () => {
 });
 
 describe("provision --config <file>", () => {
+  it("refuses without the audit config next to it, before touching the account", async () => {
+    const box = sandbox(undefined, { audit: null });
+    try {
+      const run = await box.run("provision", ["--env", "staging"]);
+      assert.equal(run.code, 1);
+      assert.match(run.stderr, /^✘ no wrangler\.audit\.toml next to wrangler\.toml: the audit Worker's configuration/);
+      assert.deepEqual(box.commands(), [], "wrangler not run");
+    } finally {
+      box.cleanup();
+    }
+  });
+
   it("names that file, not wrangler.toml, in what it prints", async () => {
     const box = sandbox(undefined, { name: "copy.toml" });
     try {
       const run = await box.run("provision", ["--env", "staging"]);
       assert.equal(run.code, 0, run.stderr);
       assert.match(run.stdout, /^wrote KEYS id, AUDIT_DB database_id into \[env\.staging\] of copy\.toml: commit it$/m);
+      assert.match(run.stdout, /^wrote AUDIT_DB database_id into \[env\.staging\] of copy\.audit\.toml: commit it$/m);
       assert.doesNotMatch(run.stdout + run.stderr, /wrangler\.toml/);
     } finally {
       box.cleanup();
