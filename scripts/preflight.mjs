@@ -45,15 +45,18 @@ export const USAGE = `usage: npm run preflight -- --env <environment> [--config 
   --config <file>   another wrangler.toml (default: the project's), with its audit config next to it
   -h, --help        print this text`;
 
-/** The Worker's own code the checks use: the version table's parser, ENFORCEMENT's, the rate-limit tiers. */
+/** The Worker's own code the checks use: the version table's parser, ENFORCEMENT's, the rate-limit tiers, the audit queue names. */
 async function loadWorkerParts() {
-  const [table, env, policy] = await Promise.all(
-    [["versioning", "table.ts"], ["env.ts"], ["keys", "policy.ts"]].map((path) => importTypeScript(join(ROOT, "src", ...path))),
+  const [table, env, policy, queues] = await Promise.all(
+    [["versioning", "table.ts"], ["env.ts"], ["keys", "policy.ts"], ["audit", "queues.ts"]].map((path) =>
+      importTypeScript(join(ROOT, "src", ...path)),
+    ),
   );
   return {
     parseVersionTable: table.parseVersionTable,
     parseEnforcement: env.parseEnforcement,
     tiers: policy.RATE_LIMIT_TIERS_PER_MINUTE,
+    auditQueueRole: queues.auditQueueRole,
   };
 }
 
@@ -124,6 +127,7 @@ export async function preflight({ env, config }) {
   }
 
   // audit
+  const worker = await loadWorkerParts();
   const auditConfig = auditConfigPath(config);
   const auditFile = configName(auditConfig);
   if (!existsSync(auditConfig)) {
@@ -146,7 +150,12 @@ export async function preflight({ env, config }) {
     if (auditCfg) {
       const placeholder = auditCfg.d1_databases.filter((db) => isPlaceholderId(db.database_id));
       for (const db of placeholder) problems.push(`D1 ${db.binding} in ${auditFile}: database_id is a placeholder; run \`${provision}\``);
-      const mismatches = auditConfigProblems(cfg, auditCfg, { mainFile: file, auditFile, section: `[env.${env}]` });
+      const mismatches = auditConfigProblems(cfg, auditCfg, {
+        mainFile: file,
+        auditFile,
+        section: `[env.${env}]`,
+        queueRole: worker.auditQueueRole,
+      });
       // A placeholder on either side is said once, above: not again as a difference.
       const anyPlaceholder = placeholder.length > 0 || cfg.d1_databases.some((db) => isPlaceholderId(db.database_id));
       problems.push(...mismatches.filter((line) => !(anyPlaceholder && line.startsWith("D1 AUDIT_DB differs"))));
@@ -154,7 +163,6 @@ export async function preflight({ env, config }) {
   }
 
   // bindings
-  const worker = await loadWorkerParts();
   if (!cfg.kv_namespaces.some((ns) => ns.binding === "KEYS")) {
     problems.push(
       `no KV namespace KEYS (the key records): add [[env.${env}.kv_namespaces]] binding = "KEYS" to ${file}, then run \`${provision}\``,

@@ -46,11 +46,15 @@ export function auditConfigPath(config) {
  * database (name and id) and R2 bucket, with the same retention vars.
  * @param {object} main the authorizer's resolved configuration
  * @param {object} audit the audit Worker's resolved configuration
- * @param {{ mainFile?: string, auditFile?: string, section?: string }} [names] for the messages
+ * With `queueRole` (src/audit/queues.ts auditQueueRole, the consumer's own rule), each consumed queue
+ * must be one the consumer knows by name: the produced queue an events queue, its dead-letter queue a
+ * dead-letter queue (a batch from any other queue is logged and acked unstored).
+ * @param {{ mainFile?: string, auditFile?: string, section?: string,
+ *           queueRole?: (queue: string) => "events" | "dead_letters" | null }} [names] for the messages
  * @returns {string[]}
  */
 export function auditConfigProblems(main, audit, names = {}) {
-  const { mainFile = "wrangler.toml", auditFile = "wrangler.audit.toml", section = "the top level" } = names;
+  const { mainFile = "wrangler.toml", auditFile = "wrangler.audit.toml", section = "the top level", queueRole } = names;
   const problems = [];
   const where = (file) => `${section} of ${file}`;
   const mainConsumers = main.queues?.consumers ?? [];
@@ -84,6 +88,12 @@ export function auditConfigProblems(main, audit, names = {}) {
   }
   for (const c of consumers) {
     const deadLetterOf = consumers.some((other) => other.dead_letter_queue === c.queue);
+    const expected = deadLetterOf ? "dead_letters" : "events";
+    if (queueRole !== undefined && queueRole(c.queue) !== expected) {
+      problems.push(
+        `${where(auditFile)} consumes ${c.queue}, a name the audit consumer does not read as ${deadLetterOf ? "a dead-letter queue" : "an events queue"} (spot-audit-events[-<environment>], its dead-letter queue + "-dlq": src/audit/queues.ts); its messages would be acked unstored`,
+      );
+    }
     if (!produced.includes(c.queue) && !deadLetterOf) {
       problems.push(
         `${where(auditFile)} consumes ${c.queue}, which ${mainFile} does not produce to (it produces to ${produced.join(", ") || "nothing"})`,

@@ -55,9 +55,10 @@ import { ADMIN_EVENT_COLUMNS, ARCHIVE_OBJECT_COLUMN, AUDIT_EVENT_COLUMNS } from 
 import { type AuditEvent, cleanText, isCompleteAuditEvent, isPlainObject, keyCount } from "./event";
 import { lastUsedStatement, latestUseByKey } from "./last-used";
 import { type AnyAuditEvent, AUDIT_MESSAGE_VERSION, AuditMessageSchema, MAX_EVENTS_PER_MESSAGE } from "./producer";
+import { auditQueueRole } from "./queues";
 
-export const AUDIT_QUEUE_NAME = "spot-audit-events";
-export const AUDIT_DLQ_NAME = "spot-audit-events-dlq";
+// The queue names, and which is which in a deployed environment: src/audit/queues.ts.
+export { AUDIT_DLQ_NAME, AUDIT_QUEUE_NAME } from "./queues";
 /** Reason stored for every message that arrives on the dead-letter queue. */
 export const DLQ_REASON = "dead_letter: delivery retries exhausted";
 /** Largest body kept in audit_dead_letters, in UTF-8 bytes (body_length keeps the full size). */
@@ -344,7 +345,7 @@ async function storeDeadLetters(env: Env, queue: string, letters: DeadLetter[]):
     });
     for (const d of letters) {
       // On the DLQ's last deliveries the log is the only copy left: write the body there.
-      if (queue === AUDIT_DLQ_NAME && d.msg.attempts >= MAX_RETRIES) {
+      if (auditQueueRole(queue) === "dead_letters" && d.msg.attempts >= MAX_RETRIES) {
         log("error", "audit_dead_letter_final_attempt_failed", {
           queue,
           message_id: d.msg.id,
@@ -599,11 +600,12 @@ async function consumeEvents(batch: MessageBatch<unknown>, env: Env): Promise<vo
 
 /** The Worker's `queue` handler delegates here. */
 export async function consumeAuditBatch(batch: MessageBatch<unknown>, env: Env): Promise<void> {
-  switch (batch.queue) {
-    case AUDIT_QUEUE_NAME:
+  // By name: spot-audit-events[-<environment>] and its -dlq (src/audit/queues.ts).
+  switch (auditQueueRole(batch.queue)) {
+    case "events":
       await consumeEvents(batch, env);
       return;
-    case AUDIT_DLQ_NAME:
+    case "dead_letters":
       await storeDeadLetters(
         env,
         batch.queue,

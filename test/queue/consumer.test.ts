@@ -294,6 +294,27 @@ describe("spot-audit-events-dlq", () => {
   });
 });
 
+describe("the queues of a deployed environment (wrangler.audit.toml)", () => {
+  it("spot-audit-events-production is an events queue: its events are stored", async () => {
+    const { result } = await run("spot-audit-events-production", [eventMessage("prodq-1")]);
+    expect(result.explicitAcks).toEqual(["msg-prodq-1"]);
+    expect((await eventRows("prodq-")).map((r) => r.event_id)).toEqual(["prodq-1"]);
+  });
+
+  it("spot-audit-events-staging-dlq is a dead-letter queue: its messages are stored as dead letters, and logged on the last attempts", async () => {
+    const { result } = await run("spot-audit-events-staging-dlq", [message("stgdlq-msg-1", { v: 1, events: [event("stgdlq-e1")] }, 1)]);
+    expect(result.explicitAcks).toEqual(["stgdlq-msg-1"]);
+    expect(await deadLetters("stgdlq-msg-")).toMatchObject([{ queue: "spot-audit-events-staging-dlq", reason: DLQ_REASON }]);
+    expect(await eventRows("stgdlq-e1")).toEqual([]);
+
+    const errors = vi.spyOn(console, "error").mockImplementation(() => {});
+    const batch = createMessageBatch<unknown>("spot-audit-events-staging-dlq", [message("stgdlq2-msg-1", { c: 3 }, 10)]);
+    await consumeAuditBatch(batch, failingEnv());
+    const lines = errors.mock.calls.map((c) => JSON.parse(String(c[0])));
+    expect(lines.map((l) => l.msg)).toEqual(["audit_dead_letter_write_failed", "audit_dead_letter_final_attempt_failed"]);
+  });
+});
+
 describe("other queues", () => {
   it("logs and acks without storing anything", async () => {
     const errors = vi.spyOn(console, "error").mockImplementation(() => {});

@@ -8,7 +8,10 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { unstable_readConfig } from "wrangler";
 import { auditConfigPath, auditConfigProblems } from "../../scripts/lib/environments.mjs";
+import { importTypeScript } from "../../scripts/lib/ts-module.mjs";
 import { ROOT } from "./env-harness.mjs";
+
+const { auditQueueRole } = await importTypeScript(join(ROOT, "src", "audit", "queues.ts"));
 
 const MAIN = join(ROOT, "wrangler.toml");
 const AUDIT = join(ROOT, "wrangler.audit.toml");
@@ -24,7 +27,7 @@ describe("wrangler.audit.toml against wrangler.toml", () => {
     it(`${section}: one queue produced, consumed by the audit Worker with its dead-letter queue; same D1 and R2`, () => {
       const main = read(MAIN, env);
       const audit = read(AUDIT, env);
-      assert.deepEqual(auditConfigProblems(main, audit, { section }), []);
+      assert.deepEqual(auditConfigProblems(main, audit, { section, queueRole: auditQueueRole }), []);
       // The same facts, spelled out.
       const produced = main.queues.producers.map((p) => p.queue);
       assert.equal(produced.length, 1);
@@ -40,6 +43,11 @@ describe("wrangler.audit.toml against wrangler.toml", () => {
         ],
       );
       assert.deepEqual(audit.queues.producers ?? [], []);
+      // The consumer reads each batch by its queue's name (src/audit/queues.ts).
+      assert.deepEqual(
+        audit.queues.consumers.map((c) => auditQueueRole(c.queue)),
+        ["events", "dead_letters"],
+      );
       const d1 = (c) => c.d1_databases.map((d) => [d.binding, d.database_name, d.database_id, d.migrations_dir]);
       assert.deepEqual(d1(audit), d1(main));
       const r2 = (c) => c.r2_buckets.map((b) => [b.binding, b.bucket_name]);

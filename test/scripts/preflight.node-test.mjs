@@ -215,6 +215,17 @@ describe("preflight --env production", () => {
     assert.match(noConsumer[1], /consumes spot-audit-events-prod, which wrangler\.toml does not produce to/);
   });
 
+  it("audit queues named so that the audit consumer would not know them (they agree with each other)", async () => {
+    const rename = (t) => t.replaceAll("spot-audit-events-production", "audit-trail-production");
+    const found = await problems(rename, account(), undefined, rename);
+    assert.equal(found.length, 2, found.join("\n"));
+    assert.match(
+      found[0],
+      /^✘ \[env\.production\] of wrangler\.audit\.toml consumes audit-trail-production, a name the audit consumer does not read as an events queue/,
+    );
+    assert.match(found[1], /consumes audit-trail-production-dlq, a name the audit consumer does not read as a dead-letter queue/);
+  });
+
   it("wrangler.toml that consumes the audit queue itself (the one-Worker layout)", async () => {
     const consumer = [
       "[[env.production.queues.consumers]]",
