@@ -363,7 +363,10 @@ const config :Workerd.Config = (
   const deadline = Date.now() + 20_000;
   let startup;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`workerd serve (${name}) exited with ${child.exitCode}:\n${output}`);
+    if (child.exitCode !== null) {
+      await close(); // removes the Durable Object storage directory
+      throw new Error(`workerd serve (${name}) exited with ${child.exitCode}:\n${output}`);
+    }
     let res;
     try {
       res = await fetch(new URL(probe.path, url), { headers: probe.headers, signal: AbortSignal.timeout(10_000) });
