@@ -58,7 +58,8 @@ function countingLimiter(inner: RateLimit | null, behaviour: "pass" | "throw" | 
 
 /**
  * Waits while the current 60 s window is about to end, so a short burst counts in one window of
- * Miniflare's clock-aligned counters (at most ~5 s, and only rarely).
+ * Miniflare's clock-aligned counters (at most ~5.1 s, and only rarely). Tests that call it run with
+ * WINDOW_EDGE_TIMEOUT_MS: the wait alone can outlast vitest's default 5 s test timeout.
  */
 async function awayFromWindowEdge(): Promise<void> {
   const periodMs = RATE_LIMIT_PERIOD_SECONDS * 1000;
@@ -66,10 +67,13 @@ async function awayFromWindowEdge(): Promise<void> {
   if (left < 5000) await new Promise((r) => setTimeout(r, left + 100));
 }
 
+/** Test timeout (ms) for tests that wait away from the window edge: the 5.1 s wait plus the burst on a slow CI machine. */
+const WINDOW_EDGE_TIMEOUT_MS = 30_000;
+
 /** A legacy-length wrong secret: well-formed, no checksum rule, so every one costs a KV lookup. */
 const wrongSecret = (i: number) => `sk_live_wrongGuess${String(i).padStart(6, "0")}`;
 
-describe("failed-attempt throttle (per connecting IP, before any KV read)", () => {
+describe("failed-attempt throttle (per connecting IP, before any KV read)", { timeout: WINDOW_EDGE_TIMEOUT_MS }, () => {
   const throttled = { AUTH_FAILURE_LIMITER: env.TEST_FAILURE_LIMITER_5, AUTH_FAILURE_LIMIT: "5" };
 
   it("a flood of wrong secrets from one IP: 401 up to the limit, then 429 with no KV read past it", async () => {
@@ -205,7 +209,7 @@ describe("failed-attempt throttle (per connecting IP, before any KV read)", () =
   );
 });
 
-describe("per-key rate limit", () => {
+describe("per-key rate limit", { timeout: WINDOW_EDGE_TIMEOUT_MS }, () => {
   it("a key over its own limit (its tier's binding) gets 429 with Retry-After and the RateLimit fields; the origin is not called", async () => {
     await awayFromWindowEdge();
     const keyId = `key_rl${Date.now()}`;
