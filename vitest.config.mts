@@ -101,6 +101,10 @@ export default defineConfig(async () => {
     ],
     test: {
       setupFiles: ["./test/setup/apply-migrations.ts"],
+      // CI machines have 2 cores shared by the workerd test workers: a test that takes 1–3 s here
+      // (property runs, waits on a publish deadline) can take longer there. Tests assert behaviour,
+      // never time, so the timeout only guards against a hang; tests that wait longer set their own.
+      testTimeout: 20_000,
     },
   };
 });
