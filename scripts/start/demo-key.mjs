@@ -47,14 +47,38 @@ export async function dropLegacyDemoKey() {
   step("removed the demo key of an older npm start (written straight into KV); a new one comes from the admin API");
 }
 
-/** Status of `GET /` with the demo credentials: anything but 401 means the key authenticates. */
+/**
+ * Whether a probe's answer shows the demo key authenticating. 401 means it does not. In report-only
+ * mode (docs/operations.md "Report-only mode") a refused caller is forwarded anyway: the demo origin's
+ * 200 echo then has `report_only` and no `verified_assertion`, which means it does not either. Any
+ * other answer (the echo of a verified caller, a 403 or 429 of the key's policy) means it does.
+ * @param {number} status the HTTP status of `GET /` with the demo credentials
+ * @param {unknown} echo its body parsed as JSON, or null when it is not JSON
+ * @returns {boolean}
+ */
+export function demoKeyAuthenticated(status, echo) {
+  if (status === 401) return false;
+  const forwardedUnauthenticated = echo !== null && typeof echo === "object" && "report_only" in echo && !("verified_assertion" in echo);
+  return !forwardedUnauthenticated;
+}
+
+/**
+ * Probes `GET /` with the demo credentials (user agent `spot-start/demo-check`; like any request, it
+ * has an audit event).
+ * @returns {Promise<boolean>} whether the key authenticates ({@link demoKeyAuthenticated})
+ */
 async function demoKeyWorks(url, demo) {
   const res = await fetch(`${url}/`, {
     headers: { "X-Spot-Api-Key": demo.account_id, "X-Spot-Api-Secret": demo.secret, "user-agent": "spot-start/demo-check" },
     signal: AbortSignal.timeout(15_000),
   });
-  await res.body?.cancel();
-  return res.status !== 401;
+  let echo = null;
+  try {
+    echo = await res.json();
+  } catch {
+    // not JSON: only the status counts
+  }
+  return demoKeyAuthenticated(res.status, echo);
 }
 
 /**

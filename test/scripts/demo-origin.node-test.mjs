@@ -1,6 +1,8 @@
 // scripts/demo-origin.mjs in report-only: a request the authorizer marks X-Spot-Would-Refuse shows
 // that in the echo's `report_only` member and in its log line, for an unauthenticated caller (no
-// assertion) and for a verified one refused by its key's policy (e.g. ip_not_allowed).
+// assertion) and for a verified one refused by its key's policy (e.g. ip_not_allowed). npm start's
+// demo key check (scripts/start/demo-key.mjs) reads these echoes: a key forwarded unauthenticated in
+// report-only mode does not authenticate, and is replaced.
 
 import assert from "node:assert/strict";
 import http from "node:http";
@@ -8,6 +10,7 @@ import { after, before, describe, it } from "node:test";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { ASSERTION_TYP, JWKS_PATH } from "../../examples/verify-assertion.mjs";
 import { startDemoOrigins } from "../../scripts/demo-origin.mjs";
+import { demoKeyAuthenticated } from "../../scripts/start/demo-key.mjs";
 
 const HOST = "127.0.0.1";
 const ISSUER = "https://api.spot-thought.test";
@@ -88,6 +91,7 @@ describe("demo origin: report-only marks", () => {
     assert.match(body.report_only.caller, /^verified/);
     assert.equal(body.verified_assertion.claims.sub, "acct_1");
     assert.equal(lines.at(-1), "[origin 2024-11-15] GET /v1/charges → 200 (report-only: would refuse ip_not_allowed)");
+    assert.equal(demoKeyAuthenticated(status, body), true);
   });
 
   it("a verified caller without a mark: no report_only member", async () => {
@@ -95,6 +99,7 @@ describe("demo origin: report-only marks", () => {
     assert.equal(status, 200);
     assert.equal(body.report_only, undefined);
     assert.equal(lines.at(-1), "[origin 2024-11-15] GET /v1/ok → 200");
+    assert.equal(demoKeyAuthenticated(status, body), true);
   });
 
   it("an unauthenticated caller that would be refused: report_only, as before", async () => {
@@ -102,6 +107,8 @@ describe("demo origin: report-only marks", () => {
     assert.equal(status, 200);
     assert.equal(body.report_only.would_refuse, "missing_api_key");
     assert.equal(lines.at(-1), "[origin 2024-11-15] GET /v1/anon → 200 (report-only: would refuse missing_api_key)");
+    // npm start's demo key check: a kept key that is forwarded only because of report-only is replaced.
+    assert.equal(demoKeyAuthenticated(status, body), false);
   });
 
   it("a mark without report-only enforcement is ignored", async () => {
@@ -110,5 +117,17 @@ describe("demo origin: report-only marks", () => {
       "x-spot-would-refuse": "ip_not_allowed",
     });
     assert.equal(body.report_only, undefined);
+  });
+});
+
+describe("npm start's demo key check: the answer of GET / with the kept key", () => {
+  it("401 means the key does not authenticate, whatever the body", () => {
+    assert.equal(demoKeyAuthenticated(401, { error: { code: "invalid_credentials" } }), false);
+    assert.equal(demoKeyAuthenticated(401, null), false);
+  });
+  it("a refusal of the key's policy (403, 429) or any other answer that is not JSON means it does", () => {
+    assert.equal(demoKeyAuthenticated(403, { error: { code: "ip_not_allowed" } }), true);
+    assert.equal(demoKeyAuthenticated(429, { error: { code: "rate_limited" } }), true);
+    assert.equal(demoKeyAuthenticated(200, null), true);
   });
 });
