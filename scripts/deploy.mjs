@@ -12,7 +12,7 @@
 // in the queue and are consumed once the audit Worker is deployed: nothing is lost.
 
 import { pathToFileURL } from "node:url";
-import { auditConfigPath, cloudflare, configName, readEnvConfig, runEnvScript } from "./lib/environments.mjs";
+import { auditConfigPath, cloudflare, configName, DEFAULT_CONFIG, readEnvConfig, runEnvScript } from "./lib/environments.mjs";
 import { runPreflight } from "./preflight.mjs";
 
 export const USAGE = `usage: npm run deploy -- --env <environment> [--config <file>] [wrangler deploy options…]
@@ -30,12 +30,27 @@ export function queueConsumerScripts(text) {
   return [...line.matchAll(/(?:^|,)\s*worker:([^,\s]+)/g)].map((m) => m[1]);
 }
 
+/**
+ * The command that runs this deploy again, as typed in a POSIX shell: the same environment, the same
+ * `--config` when it is not the project's, and the same options for wrangler (so a first, admin-only
+ * deploy's `--routes` is kept: without it, wrangler would attach the configuration's routes).
+ * @param {string} env the environment
+ * @param {string} config the wrangler.toml path as given
+ * @param {string[]} rest the options passed on to wrangler deploy
+ * @returns {string} e.g. `npm run deploy -- --env production --routes 'admin.spot-thought.com/__spot/*'`
+ */
+export function deployAgainCommand(env, config, rest) {
+  const quote = (arg) => (/^[A-Za-z0-9_@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", "'\\''")}'`);
+  const args = ["--env", env, ...(config === DEFAULT_CONFIG ? [] : ["--config", config]), ...rest];
+  return `npm run deploy -- ${args.map(quote).join(" ")}`;
+}
+
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
   await runEnvScript(
     USAGE,
     async ({ env, config, rest }) => {
       if (!(await runPreflight({ env, config }))) {
-        console.error(`not deployed: fix the problems above, then run \`npm run deploy -- --env ${env}\` again`);
+        console.error(`not deployed: fix the problems above, then run \`${deployAgainCommand(env, config, rest)}\` again`);
         return 1;
       }
       const auditConfig = auditConfigPath(config);
@@ -58,7 +73,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
         await cloudflare(["deploy", "--env", env, "--config", auditConfig, ...(dryRun ? ["--dry-run"] : [])], { inherit: true });
       } catch (err) {
         console.error(
-          `the authorizer of ${env} is deployed, its audit Worker is not: audit events wait in the queue until it is; fix the problem below and run \`npm run deploy -- --env ${env}\` again`,
+          `the authorizer of ${env} is deployed, its audit Worker is not: audit events wait in the queue until it is; fix the problem below and run \`${deployAgainCommand(env, config, rest)}\` again`,
         );
         throw err;
       }

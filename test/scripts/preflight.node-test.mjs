@@ -8,7 +8,8 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { unstable_readConfig } from "wrangler";
-import { queueConsumerScripts } from "../../scripts/deploy.mjs";
+import { deployAgainCommand, queueConsumerScripts } from "../../scripts/deploy.mjs";
+import { DEFAULT_CONFIG } from "../../scripts/lib/environments.mjs";
 import { setEnvBindingValue } from "../../scripts/provision.mjs";
 import { ROOT, sandbox } from "./env-harness.mjs";
 
@@ -347,13 +348,30 @@ describe("deploy", () => {
       assert.deepEqual(deploys[1].args, ["deploy", "--env", "production"]);
       assert.match(ok.stdout, /authorizer first.*then the audit Worker/s);
       box.setAccount(account({}));
-      const refused = await box.run("deploy", ["--env", "production"]);
+      const refused = await box.run("deploy", ["--env", "production", "--routes", "admin.spot-thought.com/__spot/*"]);
       assert.equal(refused.code, 1);
-      assert.match(refused.stderr, /not deployed/);
+      // The command to run again keeps the config and the admin-only routes (without them wrangler would
+      // attach the configuration's routes, the API hostname's included).
+      assert.ok(
+        refused.stderr.includes(
+          `not deployed: fix the problems above, then run \`npm run deploy -- --env production --config ${box.config} --routes 'admin.spot-thought.com/__spot/*'\` again`,
+        ),
+        refused.stderr,
+      );
       assert.ok(!box.commands().some((c) => c.args[0] === "deploy"));
     } finally {
       box.cleanup();
     }
+  });
+});
+
+describe("deploy: the command to run again", () => {
+  it("names --config only when it is not the project's, and quotes what a shell would expand", () => {
+    assert.equal(deployAgainCommand("staging", DEFAULT_CONFIG, []), "npm run deploy -- --env staging");
+    assert.equal(
+      deployAgainCommand("production", "../dry/wrangler.toml", ["--routes", "admin.spot-thought.com/__spot/*", "--var", "A:it's"]),
+      "npm run deploy -- --env production --config ../dry/wrangler.toml --routes 'admin.spot-thought.com/__spot/*' --var 'A:it'\\''s'",
+    );
   });
 });
 
