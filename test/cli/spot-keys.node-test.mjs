@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { after, before, beforeEach, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
+import { notFoundHint } from "../../scripts/spot-keys/commands/audit.mjs";
 
 const CLI = join(dirname(dirname(dirname(fileURLToPath(import.meta.url)))), "bin", "spot-keys.mjs");
 
@@ -589,6 +590,17 @@ describe("audit --request-id", () => {
     assert.equal(code, 5);
     assert.match(stderr, /No audit event has this request id\. \(404, audit_event_not_found\)/);
     assert.match(stderr, /--wait/);
+  });
+
+  it("still not stored after a --wait → the hint asks for a longer one, or after 15 s or more to check the id", async () => {
+    answer = apiError(404, "audit_event_not_found", "No audit event has this request id.");
+    const { code, stderr } = await run(["audit", "--request-id", "req-404", "--wait", "1s"]);
+    assert.equal(code, 5);
+    assert.match(stderr, /retry with a longer --wait \(e\.g\. 15s\)/);
+    assert.doesNotMatch(stderr, /add --wait/);
+    // (a 15 s wait is not run here: the hint alone)
+    assert.match(notFoundHint("req-404", 15), /^Not stored after waiting 15 s.*check the id/);
+    assert.match(notFoundHint("req-404", 0), /add --wait 15s/);
   });
 
   it("--wait retries while the answer is 404, then shows the event", async () => {

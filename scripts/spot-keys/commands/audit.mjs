@@ -23,11 +23,23 @@ function uuidv7Time(id) {
 
 /**
  * The hint under a 404 of `audit --request-id`: for a UUIDv7 id older than a few minutes, when its request
- * arrived (waiting will not help: the API looked in D1 and in the archive objects of that time); else the wait hint.
+ * arrived (waiting will not help: the API looked in D1 and in the archive objects of that time); after a
+ * --wait of 15 s or more, that the id may be wrong; else the wait hint.
+ * @param {string} requestId
+ * @param {number} waitedSeconds the --wait given (0 without one)
+ * @param {number} [nowMs] now, Unix milliseconds
+ * @returns {string}
  */
-function notFoundHint(requestId, nowMs = Date.now()) {
+export function notFoundHint(requestId, waitedSeconds, nowMs = Date.now()) {
   const timeMs = uuidv7Time(requestId);
-  if (timeMs === null || nowMs - timeMs < 5 * 60_000) return NOT_STORED_HINT;
+  if (timeMs === null || nowMs - timeMs < 5 * 60_000) {
+    if (waitedSeconds >= 15) {
+      return `Not stored after waiting ${waitedSeconds} s, although events are usually stored within about 5 s: check the id (the X-Request-Id of the response), or wait longer.`;
+    }
+    return waitedSeconds > 0
+      ? "Audit events are stored a few seconds after the response: retry with a longer --wait (e.g. 15s)."
+      : NOT_STORED_HINT;
+  }
   return `The request id says its request arrived at ${new Date(timeMs).toISOString()}: not a recent one, so --wait will not bring it (docs/audit.md "Past the D1 window").`;
 }
 
@@ -43,7 +55,7 @@ async function lookUp(requestId, values, out) {
       return EXIT.ok;
     } catch (err) {
       if (!(err instanceof AdminApiError && err.status === 404 && Date.now() < deadline)) {
-        if (err instanceof AdminApiError && err.code === "audit_event_not_found") err.hint = notFoundHint(requestId);
+        if (err instanceof AdminApiError && err.code === "audit_event_not_found") err.hint = notFoundHint(requestId, waitSeconds);
         throw err;
       }
       await sleep(Math.min(1000, Math.max(0, deadline - Date.now())));
