@@ -13,7 +13,7 @@ import { parseAddress } from "../client-ip/forwarded";
 import { ERROR_CODES, type ErrorCode } from "../errors";
 import { API_KEY_PATTERN, API_SECRET_PATTERN } from "../keys/format";
 import { isRateLimitTier, MAX_ALLOWLIST_ENTRIES, MAX_CIDR_CHARS, normalizeCidr, RATE_LIMIT_TIERS_PER_MINUTE } from "../keys/policy";
-import { WOULD_REFUSE } from "../request-path/would-refuse";
+import { WOULD_REFUSE_CODES } from "../request-path/would-refuse";
 import { LABEL_NORMALIZATION_FORM, labelCharacterProblem } from "./label";
 import { DEFAULT_OVERLAP_SECONDS, KEY_ID_PATTERN, LABEL_MAX_CHARS, MAX_EXPIRES_AHEAD_DAYS, MAX_OVERLAP_SECONDS } from "./model";
 
@@ -380,7 +380,7 @@ const CursorParam = z
   .openapi({ description: "The `next_cursor` of the previous page, as it was (opaque). Keep the other parameters the same." });
 
 /** Values of the `would_refuse` search filter: `any`, or one of the codes report-only mode records. */
-export const WOULD_REFUSE_VALUES = [WOULD_REFUSE_ANY, ...[...WOULD_REFUSE].sort()] as [string, ...string[]];
+const WOULD_REFUSE_VALUES = [WOULD_REFUSE_ANY, ...WOULD_REFUSE_CODES] as [string, ...string[]];
 
 /** Query of GET /audit/events. Unknown parameters are refused (a misspelt filter must not widen a search). */
 export const AuditSearchQuery = z.strictObject({

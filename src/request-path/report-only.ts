@@ -20,9 +20,6 @@ import { refuseBlockedAddress } from "./failed-auth";
 import { enforceKeyPolicy } from "./key-policy";
 import { WOULD_REFUSE } from "./would-refuse";
 
-/** The refusals report-only mode turns into a mark (src/request-path/would-refuse.ts). */
-export { WOULD_REFUSE };
-
 /** The `ENFORCEMENT` value last read, and whether it is report-only (one per isolate in practice). */
 let readMode: { setting: string | undefined; reportOnly: boolean } | undefined;
 /** Whether this isolate has logged `report_only_mode` already. */

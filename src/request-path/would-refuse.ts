@@ -12,3 +12,6 @@ import { CREDENTIAL_FAILURES } from "./failed-auth";
  * flood still costs no hashing or KV read), and the key policy's 403 `ip_not_allowed` and 429 `rate_limited`.
  */
 export const WOULD_REFUSE: ReadonlySet<ErrorCode> = new Set<ErrorCode>([...CREDENTIAL_FAILURES, "ip_not_allowed", "rate_limited"]);
+
+/** {@link WOULD_REFUSE} in alphabetical order: the choices of the audit search's `would_refuse` filter (admin API, console). */
+export const WOULD_REFUSE_CODES: readonly ErrorCode[] = [...WOULD_REFUSE].sort();

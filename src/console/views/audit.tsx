@@ -1,6 +1,6 @@
 /** GET /__spot/console/audit: find one request by its id, or search the trail; newest first, paged. */
 import { WOULD_REFUSE_ANY } from "../../audit/query";
-import { WOULD_REFUSE } from "../../request-path/would-refuse";
+import { WOULD_REFUSE_CODES } from "../../request-path/would-refuse";
 import type { ConsoleSession } from "../env";
 import type { AuditEventView } from "../model";
 import { CONSOLE_MOUNT } from "../paths";
@@ -8,7 +8,7 @@ import { Layout, Time } from "./layout";
 
 export const SEARCH_FIELDS = ["account_id", "key_id", "connecting_ip", "source_ip", "outcome", "would_refuse", "since", "until"] as const;
 /** The choices of the would-refuse filter (report-only mode's mark): no filter, any code, or one code. */
-const WOULD_REFUSE_CHOICES = ["", WOULD_REFUSE_ANY, ...[...WOULD_REFUSE].sort()];
+const WOULD_REFUSE_CHOICES = ["", WOULD_REFUSE_ANY, ...WOULD_REFUSE_CODES];
 export type SearchValues = Partial<Record<(typeof SEARCH_FIELDS)[number] | "request_id", string>>;
 
 export interface AuditPageProps {

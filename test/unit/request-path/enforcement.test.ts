@@ -5,7 +5,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { ConfigError, getConfig, parseEnforcement } from "../../../src/env";
-import { WOULD_REFUSE } from "../../../src/request-path/report-only";
+import { WOULD_REFUSE } from "../../../src/request-path/would-refuse";
 
 describe("parseEnforcement", () => {
   it("is enforce when absent, empty or enforce", () => {
