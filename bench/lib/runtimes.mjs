@@ -339,16 +339,19 @@ const config :Workerd.Config = (
     ? spawn("stdbuf", ["-oL", "-eL", workerdBinary(root), ...args], { stdio: ["ignore", "pipe", "pipe"] })
     : spawn(workerdBinary(root), args, { stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
-  let partial = "";
-  const keep = (chunk) => {
-    output = (output + chunk).slice(-4000);
-    if (onLine === undefined) return;
-    const lines = (partial + chunk).split("\n");
-    partial = lines.pop() ?? "";
-    for (const line of lines) onLine(line);
+  // Each stream its own unfinished line: a chunk of one must not complete a line of the other.
+  const keep = () => {
+    let partial = "";
+    return (chunk) => {
+      output = (output + chunk).slice(-4000);
+      if (onLine === undefined) return;
+      const lines = (partial + chunk).split("\n");
+      partial = lines.pop() ?? "";
+      for (const line of lines) onLine(line);
+    };
   };
-  child.stdout.setEncoding("utf8").on("data", keep);
-  child.stderr.setEncoding("utf8").on("data", keep);
+  child.stdout.setEncoding("utf8").on("data", keep());
+  child.stderr.setEncoding("utf8").on("data", keep());
   const exited = new Promise((resolve) => child.once("exit", resolve));
   const close = async () => {
     if (child.exitCode === null && child.signalCode === null) {
