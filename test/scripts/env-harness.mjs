@@ -6,6 +6,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { auditConfigPath } from "../../scripts/lib/environments.mjs";
 
 export const ROOT = dirname(dirname(dirname(fileURLToPath(import.meta.url))));
 const FAKE = join(ROOT, "test", "scripts", "fake-wrangler.mjs");
@@ -22,7 +23,7 @@ export function sandbox(
   const dir = mkdtempSync(join(tmpdir(), "spot-env-test-"));
   const config = join(dir, name);
   writeFileSync(config, toml);
-  const auditConfig = join(dir, name.replace(/(\.toml)?$/, ".audit.toml"));
+  const auditConfig = auditConfigPath(config);
   if (audit !== null) writeFileSync(auditConfig, audit);
   const state = join(dir, "state.json");
   const log = join(dir, "commands.jsonl");
